@@ -1,0 +1,572 @@
+"""SQLite store (through sqlite-utils): key-value, profiles, per-profile todos and chat messages.
+
+Two running instances (two tmux panes) may share one database: it runs in WAL mode with a busy
+timeout, and every write is a `BEGIN IMMEDIATE` transaction, so writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+MAX_TITLE_LENGTH = 2000
+MAX_PROFILE_NAME_LENGTH = 100
+DEFAULT_PROFILE_NAME = "Default"
+CURRENT_PROFILE_KEY = "current_profile_id"
+_MISSING = object()
+
+
+class StoreError(Exception):
+    """Base class for store errors; the message is meant for the user."""
+
+
+class DatabaseUnusable(StoreError):
+    """The database file cannot be opened: corrupt, not SQLite, too new, or not writable."""
+
+
+class NotFound(StoreError, KeyError):
+    """A profile or todo does not exist (or belongs to another profile)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "Not found"
+
+
+class InvalidInput(StoreError, ValueError):
+    """User input the store refuses, such as a blank title."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: int
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Todo:
+    id: int
+    profile_id: int
+    title: str
+    done: bool
+    position: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    profile_id: int
+    role: str
+    content: str
+    created_at: str
+
+
+# --- migrations -----------------------------------------------------------------------------
+# One function per schema version, applied in order inside one transaction each. Never edit a
+# released step: add a new one, so a user's existing database upgrades without losing data.
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    """Key-value store, profiles and todos."""
+    db["kv"].create({"key": str, "value": str}, pk="key", not_null={"value"})
+    db["profiles"].create(
+        {"id": int, "name": str, "created_at": str}, pk="id", not_null={"name", "created_at"}
+    )
+    db.execute("CREATE UNIQUE INDEX profiles_name_nocase ON profiles(name COLLATE NOCASE)")
+    db["todos"].create(
+        {"id": int, "profile_id": int, "title": str, "done": int, "position": int},
+        pk="id",
+        not_null={"profile_id", "title", "done", "position"},
+        defaults={"done": 0},
+        foreign_keys=[("profile_id", "profiles", "id")],
+    )
+
+
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Todo timestamps and an index for per-profile listing; chat messages."""
+    db["todos"].add_column("created_at", str)
+    db["todos"].add_column("updated_at", str)
+    db.execute(
+        "UPDATE todos SET created_at = ?, updated_at = ? WHERE created_at IS NULL",
+        [utc_now(), utc_now()],
+    )
+    db.execute("CREATE INDEX todos_profile_position ON todos(profile_id, position)")
+    db["messages"].create(
+        {"id": int, "profile_id": int, "role": str, "content": str, "created_at": str},
+        pk="id",
+        not_null={"profile_id", "role", "content", "created_at"},
+        foreign_keys=[("profile_id", "profiles", "id")],
+    )
+    db.execute("CREATE INDEX messages_profile ON messages(profile_id, id)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> DatabaseUnusable:
+    """A clear, user-facing error for a database SQLite refuses to use."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return DatabaseUnusable(
+            f"The file {path} is not a Botifython database (or it is corrupt): {text}. "
+            "It was left untouched; move it away or point --data-dir elsewhere."
+        )
+    if "readonly" in text or "unable to open" in text:
+        return DatabaseUnusable(
+            f"The database {path} is not writable: {text}. Check the data folder's "
+            "permissions or choose another with --data-dir."
+        )
+    return DatabaseUnusable(f"Cannot use the database {path}: {text}.")
+
+
+class Store:
+    """The app's database. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 15.0,
+        schema_version: int = SCHEMA_VERSION,
+    ) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self.db = self._connect(busy_timeout)
+        try:
+            self._migrate(schema_version)
+            if schema_version >= 1:
+                self._ensure_a_profile()
+        except BaseException as exc:
+            # Page 1 can be readable while the rest is corrupt: say so, and close the connection
+            # so SQLite removes its -wal and -shm files.
+            self.db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise _unusable(self.path, exc) from exc
+            raise
+        self.kv = KeyValue(self)
+        self.profiles = Profiles(self)
+
+    # --- connection ---------------------------------------------------------------------
+    def _connect(self, busy_timeout: float) -> sqlite_utils.Database:
+        path = self.path
+        try:
+            if not path.exists():
+                # Create the file ourselves so it is 0600 from the first byte; SQLite gives the
+                # -wal and -shm files the same permissions.
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            conn = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except OSError as exc:
+            raise DatabaseUnusable(
+                f"Cannot create or open the database {path}: {exc.strerror or exc}. "
+                "Check the data folder's permissions or choose another with --data-dir."
+            ) from exc
+        except sqlite3.Error as exc:
+            raise DatabaseUnusable(f"Cannot open the database {path}: {exc}.") from exc
+        try:
+            # Read before any write, so a file that is not a database is left untouched.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"journal mode stays {mode!r}")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process in WAL
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise _unusable(path, exc) from exc
+        return sqlite_utils.Database(conn, execute_plugins=False)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction; writers from other processes wait on the busy timeout."""
+        with self._lock:
+            if self.db.conn.in_transaction:  # nested: sqlite-utils turns this into a savepoint
+                with self.db.atomic():
+                    yield self.db
+                return
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.rollback()
+                raise
+            else:
+                self.db.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row | tuple]:
+        with self._lock:
+            return self.db.execute(sql, params).fetchall()
+
+    def data_version(self) -> int:
+        """Changes when another connection (another instance) commits; cheap to poll."""
+        with self._lock:
+            return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, target: int) -> None:
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise DatabaseUnusable(
+                f"The database {self.path} was written by a newer Botifython (schema {current}, "
+                f"this version knows {SCHEMA_VERSION}). Upgrade Botifython to open it."
+            )
+        if current >= target:
+            return
+        with self.write() as db:
+            current = self.schema_version  # another instance may have migrated meanwhile
+            for version in range(current + 1, target + 1):
+                MIGRATIONS[version - 1](db)
+                db.execute(f"PRAGMA user_version = {version}")
+
+    def _ensure_a_profile(self) -> None:
+        with self.write() as db:
+            if db.execute("SELECT count(*) FROM profiles").fetchone()[0] == 0:
+                db.execute(
+                    "INSERT INTO profiles (name, created_at) VALUES (?, ?)",
+                    [DEFAULT_PROFILE_NAME, utc_now()],
+                )
+
+    # --- scoped views -------------------------------------------------------------------
+    def todos(self, profile_id: int) -> ProfileTodos:
+        """The only way to reach todos: a view that sees one profile's todos and nothing else."""
+        return ProfileTodos(self, profile_id)
+
+    def messages(self, profile_id: int) -> ProfileMessages:
+        return ProfileMessages(self, profile_id)
+
+
+class KeyValue:
+    """Dict-like persistent settings with the semantics of the original `DictLikeDB`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getitem__(self, key: str) -> Any:
+        rows = self._store.query("SELECT value FROM kv WHERE key = ?", [key])
+        if not rows:
+            raise KeyError(key)
+        return json.loads(rows[0][0])
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        encoded = json.dumps(value)
+        with self._store.write() as db:
+            db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, encoded],
+            )
+
+    def __delitem__(self, key: str) -> None:
+        with self._store.write() as db:
+            if db.execute("DELETE FROM kv WHERE key = ?", [key]).rowcount == 0:
+                raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._store.query("SELECT 1 FROM kv WHERE key = ?", [key]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return int(self._store.query("SELECT count(*) FROM kv")[0][0])
+
+    def keys(self) -> list[str]:
+        return [row[0] for row in self._store.query("SELECT key FROM kv ORDER BY key")]
+
+    def values(self) -> list[Any]:
+        return [value for _, value in self.items()]
+
+    def items(self) -> list[tuple[str, Any]]:
+        rows = self._store.query("SELECT key, value FROM kv ORDER BY key")
+        return [(key, json.loads(value)) for key, value in rows]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        with self._store.write():
+            try:
+                value = self[key]
+            except KeyError:
+                if default is _MISSING:
+                    raise
+                return default
+            del self[key]
+            return value
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(str(name).split())
+    if not name:
+        raise InvalidInput("A profile name cannot be blank.")
+    if len(name) > MAX_PROFILE_NAME_LENGTH:
+        raise InvalidInput(
+            f"A profile name can be at most {MAX_PROFILE_NAME_LENGTH} characters "
+            f"(this one has {len(name)})."
+        )
+    return name
+
+
+class Profiles:
+    """Create, rename, delete, list and switch profiles."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def list(self) -> list[Profile]:
+        rows = self._store.query("SELECT id, name, created_at FROM profiles ORDER BY id")
+        return [Profile(*row) for row in rows]
+
+    def get(self, profile_id: int) -> Profile:
+        rows = self._store.query(
+            "SELECT id, name, created_at FROM profiles WHERE id = ?", [profile_id]
+        )
+        if not rows:
+            raise NotFound(f"There is no profile with id {profile_id}.")
+        return Profile(*rows[0])
+
+    def find(self, name: str) -> Profile:
+        """Look a profile up by name (case-insensitive) or, failing that, by numeric id."""
+        rows = self._store.query(
+            "SELECT id, name, created_at FROM profiles WHERE name = ? COLLATE NOCASE",
+            [" ".join(str(name).split())],
+        )
+        if rows:
+            return Profile(*rows[0])
+        if str(name).strip().isdigit():
+            return self.get(int(name))
+        raise NotFound(f"There is no profile named {name!r}.")
+
+    def create(self, name: str) -> Profile:
+        name = _clean_name(name)
+        with self._store.write() as db:
+            self._refuse_duplicate(db, name)
+            cursor = db.execute(
+                "INSERT INTO profiles (name, created_at) VALUES (?, ?)", [name, utc_now()]
+            )
+            profile_id = cursor.lastrowid
+        return self.get(profile_id)
+
+    def rename(self, profile_id: int, name: str) -> Profile:
+        name = _clean_name(name)
+        with self._store.write() as db:
+            self.get(profile_id)
+            self._refuse_duplicate(db, name, except_id=profile_id)
+            db.execute("UPDATE profiles SET name = ? WHERE id = ?", [name, profile_id])
+        return self.get(profile_id)
+
+    def delete(self, profile_id: int) -> None:
+        """Delete a profile with its todos and messages. The last profile cannot be deleted."""
+        with self._store.write() as db:
+            self.get(profile_id)
+            if db.execute("SELECT count(*) FROM profiles").fetchone()[0] <= 1:
+                raise InvalidInput("The last profile cannot be deleted; create another first.")
+            for table in _PROFILE_OWNED_TABLES:
+                db.execute(f"DELETE FROM {table} WHERE profile_id = ?", [profile_id])
+            db.execute("DELETE FROM profiles WHERE id = ?", [profile_id])
+            if self._store.kv.get(CURRENT_PROFILE_KEY) == profile_id:
+                first = db.execute("SELECT id FROM profiles ORDER BY id LIMIT 1").fetchone()[0]
+                self._store.kv[CURRENT_PROFILE_KEY] = first
+
+    def current(self) -> Profile:
+        """The profile in use; falls back to the first one if the remembered one is gone."""
+        remembered = self._store.kv.get(CURRENT_PROFILE_KEY)
+        if isinstance(remembered, int):
+            try:
+                return self.get(remembered)
+            except NotFound:
+                pass
+        return self.list()[0]
+
+    def use(self, profile_id: int) -> Profile:
+        profile = self.get(profile_id)
+        self._store.kv[CURRENT_PROFILE_KEY] = profile.id
+        return profile
+
+    def _refuse_duplicate(
+        self, db: sqlite_utils.Database, name: str, except_id: int | None = None
+    ) -> None:
+        row = db.execute(
+            "SELECT id FROM profiles WHERE name = ? COLLATE NOCASE AND id IS NOT ?",
+            [name, except_id],
+        ).fetchone()
+        if row:
+            raise InvalidInput(f"A profile named {name!r} already exists.")
+
+
+_PROFILE_OWNED_TABLES = ("todos", "messages")
+
+
+def _clean_title(title: str) -> str:
+    title = str(title).strip()
+    if not title:
+        raise InvalidInput("A todo needs a title: it cannot be blank.")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise InvalidInput(
+            f"A todo title can be at most {MAX_TITLE_LENGTH} characters "
+            f"(this one has {len(title)})."
+        )
+    return title
+
+
+_TODO_COLUMNS = "id, profile_id, title, done, position, created_at, updated_at"
+
+
+def _todo(row: tuple) -> Todo:
+    id_, profile_id, title, done, position, created_at, updated_at = row
+    return Todo(id_, profile_id, title, bool(done), position, created_at or "", updated_at or "")
+
+
+class ProfileTodos:
+    """One profile's todos. Every statement is filtered by the profile, so no id reaches another's."""
+
+    def __init__(self, store: Store, profile_id: int) -> None:
+        self._store = store
+        self.profile_id = profile_id
+
+    def list(self) -> list[Todo]:
+        rows = self._store.query(
+            f"SELECT {_TODO_COLUMNS} FROM todos WHERE profile_id = ? ORDER BY position, id",
+            [self.profile_id],
+        )
+        return [_todo(row) for row in rows]
+
+    def get(self, todo_id: int) -> Todo:
+        rows = self._store.query(
+            f"SELECT {_TODO_COLUMNS} FROM todos WHERE id = ? AND profile_id = ?",
+            [todo_id, self.profile_id],
+        )
+        if not rows:
+            raise NotFound(f"There is no todo {todo_id} in this profile.")
+        return _todo(rows[0])
+
+    def add(self, title: str) -> Todo:
+        title = _clean_title(title)
+        now = utc_now()
+        with self._store.write() as db:
+            self._require_profile(db)
+            position = db.execute(
+                "SELECT coalesce(max(position), 0) + 1 FROM todos WHERE profile_id = ?",
+                [self.profile_id],
+            ).fetchone()[0]
+            cursor = db.execute(
+                "INSERT INTO todos (profile_id, title, done, position, created_at, updated_at) "
+                "VALUES (?, ?, 0, ?, ?, ?)",
+                [self.profile_id, title, position, now, now],
+            )
+            todo_id = cursor.lastrowid
+        return self.get(todo_id)
+
+    def toggle(self, todo_id: int) -> Todo:
+        return self._update(todo_id, "done = 1 - done")
+
+    def set_done(self, todo_id: int, done: bool = True) -> Todo:
+        return self._update(todo_id, "done = ?", [int(done)])
+
+    def rename(self, todo_id: int, title: str) -> Todo:
+        return self._update(todo_id, "title = ?", [_clean_title(title)])
+
+    def delete(self, todo_id: int) -> Todo:
+        with self._store.write() as db:
+            todo = self.get(todo_id)
+            db.execute(
+                "DELETE FROM todos WHERE id = ? AND profile_id = ?", [todo_id, self.profile_id]
+            )
+        return todo
+
+    def move(self, todo_id: int, offset: int) -> bool:
+        """Move a todo up (offset -1) or down (+1); returns False at either end of the list."""
+        with self._store.write() as db:
+            ordered = [t.id for t in self.list()]
+            if todo_id not in ordered:
+                raise NotFound(f"There is no todo {todo_id} in this profile.")
+            old = ordered.index(todo_id)
+            new = old + offset
+            if not 0 <= new < len(ordered):
+                return False
+            ordered.insert(new, ordered.pop(old))
+            for position, item_id in enumerate(ordered, start=1):
+                db.execute(
+                    "UPDATE todos SET position = ? WHERE id = ? AND profile_id = ?",
+                    [position, item_id, self.profile_id],
+                )
+        return True
+
+    def counts(self) -> tuple[int, int]:
+        """(open, done)."""
+        row = self._store.query(
+            "SELECT count(*) - coalesce(sum(done), 0), coalesce(sum(done), 0) "
+            "FROM todos WHERE profile_id = ?",
+            [self.profile_id],
+        )[0]
+        return int(row[0]), int(row[1])
+
+    def _update(self, todo_id: int, assignment: str, params: list[Any] | None = None) -> Todo:
+        with self._store.write() as db:
+            cursor = db.execute(
+                f"UPDATE todos SET {assignment}, updated_at = ? WHERE id = ? AND profile_id = ?",
+                [*(params or []), utc_now(), todo_id, self.profile_id],
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"There is no todo {todo_id} in this profile.")
+        return self.get(todo_id)
+
+    def _require_profile(self, db: sqlite_utils.Database) -> None:
+        if not db.execute("SELECT 1 FROM profiles WHERE id = ?", [self.profile_id]).fetchone():
+            raise NotFound(f"There is no profile with id {self.profile_id}.")
+
+
+class ProfileMessages:
+    """One profile's chat messages, oldest first."""
+
+    def __init__(self, store: Store, profile_id: int) -> None:
+        self._store = store
+        self.profile_id = profile_id
+
+    def add(self, role: str, content: str) -> Message:
+        now = utc_now()
+        with self._store.write() as db:
+            cursor = db.execute(
+                "INSERT INTO messages (profile_id, role, content, created_at) VALUES (?, ?, ?, ?)",
+                [self.profile_id, role, content, now],
+            )
+            message_id = cursor.lastrowid
+        return Message(message_id, self.profile_id, role, content, now)
+
+    def list(self, limit: int | None = None) -> list[Message]:
+        rows = self._store.query(
+            "SELECT id, profile_id, role, content, created_at FROM messages "
+            "WHERE profile_id = ? ORDER BY id DESC LIMIT ?",
+            [self.profile_id, -1 if limit is None else limit],
+        )
+        return [Message(*row) for row in reversed(rows)]

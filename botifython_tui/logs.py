@@ -1,0 +1,63 @@
+"""A rotating log file under the data folder that never records secrets."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+import threading
+from pathlib import Path
+
+LOGGER_NAME = "botifython"
+_AUTH_HEADER = re.compile(r"(?i)\b(token|bearer)\s+[A-Za-z0-9._~+/=-]{6,}")
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Make sure this exact string never reaches the log (the Botify token, for example)."""
+    if value and len(value) >= 4:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return _AUTH_HEADER.sub(lambda m: f"{m.group(1)} [redacted]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Redacts after formatting, so secrets in arguments and tracebacks are caught too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(log_path: Path, level: int = logging.INFO) -> logging.Logger:
+    """Send the app's log to a rotating file (0600); idempotent."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        if getattr(handler, "_botifython", False):
+            logger.removeHandler(handler)
+            handler.close()
+    if not log_path.exists():
+        os.close(os.open(log_path, os.O_CREAT | os.O_WRONLY, 0o600))
+    handler = logging.handlers.RotatingFileHandler(
+        log_path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler._botifython = True  # type: ignore[attr-defined]
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s")
+    )
+    logger.addHandler(handler)
+    return logger
+
+
+def get_logger(name: str = "") -> logging.Logger:
+    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)
