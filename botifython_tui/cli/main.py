@@ -1,0 +1,82 @@
+"""Argument parsing and dispatch. Imports the TUI only when the TUI is what was asked for."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from botifython_tui import __version__
+from botifython_tui.cli import store_commands
+from botifython_tui.cli.output import CommandError, fail
+from botifython_tui.config import ConfigError, Settings
+from botifython_tui.core.store import Store, StoreError
+from botifython_tui.logs import configure_logging, get_logger
+
+log = get_logger("cli")
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=default,
+        help="where the database and log live (default ./data, env BOTIFYTHON_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--downloads-dir",
+        metavar="DIR",
+        default=default,
+        help="where exports are written (default ./downloads, env BOTIFYTHON_DOWNLOADS_DIR)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="botifython",
+        description="Botifython: Botify link-graph exports, todos and a local assistant, "
+        "in the terminal. Without a command, starts the terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"botifython {__version__}")
+    _common_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, suppress=True)
+    store_commands.register(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.resolve(data_dir=args.data_dir, downloads_dir=args.downloads_dir)
+        settings.ensure_dirs()
+        configure_logging(settings.log_path)
+        store = Store(settings.db_path)
+    except (ConfigError, StoreError) as exc:
+        return fail(str(exc))
+    try:
+        if args.command is None:
+            return run_tui(settings, store)
+        return args.handler(args, settings, store)
+    except (CommandError, StoreError) as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("Interrupted.", code=130)
+    finally:
+        store.close()
+
+
+def run_tui(settings: Settings, store: Store) -> int:
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        return fail(
+            "The terminal UI needs an interactive terminal. Use a subcommand for scripts "
+            "(see botifython --help)."
+        )
+    from botifython_tui.tui.app import make_app
+
+    app = make_app(settings, store)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,20 @@
+"""Plain output for headless commands: safe text, clear errors, exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+from botifython_tui.core.text import single_line
+
+
+class CommandError(Exception):
+    """A headless command failed; the message is for the user."""
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def fail(message: str, *, code: int = 1) -> int:
+    print(f"botifython: error: {single_line(message)}", file=sys.stderr, flush=True)
+    return code
