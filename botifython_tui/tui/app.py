@@ -1,0 +1,174 @@
+"""The Textual shell: registered apps as modes, the current profile, notifications for errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from botifython_tui import __version__
+from botifython_tui.config import Settings
+from botifython_tui.core.store import Profile, Store
+from botifython_tui.core.text import single_line
+from botifython_tui.logs import configure_logging, get_logger
+from botifython_tui.tui.registry import AppSpec, builtin_apps, plugin_apps, resolve_apps
+
+log = get_logger("tui")
+STORE_POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class AppEvent:
+    """Something the user did, for whoever listens (the chat narrates these)."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class BotifythonApp(App):
+    """Botifython's terminal UI."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Botifython"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+    ]
+
+    profile: reactive[Profile | None] = reactive(None, init=False)
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        apps: Iterable[AppSpec] | None = None,
+        start_app: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.store = store
+        problems: list[str] = []
+        if apps is None:
+            extra, problems = plugin_apps()
+            apps = [*builtin_apps(), *extra]
+        self.apps, clashes = resolve_apps(apps)
+        self.startup_problems = problems + clashes
+        self.start_app = start_app or self.apps[0].id
+        self.event_listeners: list[Callable[[AppEvent], None]] = []
+        self._data_version = store.data_version()
+        self.set_reactive(BotifythonApp.profile, store.profiles.current())
+        for spec in self.apps:
+            self.add_mode(spec.id, spec.screen)
+            self.bind(spec.key, f"open_app('{spec.id}')", description=spec.name)
+
+    # --- start-up ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_app)
+        self._show_profile()
+        for problem in self.startup_problems:
+            self.notify(problem, title="Plugin", severity="warning", markup=False)
+        self.set_interval(STORE_POLL_SECONDS, self.check_store_changes)
+
+    # --- apps ---------------------------------------------------------------------------------
+    def action_open_app(self, app_id: str) -> None:
+        if app_id in {spec.id for spec in self.apps} and self.current_mode != app_id:
+            self.switch_mode(app_id)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for spec in self.apps:
+            yield SystemCommand(
+                f"Open {spec.name}",
+                f"{spec.description} ({spec.key.upper()})",
+                lambda app_id=spec.id: self.action_open_app(app_id),
+            )
+        # Every key binding of the screen is also a palette command, so the mouse-less and the
+        # key-forgetful can reach every action.
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.action in seen:
+                continue
+            if binding.action.startswith("open_app") or binding.action == "quit":
+                continue
+            seen.add(binding.action)
+            node = active.node
+            yield SystemCommand(
+                f"{screen.title or ''} {binding.description}".strip(),
+                f"Key: {self.get_key_display(binding)}",
+                lambda node=node, action=binding.action: self.call_later(node.run_action, action),
+            )
+        yield from super().get_system_commands(screen)
+
+    # --- profile ------------------------------------------------------------------------------
+    def switch_profile(self, profile_id: int) -> Profile:
+        previous = self.profile
+        self.profile = self.store.profiles.use(profile_id)
+        if previous is None or previous.id != self.profile.id:
+            self.post_event("profile_switched", profile=self.profile.name)
+            self.notify(f"Now using the profile {single_line(self.profile.name)!r}.", markup=False)
+        return self.profile
+
+    def reload_profile(self) -> None:
+        """Re-read the profile (renamed here or by another instance; gone means fall back)."""
+        assert self.profile is not None
+        try:
+            self.profile = self.store.profiles.get(self.profile.id)
+        except KeyError:
+            self.profile = self.store.profiles.current()
+            self.notify(
+                f"This profile was deleted elsewhere; now using "
+                f"{single_line(self.profile.name)!r}.",
+                severity="warning",
+                markup=False,
+            )
+
+    def watch_profile(self) -> None:
+        self._show_profile()
+        self.refresh_screen_data()
+
+    def _show_profile(self) -> None:
+        if self.profile is not None:
+            self.sub_title = f"Profile: {single_line(self.profile.name)}"
+
+    # --- keeping in step with the store -----------------------------------------------------
+    def refresh_screen_data(self) -> None:
+        if not self.screen_stack:
+            return
+        screen = self.screen
+        refresh = getattr(screen, "refresh_data", None)
+        if refresh is not None and screen.is_mounted:
+            refresh()
+
+    def check_store_changes(self) -> None:
+        """Another instance (another tmux pane) wrote to the database: redraw."""
+        version = self.store.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self.reload_profile()
+            self.refresh_screen_data()
+
+    # --- events for listeners (the chat narrates them) --------------------------------------
+    def post_event(self, kind: str, **data: Any) -> None:
+        event = AppEvent(kind, data)
+        log.debug("event %s", kind)
+        for listener in list(self.event_listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("An event listener failed on %s", kind)
+
+
+def make_app(settings: Settings, store: Store, **kwargs: Any) -> BotifythonApp:
+    """Build the app; used by the command line and the tests alike."""
+    configure_logging(settings.log_path)
+    app = BotifythonApp(settings, store, **kwargs)
+    app.title = f"Botifython {__version__}"
+    return app

@@ -1,0 +1,59 @@
+"""Turn failures inside event handlers into one notification a person can act on."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botifython_tui.core.store import StoreError
+from botifython_tui.logs import get_logger
+
+log = get_logger("tui")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report_error(node: Any, exc: BaseException, action: str) -> None:
+    """Notify expected errors plainly; log unexpected ones with their traceback."""
+    if isinstance(exc, StoreError):
+        log.info("%s refused: %s", action, exc)
+        node.notify(str(exc), title=f"Could not {action}", severity="error", markup=False)
+        return
+    log.error("Unexpected error while trying to %s", action, exc_info=exc)
+    where = getattr(getattr(node.app, "settings", None), "log_path", "the log file")
+    node.notify(
+        f"{type(exc).__name__}: {exc}\nDetails are in {where}.",
+        title=f"Could not {action}",
+        severity="error",
+        markup=False,
+    )
+
+
+def reports_errors(action: str) -> Callable[[F], F]:
+    """Decorate a screen method so any exception becomes a notification, never a crash."""
+
+    def decorate(method: F) -> F:
+        if inspect.iscoroutinefunction(method):
+
+            @functools.wraps(method)
+            async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await method(self, *args, **kwargs)
+                except Exception as exc:
+                    report_error(self, exc, action)
+                    return None
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                report_error(self, exc, action)
+                return None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,79 @@
+"""The one place where the app's "apps" (screens with a name and a key) are registered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from textual.screen import Screen
+
+from botifython_tui.logs import get_logger
+
+ENTRY_POINT_GROUP = "botifython.apps"
+log = get_logger("apps")
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """An app of the shell: its id, its name, the key that opens it and its screen's factory."""
+
+    id: str
+    name: str
+    key: str
+    screen: Callable[[], Screen]
+    description: str = ""
+    order: int = 100
+
+
+def builtin_apps() -> list[AppSpec]:
+    # Imported here so that `botifython todo list` and friends never import the TUI.
+    from botifython_tui.tui.screens.profiles import ProfilesScreen
+    from botifython_tui.tui.screens.todos import TodosScreen
+
+    return [
+        AppSpec("todos", "Todos", "f2", TodosScreen, "The current profile's todo list", 10),
+        AppSpec("profiles", "Profiles", "f3", ProfilesScreen, "Add, rename, delete, switch", 20),
+    ]
+
+
+def plugin_apps(
+    discovered: Iterable | None = None,
+) -> tuple[list[AppSpec], list[str]]:
+    """Apps from third-party packages (entry-point group `botifython.apps`), and load errors.
+
+    An entry point names an `AppSpec`, or a callable returning one. A broken plugin is skipped
+    with a message; it never stops the app from starting.
+    """
+    specs: list[AppSpec] = []
+    problems: list[str] = []
+    for entry in discovered if discovered is not None else entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry.load()
+            spec = loaded if isinstance(loaded, AppSpec) else loaded()
+            if not isinstance(spec, AppSpec):
+                raise TypeError(f"expected an AppSpec, got {type(spec).__name__}")
+            specs.append(spec)
+        except Exception as exc:  # a plugin's bug must not take the shell down
+            log.exception("Plugin app %r failed to load", entry.name)
+            problems.append(f"The plugin app {entry.name!r} could not be loaded: {exc}")
+    return specs, problems
+
+
+def resolve_apps(specs: Iterable[AppSpec]) -> tuple[list[AppSpec], list[str]]:
+    """Order apps and drop later ones whose id or key is already taken."""
+    chosen: list[AppSpec] = []
+    problems: list[str] = []
+    ids: set[str] = set()
+    keys: set[str] = set()
+    for spec in sorted(specs, key=lambda s: s.order):
+        if spec.id in ids or spec.key in keys:
+            problems.append(
+                f"The app {spec.name!r} was not added: its id {spec.id!r} or key {spec.key!r} "
+                "is already used."
+            )
+            continue
+        ids.add(spec.id)
+        keys.add(spec.key)
+        chosen.append(spec)
+    return chosen, problems
