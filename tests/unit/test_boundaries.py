@@ -1,0 +1,63 @@
+"""Architecture rules: the core never imports Textual; start-up never imports heavy libraries."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import botifython_tui
+
+PACKAGE = Path(botifython_tui.__file__).parent
+HEAVY = ("torch", "sentence_transformers", "faiss", "transformers", "numpy")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_core_never_imports_textual():
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(m for m in imported_modules(path) if "textual" in m)
+        for path in (PACKAGE / "core").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_headless_commands_do_not_load_the_tui(tmp_path):
+    code = (
+        "import sys, json; from botifython_tui.cli.main import main; "
+        f"main(['--data-dir', {str(tmp_path)!r}, 'todo', 'list']); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('textual', 'botifython_tui.tui')))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
+def test_app_start_up_imports_no_heavy_library(tmp_path):
+    """Build the app and draw its first screen headless; torch & co must not be loaded."""
+    code = f"""
+import asyncio, json, sys
+from botifython_tui.config import Settings
+from botifython_tui.core.store import Store
+from botifython_tui.tui.app import make_app
+settings = Settings.resolve(data_dir={str(tmp_path / "d")!r}, downloads_dir={str(tmp_path / "o")!r})
+settings.ensure_dirs()
+app = make_app(settings, Store(settings.db_path))
+async def main():
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+asyncio.run(main())
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == []
