@@ -8,6 +8,8 @@ from pathlib import Path
 
 DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
+DEFAULT_SERVE_PORT = 8777
+DEFAULT_MAX_EDGES = 1_000_000
 DB_FILENAME = "botifython.db"
 LOG_FILENAME = "botifython.log"
 
@@ -24,6 +26,8 @@ class Settings:
     downloads_dir: Path
     botify_api_url: str = DEFAULT_BOTIFY_API_URL
     ollama_host: str = DEFAULT_OLLAMA_HOST
+    serve_port: int = DEFAULT_SERVE_PORT
+    max_edges: int = DEFAULT_MAX_EDGES
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -57,6 +61,8 @@ class Settings:
             downloads_dir=pick(downloads_dir, "BOTIFYTHON_DOWNLOADS_DIR", "downloads"),
             botify_api_url=(env.get("BOTIFY_API_URL") or DEFAULT_BOTIFY_API_URL).rstrip("/"),
             ollama_host=env.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST,
+            serve_port=_int_setting(env, "BOTIFYTHON_SERVE_PORT", DEFAULT_SERVE_PORT, 0, 65535),
+            max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )
 
     def ensure_dirs(self) -> None:
@@ -68,6 +74,19 @@ class Settings:
                 f"The data folder {self.data_dir} is not writable. "
                 "Fix its permissions or choose another with --data-dir / BOTIFYTHON_DATA_DIR."
             )
+
+
+def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw).replace("_", "").replace(",", ""))
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range ({low}–{high}).")
+    return value
 
 
 def _make_dir(path: Path, mode: int, what: str) -> None:

@@ -115,7 +115,31 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX messages_profile ON messages(profile_id, id)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2]
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """Link-graph exports, so they are listed, re-opened and never bought twice by mistake."""
+    db["exports"].create(
+        {
+            "id": int,
+            "profile_id": int,
+            "org": str,
+            "project": str,
+            "analysis": str,
+            "depth": int,
+            "edges": int,
+            "urls": int,
+            "links_path": str,
+            "meta_path": str,
+            "summary": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"profile_id", "org", "project", "analysis", "depth", "links_path", "created_at"},
+        foreign_keys=[("profile_id", "profiles", "id")],
+    )
+    db.execute("CREATE INDEX exports_analysis ON exports(org, project, analysis)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migrate_1, _migrate_2, _migrate_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -260,6 +284,14 @@ class Store:
 
     def messages(self, profile_id: int) -> ProfileMessages:
         return ProfileMessages(self, profile_id)
+
+    def exports(self, profile_id: int) -> ProfileExports:
+        return ProfileExports(self, profile_id)
+
+    def exported_analyses(self) -> set[tuple[str, str, str]]:
+        """(org, project, analysis) exported by any profile: exports cost the account credits."""
+        rows = self.query("SELECT DISTINCT org, project, analysis FROM exports")
+        return {(org, project, analysis) for org, project, analysis in rows}
 
 
 class KeyValue:
@@ -424,7 +456,7 @@ class Profiles:
             raise InvalidInput(f"A profile named {name!r} already exists.")
 
 
-_PROFILE_OWNED_TABLES = ("todos", "messages")
+_PROFILE_OWNED_TABLES = ("todos", "messages", "exports")
 
 
 def _clean_title(title: str) -> str:
@@ -570,3 +602,101 @@ class ProfileMessages:
             [self.profile_id, -1 if limit is None else limit],
         )
         return [Message(*row) for row in reversed(rows)]
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    id: int
+    profile_id: int
+    org: str
+    project: str
+    analysis: str
+    depth: int
+    edges: int
+    urls: int
+    links_path: str
+    meta_path: str | None
+    summary: dict[str, Any]
+    created_at: str
+
+
+_EXPORT_COLUMNS = (
+    "id, profile_id, org, project, analysis, depth, edges, urls, links_path, meta_path, "
+    "summary, created_at"
+)
+
+
+def _export(row: tuple) -> ExportRecord:
+    values = list(row)
+    try:
+        values[10] = json.loads(values[10] or "{}")
+    except ValueError:
+        values[10] = {}
+    values[6] = values[6] or 0
+    values[7] = values[7] or 0
+    return ExportRecord(*values)
+
+
+class ProfileExports:
+    """One profile's link-graph exports, newest first."""
+
+    def __init__(self, store: Store, profile_id: int) -> None:
+        self._store = store
+        self.profile_id = profile_id
+
+    def add(
+        self,
+        *,
+        org: str,
+        project: str,
+        analysis: str,
+        depth: int,
+        edges: int,
+        urls: int,
+        links_path: str,
+        meta_path: str | None,
+        summary: dict[str, Any],
+    ) -> ExportRecord:
+        with self._store.write() as db:
+            cursor = db.execute(
+                f"INSERT INTO exports ({_EXPORT_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.profile_id,
+                    org,
+                    project,
+                    analysis,
+                    depth,
+                    edges,
+                    urls,
+                    links_path,
+                    meta_path,
+                    json.dumps(summary),
+                    utc_now(),
+                ],
+            )
+            export_id = cursor.lastrowid
+        return self.get(export_id)
+
+    def get(self, export_id: int) -> ExportRecord:
+        rows = self._store.query(
+            f"SELECT {_EXPORT_COLUMNS} FROM exports WHERE id = ? AND profile_id = ?",
+            [export_id, self.profile_id],
+        )
+        if not rows:
+            raise NotFound(f"There is no export {export_id} in this profile.")
+        return _export(rows[0])
+
+    def list(self) -> list[ExportRecord]:
+        rows = self._store.query(
+            f"SELECT {_EXPORT_COLUMNS} FROM exports WHERE profile_id = ? ORDER BY id DESC",
+            [self.profile_id],
+        )
+        return [_export(row) for row in rows]
+
+    def delete(self, export_id: int) -> None:
+        with self._store.write() as db:
+            self.get(export_id)
+            db.execute(
+                "DELETE FROM exports WHERE id = ? AND profile_id = ?", [export_id, self.profile_id]
+            )

@@ -25,7 +25,8 @@ def command(tmp_path: Path) -> str:
 def test_add_a_todo_in_tmux_and_read_it_back(tmp_path):
     session = TmuxSession(command(tmp_path), cwd=tmp_path)
     try:
-        screen = session.wait_for("Botifython · Todos")
+        screen = session.wait_for("space Done")  # drawn, and the list has the focus
+        assert "Botifython · Todos" in screen
         assert "Profile: Default" in screen
         session.send("n")
         session.wait_for(lambda text: "space Done" not in text)  # the input has the focus
@@ -50,9 +51,9 @@ def test_add_a_todo_in_tmux_and_read_it_back(tmp_path):
 def test_two_panes_share_one_database(tmp_path):
     session = TmuxSession(command(tmp_path), cwd=tmp_path, width=160, height=24)
     try:
-        session.wait_for("Botifython · Todos", pane=".0")
+        session.wait_for("space Done", pane=".0")
         session.split(command(tmp_path), cwd=tmp_path)
-        session.wait_for("Botifython · Todos", pane=".1")
+        session.wait_for("space Done", pane=".1")
         session.send("n", pane=".0")
         session.wait_for(lambda text: "space Done" not in text, pane=".0")
         session.type("Written in the left pane", pane=".0")
