@@ -262,6 +262,9 @@ def session_env(tmp_path: Path) -> Iterator[dict[str, str]]:
             capture_output=True,
             timeout=10,
         )
+        # tmux leaves the socket file behind when its server exits.
+        socket_dir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+        (socket_dir / env["BOTIFYTHON_TMUX_SOCKET"]).unlink(missing_ok=True)
 
 
 def dev_session(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
