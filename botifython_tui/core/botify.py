@@ -15,16 +15,18 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from botifython_tui.logs import get_logger, register_secret
 
+if TYPE_CHECKING:  # httpx costs ~0.1 s to import: loaded with the first client, not at start-up
+    import httpx
+
 log = get_logger("botify")
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_TIMEOUT = 30.0  # seconds for each read; connecting gets DEFAULT_CONNECT_TIMEOUT
+DEFAULT_CONNECT_TIMEOUT = 10.0
 MAX_REQUESTS_PER_SECOND = 5  # Botify's documented limit for project endpoints
 
 
@@ -243,6 +245,8 @@ class BotifyClient:
         rate: float = MAX_REQUESTS_PER_SECOND,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        import httpx
+
         token = (token or "").strip()
         if not token:
             raise AuthError("No Botify API token is set: connect with your token first.")
@@ -251,7 +255,11 @@ class BotifyClient:
         self.base_url = normalize_base_url(base_url)
         self.retry = retry or RetryPolicy()
         self.limiter = RequestRateLimiter(rate)
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.timeout = (
+            timeout
+            if isinstance(timeout, httpx.Timeout)
+            else httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
+        )
         self._http = httpx.AsyncClient(
             timeout=self.timeout,
             transport=transport,
@@ -303,6 +311,8 @@ class BotifyClient:
         `creates` marks a call that creates something (an export job costs credits): it is not
         retried when the server may already have acted on it (a 500 or a read timeout).
         """
+        import httpx
+
         url = self.resolve(path_or_url)
         headers = {"Authorization": f"Token {self.token}"}
         started = time.monotonic()
@@ -482,6 +492,8 @@ class BotifyClient:
 
     def download_stream(self, url: str, *, read_timeout: float = 60.0) -> Any:
         """Stream a finished export. The token is never sent: downloads live on a CDN."""
+        import httpx
+
         if not url.startswith(("http://", "https://")):
             url = self.resolve(url)
         timeout = httpx.Timeout(read_timeout, connect=self.timeout.connect)

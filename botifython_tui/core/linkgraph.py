@@ -22,8 +22,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import httpx
-
 from botifython_tui.core.botify import BotifyClient, BotifyError
 from botifython_tui.core.graph_stats import LinkGraphStats
 from botifython_tui.logs import get_logger
@@ -694,6 +692,8 @@ class LinkGraphExport:
 @contextlib.asynccontextmanager
 async def _download_errors(kind: str) -> AsyncIterator[None]:
     """Network failures mid-download become one clear message."""
+    import httpx
+
     try:
         yield
     except httpx.TimeoutException as exc:

@@ -10,14 +10,17 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:  # sqlite-utils does the schema work; it is imported only when that is needed
+    import sqlite_utils
 
 MAX_TITLE_LENGTH = 2000
 MAX_PROFILE_NAME_LENGTH = 100
@@ -159,6 +162,19 @@ def _unusable(path: Path, exc: sqlite3.DatabaseError) -> DatabaseUnusable:
     return DatabaseUnusable(f"Cannot use the database {path}: {text}.")
 
 
+def _set_wal(conn: sqlite3.Connection, busy_timeout: float) -> str:
+    """Switch to WAL. On a new database, another instance switching at the same moment makes this
+    fail with "database is locked" at once (SQLite does not call the busy handler here): retry."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 class Store:
     """The app's database. Thread-safe: one connection guarded by a lock."""
 
@@ -171,7 +187,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self.db = self._connect(busy_timeout)
+        self.conn = self._connect(busy_timeout)
         try:
             self._migrate(schema_version)
             if schema_version >= 1:
@@ -179,7 +195,7 @@ class Store:
         except BaseException as exc:
             # Page 1 can be readable while the rest is corrupt: say so, and close the connection
             # so SQLite removes its -wal and -shm files.
-            self.db.close()
+            self.conn.close()
             if isinstance(exc, sqlite3.DatabaseError):
                 raise _unusable(self.path, exc) from exc
             raise
@@ -187,7 +203,7 @@ class Store:
         self.profiles = Profiles(self)
 
     # --- connection ---------------------------------------------------------------------
-    def _connect(self, busy_timeout: float) -> sqlite_utils.Database:
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
         path = self.path
         try:
             if not path.exists():
@@ -209,7 +225,7 @@ class Store:
             # Read before any write, so a file that is not a database is left untouched.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _set_wal(conn, busy_timeout)
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"journal mode stays {mode!r}")
             conn.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process in WAL
@@ -217,42 +233,60 @@ class Store:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise _unusable(path, exc) from exc
-        return sqlite_utils.Database(conn, execute_plugins=False)
+        return conn
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, for schema work (loaded on first use)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn, execute_plugins=False)
 
     def close(self) -> None:
         with self._lock:
-            self.db.close()
+            self.conn.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite_utils.Database]:
+    def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; writers from other processes wait on the busy timeout."""
         with self._lock:
-            if self.db.conn.in_transaction:  # nested: sqlite-utils turns this into a savepoint
-                with self.db.atomic():
-                    yield self.db
+            conn = self.conn
+            if conn.in_transaction:  # nested: a savepoint inside the open transaction
+                name = f"nested_{threading.get_ident()}_{id(conn)}"
+                conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                        conn.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
                 return
-            self.db.conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
+                yield conn
             except BaseException:
-                self.db.rollback()
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             else:
-                self.db.conn.execute("COMMIT")
+                conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row | tuple]:
+    def query(self, sql: str, params: Any = ()) -> list[tuple]:
         with self._lock:
-            return self.db.execute(sql, params).fetchall()
+            return self.conn.execute(sql, params).fetchall()
 
     def data_version(self) -> int:
         """Changes when another connection (another instance) commits; cheap to poll."""
         with self._lock:
-            return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     @property
     def schema_version(self) -> int:
         with self._lock:
-            return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self, target: int) -> None:
         current = self.schema_version
@@ -263,11 +297,11 @@ class Store:
             )
         if current >= target:
             return
-        with self.write() as db:
+        with self.write():
             current = self.schema_version  # another instance may have migrated meanwhile
             for version in range(current + 1, target + 1):
-                MIGRATIONS[version - 1](db)
-                db.execute(f"PRAGMA user_version = {version}")
+                MIGRATIONS[version - 1](self.db)
+                self.conn.execute(f"PRAGMA user_version = {version}")
 
     def _ensure_a_profile(self) -> None:
         with self.write() as db:
@@ -446,7 +480,7 @@ class Profiles:
         return profile
 
     def _refuse_duplicate(
-        self, db: sqlite_utils.Database, name: str, except_id: int | None = None
+        self, db: sqlite3.Connection, name: str, except_id: int | None = None
     ) -> None:
         row = db.execute(
             "SELECT id FROM profiles WHERE name = ? COLLATE NOCASE AND id IS NOT ?",
@@ -573,7 +607,7 @@ class ProfileTodos:
                 raise NotFound(f"There is no todo {todo_id} in this profile.")
         return self.get(todo_id)
 
-    def _require_profile(self, db: sqlite_utils.Database) -> None:
+    def _require_profile(self, db: sqlite3.Connection) -> None:
         if not db.execute("SELECT 1 FROM profiles WHERE id = ?", [self.profile_id]).fetchone():
             raise NotFound(f"There is no profile with id {self.profile_id}.")
 
