@@ -1,0 +1,229 @@
+"""What the model is told: the system prompt, the history that fits the budget, app-event narration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botifython_tui.core.text import single_line
+from botifython_tui.logs import get_logger
+
+log = get_logger("conversation")
+
+DEFAULT_CONTEXT_TOKENS = 4096
+EVENT_ROLE = "event"  # stored role for narrated app events; sent to the model as a user turn
+EVENT_PREFIX = "[App event] "
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What the user is looking at. Never holds the Botify token."""
+
+    profile: str = "Default"
+    screen: str = ""
+    project: str | None = None
+    analysis: str | None = None
+    running_export: str | None = None
+    open_todos: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def system_prompt(context: AppContext) -> str:
+    lines = [
+        "You are the assistant inside Botifython, a terminal app for SEO practitioners who use the "
+        "Botify crawler. Botifython verifies a Botify API token, lets the user pick a project and an "
+        "analysis, exports the site's internal link graph (edges and node attributes as CSV files "
+        "in downloads/ for Jupyter and Cosmograph), and keeps a todo list per profile.",
+        "Answer briefly: a few sentences unless asked for more. Use Markdown sparingly.",
+        "Messages starting with [App event] describe what the user just did in the app; react to "
+        "them in one or two short sentences, only when you have something useful to add.",
+        "Never ask for, repeat or guess API tokens or passwords.",
+        "",
+        "What the user is looking at now:",
+        f"- profile: {single_line(context.profile)}",
+    ]
+    if context.screen:
+        lines.append(f"- screen: {single_line(context.screen)}")
+    if context.project:
+        lines.append(f"- Botify project: {single_line(context.project)}")
+    if context.analysis:
+        lines.append(f"- analysis: {single_line(context.analysis)}")
+    if context.running_export:
+        lines.append(f"- export running: {single_line(context.running_export)}")
+    if context.open_todos is not None:
+        lines.append(f"- open todos: {context.open_todos}")
+    for key, value in context.extra.items():
+        lines.append(f"- {single_line(key)}: {single_line(value)}")
+    return "\n".join(lines)
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English; errs on the generous side for safety."""
+    return len(text) // 3 + 4
+
+
+def to_model_message(role: str, content: str) -> dict[str, str]:
+    if role == EVENT_ROLE:
+        return {"role": "user", "content": EVENT_PREFIX + content}
+    return {"role": role, "content": content}
+
+
+def fit_history(
+    system: str, history: Sequence[tuple[str, str]], budget_tokens: int = DEFAULT_CONTEXT_TOKENS
+) -> list[dict[str, str]]:
+    """The system prompt plus as many of the newest messages as fit in the budget.
+
+    The newest message is always kept (cut down if it alone is too long), so a question is never
+    dropped; older turns go first.
+    """
+    messages = [{"role": "system", "content": system}]
+    remaining = budget_tokens - estimate_tokens(system)
+    kept: list[dict[str, str]] = []
+    for index, (role, content) in enumerate(reversed(history)):
+        cost = estimate_tokens(content)
+        if cost > remaining:
+            if index == 0:
+                keep_chars = max(200, remaining * 3)
+                kept.append(to_model_message(role, content[-keep_chars:]))
+            break
+        kept.append(to_model_message(role, content))
+        remaining -= cost
+    messages.extend(reversed(kept))
+    return messages
+
+
+# --- narration -----------------------------------------------------------------------------------
+
+_EVENT_TEXT: dict[str, Callable[[dict[str, Any]], str]] = {
+    "profile_switched": lambda d: f"switched to the profile {d.get('profile')!r}",
+    "todo_added": lambda d: f"added the todo {d.get('title')!r}",
+    "todo_done": lambda d: f"completed the todo {d.get('title')!r}",
+    "todo_reopened": lambda d: f"reopened the todo {d.get('title')!r}",
+    "todo_deleted": lambda d: f"deleted the todo {d.get('title')!r}",
+    "project_chosen": lambda d: f"chose the Botify project {d.get('project')!r}",
+    "analysis_chosen": lambda d: f"chose the analysis {d.get('analysis')!r}",
+    "token_connected": lambda d: f"connected to Botify as {d.get('username')!r}",
+    "export_started": lambda d: (
+        f"started a link-graph export of {d.get('project')} {d.get('analysis')}"
+    ),
+    "export_finished": lambda d: (
+        f"finished a link-graph export of {d.get('project')} {d.get('analysis')}: "
+        f"{d.get('edges', '?')} edges, {d.get('urls', '?')} URLs, depth {d.get('depth', '?')}"
+    ),
+    "export_failed": lambda d: f"saw a link-graph export fail: {d.get('error')}",
+    "export_cancelled": lambda d: "cancelled the link-graph export",
+}
+
+MAX_EVENT_TEXT = 300
+
+
+def describe_event(kind: str, data: dict[str, Any]) -> str | None:
+    """One short clause for an app event, or None for events the model need not hear about."""
+    describe = _EVENT_TEXT.get(kind)
+    if describe is None:
+        return None
+    return single_line(describe(data))[:MAX_EVENT_TEXT]
+
+
+def describe_events(events: Sequence[tuple[str, dict[str, Any]]]) -> str | None:
+    clauses = [c for c in (describe_event(kind, data) for kind, data in events) if c]
+    if not clauses:
+        return None
+    if len(clauses) == 1:
+        return f"The user {clauses[0]}."
+    return "The user, in this order: " + "; ".join(clauses) + "."
+
+
+class Narrator:
+    """Turns bursts of app events into at most one model request at a time.
+
+    Events are buffered; after `quiet` seconds without a new one, a single request carries them
+    all. While a request is in flight, new events wait for the next one. When Ollama cannot be
+    reached, events wait (bounded) and are retried later; the app's own actions never wait.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        *,
+        quiet: float = 1.0,
+        retry_after: float = 30.0,
+        max_pending: int = 50,
+    ) -> None:
+        self._send = send
+        self.quiet = quiet
+        self.retry_after = retry_after
+        self.max_pending = max_pending
+        self.enabled = True
+        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.in_flight = False
+        self.requests_sent = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, kind: str, data: dict[str, Any]) -> None:
+        if not self.enabled or describe_event(kind, data) is None:
+            return
+        self.pending.append((kind, data))
+        del self.pending[: -self.max_pending]
+        if not self.in_flight:
+            self._schedule(self.quiet)
+
+    def _schedule(self, delay: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a headless command): nothing to narrate to
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(delay, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self.in_flight or not self.pending or not self.enabled:
+            return
+        self._task = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        text = describe_events(batch)
+        if text is None:
+            return
+        self.in_flight = True
+        retry = False
+        try:
+            self.requests_sent += 1
+            await self._send(text)
+        except asyncio.CancelledError:
+            self.pending[:0] = batch
+            raise
+        except Exception as exc:  # Ollama absent or failing: keep the events, try later, quietly
+            log.info("Narration postponed: %s", exc)
+            self.pending[:0] = batch
+            del self.pending[: -self.max_pending]
+            retry = True
+        finally:
+            self.in_flight = False
+        if self.pending:
+            self._schedule(self.retry_after if retry else self.quiet)
+
+    async def flush_now(self) -> None:
+        """Send what is pending without waiting for the quiet period (tests, shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None and not self._task.done():
+            await self._task
+        if self.pending and not self.in_flight:
+            await self._flush()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(Exception):
+                self._task.exception() if self._task.done() else None
