@@ -532,8 +532,8 @@ def _path_for_log(url: str) -> str:
     return parts.path
 
 
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ANALYSIS_SLUG = re.compile(r"^\d{8}(-\d+)?$")
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # \Z: `$` would accept a trailing newline
+_ANALYSIS_SLUG = re.compile(r"^\d{8}(-\d+)?\Z")
 
 
 @dataclass(frozen=True)
