@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from botifython_tui import __version__
-from botifython_tui.cli import store_commands
+from botifython_tui.cli import botify_commands, store_commands
 from botifython_tui.cli.output import CommandError, fail
 from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core.store import Store, StoreError
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _common_options(common, suppress=True)
     store_commands.register(commands, common)
+    botify_commands.register(commands, common)
     return parser
 
 

@@ -1,0 +1,538 @@
+"""`botifython token …`, `projects`, `analyses` and `linkgraph`: Botify from scripts and SSH.
+
+The token is only ever read from standard input or a hidden prompt (never from the command line,
+where `ps` and shell history would see it), and only ever shown masked. The Botify core (httpx) is
+imported inside the handlers, so `botifython todo list` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botifython_tui.cli.output import CommandError, say
+from botifython_tui.config import Settings
+from botifython_tui.core.store import Profile, Store
+from botifython_tui.core.text import single_line
+from botifython_tui.logs import get_logger, register_secret
+
+if TYPE_CHECKING:
+    from botifython_tui.core.botify import Analysis, BotifyClient, ProjectRef
+    from botifython_tui.core.linkgraph import FileWritten, LinkGraphResult
+
+log = get_logger("cli.botify")
+
+DEFAULT_POLL_INTERVAL = 0.5
+_ANALYSIS_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+# --- argument types ------------------------------------------------------------------------------
+
+
+def positive_int(text: str) -> int:
+    """`1000000`, `1_000_000` or `1,000,000`; at least 1."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number of edges, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
+    return value
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    token = commands.add_parser("token", help="store, check or forget the Botify API token")
+    token_commands = token.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = token_commands.add_parser(
+        "set",
+        parents=[common],
+        help="store the token, after checking it with Botify",
+        description="Store the Botify API token. It is read from standard input when that is "
+        'not a terminal (echo "$TOKEN" | botifython token set), otherwise from a hidden '
+        "prompt; it is never taken from the command line.",
+    )
+    sub.add_argument(
+        "--no-verify", action="store_true", help="store the token without checking it with Botify"
+    )
+    sub.set_defaults(handler=token_set)
+    sub = token_commands.add_parser(
+        "status", parents=[common], help="show the masked token and check it with Botify"
+    )
+    sub.add_argument("--offline", action="store_true", help="do not contact Botify")
+    sub.set_defaults(handler=token_status)
+    sub = token_commands.add_parser("clear", parents=[common], help="forget the stored token")
+    sub.set_defaults(handler=token_clear)
+
+    sub = commands.add_parser("projects", parents=[common], help="list your Botify projects")
+    sub.set_defaults(handler=projects)
+
+    project_help = "project URL (https://app.botify.com/ORG/PROJECT/…) or ORG/PROJECT"
+    sub = commands.add_parser(
+        "analyses", parents=[common], help="list a project's analyses, newest first"
+    )
+    sub.add_argument("--project", required=True, metavar="URL", help=project_help)
+    sub.set_defaults(handler=analyses)
+
+    sub = commands.add_parser(
+        "linkgraph",
+        parents=[common],
+        help="export an analysis's internal link graph to CSV",
+        description="Export the internal links (source,target) of an analysis, down to the "
+        "deepest crawl depth that fits the edge budget, plus node attributes; then summarise "
+        "the graph. Exports cost Botify credits.",
+    )
+    sub.add_argument(
+        "--project",
+        required=True,
+        metavar="URL",
+        help=project_help + "; a URL naming an analysis selects it",
+    )
+    sub.add_argument(
+        "--analysis", metavar="SLUG", help="analysis to export (default: the latest one)"
+    )
+    sub.add_argument(
+        "--max-edges",
+        type=positive_int,
+        metavar="N",
+        help="edge budget (default 1,000,000, env BOTIFYTHON_MAX_EDGES)",
+    )
+    sub.add_argument(
+        "--no-meta", action="store_true", help="skip the node attributes file (one job less)"
+    )
+    sub.add_argument(
+        "--yes", action="store_true", help="export again even if this analysis was exported"
+    )
+    sub.add_argument(
+        "--profile", metavar="NAME", help="record the export in this profile, not the current one"
+    )
+    sub.add_argument(
+        "--poll-interval",
+        type=seconds,
+        default=DEFAULT_POLL_INTERVAL,
+        metavar="SECONDS",
+        help=f"first pause between job status checks (default {DEFAULT_POLL_INTERVAL})",
+    )
+    sub.set_defaults(handler=linkgraph)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def warn(message: str) -> None:
+    print(f"botifython: warning: {single_line(message)}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def botify_errors() -> Iterator[None]:
+    """Botify's typed errors carry a message for the user; the traceback goes to the log."""
+    from botifython_tui.core.botify import BotifyError
+
+    try:
+        yield
+    except BotifyError as exc:
+        log.warning("Botify command failed: %s", exc, exc_info=True)
+        raise CommandError(str(exc)) from exc
+
+
+def _client(settings: Settings, token: str, *, quick: bool = False) -> BotifyClient:
+    from botifython_tui.core.botify import BotifyClient, RetryPolicy
+
+    # Checking a token is interactive: a dead host should be reported in seconds, not a minute.
+    retry = RetryPolicy(attempts=3, total_time=15.0) if quick else None
+    return BotifyClient(token, settings.botify_api_url, retry=retry)
+
+
+def _stored_token(settings: Settings) -> str:
+    from botifython_tui.core.secrets import TokenStore
+
+    token = TokenStore(settings.data_dir).load()
+    if not token:
+        raise CommandError(
+            "No Botify API token is stored. Set one with: botifython token set "
+            "(it reads the token from standard input or a hidden prompt)."
+        )
+    return token
+
+
+def _project_ref(text: str) -> ProjectRef:
+    from botifython_tui.core.botify import parse_project_ref
+
+    try:
+        return parse_project_ref(text)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _short_date(value: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return single_line(value[:16])
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _profile(args: argparse.Namespace, store: Store) -> Profile:
+    return store.profiles.find(args.profile) if args.profile else store.profiles.current()
+
+
+# --- token ---------------------------------------------------------------------------------------
+
+
+def read_token() -> str:
+    """The token from standard input (a pipe or a file) or a hidden prompt on the terminal."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        try:
+            raw = getpass.getpass("Botify API token (input hidden): ")
+        except EOFError:
+            raw = ""
+        where = "at the prompt"
+    else:
+        raw = sys.stdin.read() if sys.stdin is not None else ""
+        where = "on standard input"
+    token = raw.strip()
+    if not token:
+        raise CommandError(
+            f'No token was given {where}. Pipe it in (echo "$BOTIFY_TOKEN" | botifython '
+            "token set) or run the command in a terminal to be prompted."
+        )
+    register_secret(token)
+    if any(ch.isspace() for ch in token) or not token.isprintable():
+        # Never echo it back: a wrong paste may still be a real secret.
+        raise CommandError(
+            f"The token given {where} contains spaces, line breaks or control characters; "
+            "a Botify token is a single word. Nothing was stored."
+        )
+    return token
+
+
+async def _username(settings: Settings, token: str) -> tuple[str, str]:
+    async with _client(settings, token, quick=True) as client:
+        return await client.username(), client.host
+
+
+def token_set(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from botifython_tui.core.botify import mask_token
+    from botifython_tui.core.secrets import TokenStore
+
+    token = read_token()
+    tokens = TokenStore(settings.data_dir)
+    if args.no_verify:
+        tokens.save(token)
+        warn(
+            "The token was stored without checking it with Botify; check it with: botifython token status"
+        )
+        say(f"Stored the token {mask_token(token)} in {tokens.path}.")
+        return 0
+    with botify_errors():
+        username, host = asyncio.run(_username(settings, token))
+    tokens.save(token)
+    log.info("Botify token stored for %s", username)
+    say(f"Connected as {single_line(username)} ({host}).")
+    say(f"Stored the token {mask_token(token)} in {tokens.path}.")
+    return 0
+
+
+def token_status(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from botifython_tui.core.botify import mask_token
+    from botifython_tui.core.secrets import TokenStore
+
+    tokens = TokenStore(settings.data_dir)
+    token = _stored_token(settings)
+    say(f"Token: {mask_token(token)} (in {tokens.path})")
+    if args.offline:
+        say("Not checked with Botify (--offline).")
+        return 0
+    with botify_errors():
+        username, host = asyncio.run(_username(settings, token))
+    say(f"Connected as {single_line(username)} ({host}).")
+    return 0
+
+
+def token_clear(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from botifython_tui.core.secrets import TokenStore
+
+    tokens = TokenStore(settings.data_dir)
+    if tokens.clear():
+        say(f"Removed the Botify API token ({tokens.path}).")
+    else:
+        say("No Botify API token was stored.")
+    return 0
+
+
+# --- projects and analyses -----------------------------------------------------------------------
+
+
+def projects(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    token = _stored_token(settings)
+
+    async def fetch() -> tuple[str, list[Any]]:
+        async with _client(settings, token) as client:
+            username = await client.username()
+            return username, await client.projects(username)
+
+    with botify_errors():
+        username, found = asyncio.run(fetch())
+    if not found:
+        say(f"No projects found for {single_line(username)}.")
+        return 0
+    width = max(len(single_line(p.label)) for p in found)
+    for project in found:
+        label = single_line(project.label)
+        name = single_line(project.name)
+        say(f"{label:<{width}}  {name}" if name != project.slug else label)
+    return 0
+
+
+def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    ref = _project_ref(args.project)
+    token = _stored_token(settings)
+
+    async def fetch() -> list[Analysis]:
+        async with _client(settings, token) as client:
+            return await client.analyses(ref.org, ref.project)
+
+    with botify_errors():
+        found = asyncio.run(fetch())
+    label = f"{ref.org}/{ref.project}"
+    if not found:
+        say(f"{label} has no analyses.")
+        return 0
+    exported = store.exported_analyses()
+    slug_width = max(len(single_line(a.slug)) for a in found)
+    name_width = max(len(single_line(a.name)) for a in found)
+    for analysis in found:
+        marks = []
+        if analysis.status.lower() != "success":
+            marks.append(f"({single_line(analysis.status)})")
+        if (ref.org, ref.project, analysis.slug) in exported:
+            marks.append("*exported")
+        line = (
+            f"{single_line(analysis.slug):<{slug_width}}  {single_line(analysis.name):<{name_width}}"
+            f"  {_short_date(analysis.date)}  {' '.join(marks)}"
+        )
+        say(line.rstrip())
+    return 0
+
+
+# --- linkgraph -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What one export has done so far, so a failure can undo exactly that."""
+
+    analysis: str = ""
+    latest: bool = False
+    new_paths: set[Path] = field(default_factory=set)
+    written: list[FileWritten] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)
+    result: LinkGraphResult | None = None
+
+    def remove_written(self) -> list[Path]:
+        """Delete files this run created (never one an earlier export left at the same path)."""
+        removed = []
+        for written in self.written:
+            if written.path in self.new_paths:
+                with contextlib.suppress(OSError):
+                    written.path.unlink()
+                    removed.append(written.path)
+        return removed
+
+
+def _refuse_if_exported(
+    store: Store, profile: Profile, org: str, project: str, analysis: str
+) -> None:
+    """Exports cost credits: a second export of the same analysis needs --yes."""
+    if (org, project, analysis) not in store.exported_analyses():
+        return
+    earlier = next(
+        (
+            record
+            for record in store.exports(profile.id).list()
+            if (record.org, record.project, record.analysis) == (org, project, analysis)
+        ),
+        None,
+    )
+    where = (
+        f" on {earlier.created_at[:10]} (links in {single_line(earlier.links_path)})"
+        if earlier
+        else ""
+    )
+    raise CommandError(
+        f"The analysis {analysis} of {org}/{project} was already exported{where}. "
+        "Exports cost Botify credits: run the command again with --yes to export it anyway."
+    )
+
+
+async def _pick_analysis(
+    client: BotifyClient, org: str, project: str, wanted: str | None
+) -> tuple[str, bool]:
+    """The requested analysis, checked to exist and be finished, or the latest finished one."""
+    found = await client.analyses(org, project)
+    finished = [a for a in found if a.status.lower() == "success"]
+    listing = f"List them with: botifython analyses --project {org}/{project}"
+    if wanted is None:
+        if not finished:
+            raise CommandError(f"{org}/{project} has no finished analysis to export.")
+        return finished[0].slug, True
+    match = next((a for a in found if a.slug == wanted), None)
+    if match is None:
+        raise CommandError(f"{org}/{project} has no analysis {wanted}. {listing}")
+    if match.status.lower() != "success":
+        raise CommandError(
+            f"The analysis {wanted} of {org}/{project} is not finished ({match.status}); "
+            f"only finished analyses can be exported. {listing}"
+        )
+    return wanted, bool(finished) and finished[0].slug == wanted
+
+
+async def _export(
+    args: argparse.Namespace,
+    settings: Settings,
+    store: Store,
+    profile: Profile,
+    ref: ProjectRef,
+    token: str,
+    run: _Run,
+) -> None:
+    from botifython_tui.cli.progress import make_renderer
+    from botifython_tui.core.linkgraph import (
+        DepthChosen,
+        ExportFinished,
+        FileWritten,
+        JobCreated,
+        LinkGraphExport,
+        LinkGraphRequest,
+        PollPolicy,
+        export_paths,
+    )
+
+    max_edges = args.max_edges or settings.max_edges
+    async with _client(settings, token) as client:
+        wanted = args.analysis or ref.analysis
+        run.analysis, run.latest = await _pick_analysis(client, ref.org, ref.project, wanted)
+        if not args.yes:
+            _refuse_if_exported(store, profile, ref.org, ref.project, run.analysis)
+        which = " (the latest)" if run.latest else ""
+        say(
+            f"Exporting the link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
+            f"at most {max_edges:,} edges, into {settings.downloads_dir}"
+        )
+        log.info(
+            "linkgraph export %s/%s/%s, max %d edges", ref.org, ref.project, run.analysis, max_edges
+        )
+        request = LinkGraphRequest(
+            org=ref.org,
+            project=ref.project,
+            analysis=run.analysis,
+            max_edges=max_edges,
+            include_meta=not args.no_meta,
+        )
+        job = LinkGraphExport(
+            client,
+            request,
+            settings.downloads_dir,
+            poll=PollPolicy(first_delay=args.poll_interval),
+        )
+        with make_renderer() as renderer:
+            async for event in job.run():
+                if isinstance(event, DepthChosen):
+                    planned = export_paths(
+                        settings.downloads_dir, ref.org, ref.project, run.analysis, event.depth
+                    )
+                    run.new_paths = {path for path in planned if not path.exists()}
+                elif isinstance(event, JobCreated):
+                    run.jobs.append(event.job_id)
+                elif isinstance(event, FileWritten):
+                    run.written.append(event)
+                elif isinstance(event, ExportFinished):
+                    run.result = event.result
+                renderer.handle(event)
+
+
+def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    from botifython_tui.core.botify import BotifyError
+
+    ref = _project_ref(args.project)
+    if args.analysis is not None and not _ANALYSIS_SLUG.match(args.analysis):
+        raise CommandError(f"{args.analysis!r} is not a valid analysis slug (like 20241108).")
+    profile = _profile(args, store)  # an unknown --profile fails before any credit is spent
+    token = _stored_token(settings)
+    wanted = args.analysis or ref.analysis
+    if wanted and not args.yes:  # no need to ask Botify to know this one
+        _refuse_if_exported(store, profile, ref.org, ref.project, wanted)
+
+    run = _Run()
+    try:
+        asyncio.run(_export(args, settings, store, profile, ref, token, run))
+    except KeyboardInterrupt:
+        removed = run.remove_written()
+        log.info("linkgraph export cancelled; removed %s", [str(p) for p in removed])
+        jobs = (
+            f" The Botify job {', '.join(run.jobs)} may still finish on Botify." if run.jobs else ""
+        )
+        print(
+            f"botifython: cancelled; no export files were kept.{jobs}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 130
+    except BotifyError as exc:  # ExportFailed too
+        run.remove_written()
+        log.warning("linkgraph export failed: %s", exc, exc_info=True)
+        raise CommandError(str(exc)) from exc
+    except OSError as exc:
+        run.remove_written()
+        log.warning("linkgraph export failed", exc_info=True)
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise CommandError(
+            f"Could not write the export into {settings.downloads_dir}{where}: "
+            f"{exc.strerror or exc}. Free some space or choose another --downloads-dir."
+        ) from exc
+    except BaseException:
+        run.remove_written()
+        raise
+
+    result = run.result
+    if result is None:  # the job ended without a result event: treat as a failure
+        run.remove_written()
+        raise CommandError("The export ended without a result; nothing was recorded.")
+    from botifython_tui.cli.progress import summary_lines
+
+    record = store.exports(profile.id).add(
+        org=result.org,
+        project=result.project,
+        analysis=result.analysis,
+        depth=result.depth,
+        edges=result.edges,
+        urls=result.urls,
+        links_path=str(result.links_path),
+        meta_path=str(result.meta_path) if result.meta_path else None,
+        summary=result.summary,
+    )
+    say("")
+    for line in summary_lines(result, run.written):
+        say(line)
+    say(f"Recorded as export {record.id} in profile {single_line(profile.name)}.")
+    return 0
