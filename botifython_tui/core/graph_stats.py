@@ -108,6 +108,8 @@ class LinkGraphStats:
 
 
 def _csv_line(values: list[str]) -> bytes:
+    # The writer quotes a field only for the characters of its line terminator: with "" a
+    # field holding a newline would be written bare and split the record in two.
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
-    return buffer.getvalue().encode()
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    return buffer.getvalue()[:-2].encode()

@@ -168,7 +168,8 @@ SEARCH_CONSOLE_METRICS: list[tuple[str, str]] = [
 def safe_name_part(value: str) -> str:
     """A piece of a file name that cannot leave the folder or hide itself."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", value).strip(".-")
-    return cleaned[:80] or "unnamed"
+    # 60: three parts, the suffix and the hidden `.part-PID-ID` name stay within NAME_MAX (255)
+    return cleaned[:60] or "unnamed"
 
 
 def export_paths(
@@ -336,6 +337,8 @@ class CsvRewriter:
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = block.split(b"\n")
+        if b'"' in block:
+            lines = _records(lines)
         if not self._preamble_done:
             lines = self._skip_preamble(lines)
         lines = [line for line in lines if line]
@@ -360,8 +363,26 @@ class CsvRewriter:
         self._preamble_done = True
         first = lines[0].lstrip(b"\xef\xbb\xbf").strip(b'"').lower()
         if first.startswith((b"http://", b"https://")):
-            return lines  # no header line: the data starts at once
+            # no header line: the data starts at once (without the byte-order mark)
+            return [lines[0].removeprefix(b"\xef\xbb\xbf"), *lines[1:]]
         return lines[1:]
+
+
+def _records(lines: list[bytes]) -> list[bytes]:
+    """Rejoin the physical lines of a record whose quoted field holds a newline."""
+    records: list[bytes] = []
+    current: list[bytes] = []
+    in_quotes = False
+    for line in lines:
+        current.append(line)
+        if line.count(b'"') % 2:
+            in_quotes = not in_quotes
+        if not in_quotes:
+            records.append(b"\n".join(current))
+            current = []
+    if current:
+        records.append(b"\n".join(current))
+    return records
 
 
 # --- the job -----------------------------------------------------------------------------------
