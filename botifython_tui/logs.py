@@ -37,6 +37,14 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Opens (and, after a rollover, re-creates) the log file as 0600, whatever the umask."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+
+
 def configure_logging(log_path: Path, level: int = logging.INFO) -> logging.Logger:
     """Send the app's log to a rotating file (0600); idempotent."""
     logger = logging.getLogger(LOGGER_NAME)
@@ -48,7 +56,7 @@ def configure_logging(log_path: Path, level: int = logging.INFO) -> logging.Logg
             handler.close()
     if not log_path.exists():
         os.close(os.open(log_path, os.O_CREAT | os.O_WRONLY, 0o600))
-    handler = logging.handlers.RotatingFileHandler(
+    handler = _PrivateRotatingFileHandler(
         log_path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
     )
     handler._botifython = True  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -64,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args, settings, store)
     except (CommandError, StoreError) as exc:
         return fail(str(exc))
+    except sqlite3.DatabaseError as exc:  # corruption found past the first page, a lock timeout
+        return fail(
+            f"The database {settings.db_path} could not be used: {exc}. If it is corrupt, "
+            "move it away or point --data-dir elsewhere."
+        )
     except KeyboardInterrupt:
         return fail("Interrupted.", code=130)
     finally:

@@ -1,0 +1,149 @@
+"""The log file: private (0600, also after rotation) and never holding a secret."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import stat
+from pathlib import Path
+
+import pytest
+
+from botifython_tui import logs
+from botifython_tui.config import LOG_FILENAME
+
+
+def _detach() -> None:
+    logger = logging.getLogger(logs.LOGGER_NAME)
+    for handler in list(logger.handlers):
+        if getattr(handler, "_botifython", False):
+            logger.removeHandler(handler)
+            handler.close()
+
+
+@pytest.fixture
+def log_path(tmp_path: Path):
+    path = tmp_path / LOG_FILENAME
+    yield path
+    _detach()
+
+
+def fresh_secret() -> str:
+    return "sk-" + secrets.token_hex(16)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_log_file_is_created_0600_whatever_the_umask(log_path: Path):
+    old = os.umask(0)
+    try:
+        logs.configure_logging(log_path)
+    finally:
+        os.umask(old)
+    assert log_path.exists() and mode(log_path) == 0o600
+    logs.get_logger("test").info("hello")
+    assert "hello" in log_path.read_text()
+    assert mode(log_path) == 0o600
+
+
+def test_log_file_stays_0600_after_rotation(log_path: Path):
+    old = os.umask(0o022)  # a typical umask, which would give a new file 0644
+    try:
+        log = logs.configure_logging(log_path)
+        line = "x" * 200
+        for i in range(6000):  # > 1 MB: at least one rollover
+            log.info("line %d %s", i, line)
+    finally:
+        os.umask(old)
+    rotated = log_path.with_name(LOG_FILENAME + ".1")
+    assert rotated.exists(), "the log did not rotate"
+    assert mode(rotated) == 0o600
+    assert mode(log_path) == 0o600, "the log file re-created by the rollover is not private"
+    assert log_path.stat().st_size < 1_000_000
+
+
+def test_registered_secret_in_a_message_is_redacted(log_path: Path):
+    token = fresh_secret()
+    logs.register_secret(token)
+    log = logs.configure_logging(log_path)
+    log.info("calling the API with %s", token)  # as an argument
+    logs.get_logger("api").warning(f"token was {token}!")  # inside the message itself
+    text = log_path.read_text()
+    assert token not in text
+    assert text.count("[redacted]") == 2
+    assert "token was [redacted]!" in text
+
+
+def test_registered_secret_in_an_exception_and_traceback_is_redacted(log_path: Path):
+    token = fresh_secret()
+    logs.register_secret(token)
+    logs.configure_logging(log_path)
+    try:
+        raise ValueError(f"request failed for key {token}")
+    except ValueError:
+        logs.get_logger("api").exception("export failed")
+    text = log_path.read_text()
+    assert "Traceback" in text and "ValueError" in text  # the traceback is logged ...
+    assert token not in text  # ... without the secret
+    assert "[redacted]" in text
+
+
+def test_secret_registered_after_configuration_is_still_redacted(log_path: Path):
+    log = logs.configure_logging(log_path)
+    token = fresh_secret()
+    logs.register_secret(token)
+    log.info("later: %s", token)
+    assert token not in log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("line", "leak"),
+    [
+        ("Authorization: Token abc123def", "abc123def"),
+        ("headers={'Authorization': 'Token Zx9-q.w_e~r+t/y='}", "Zx9-q.w_e~r+t/y="),
+        ("Authorization: Bearer eyJhbGciOi.payload.sig", "eyJhbGciOi.payload.sig"),
+        ("authorization: token ABCDEFGHIJ", "ABCDEFGHIJ"),
+    ],
+)
+def test_authorization_header_values_are_redacted_without_registration(
+    log_path: Path, line: str, leak: str
+):
+    assert leak not in logs.redact(line)
+    logs.configure_logging(log_path).info(line)
+    text = log_path.read_text()
+    assert leak not in text
+    assert "[redacted]" in text
+
+
+def test_redact_keeps_ordinary_text(log_path: Path):
+    assert (
+        logs.redact("exported 3 pages to downloads/x.csv") == "exported 3 pages to downloads/x.csv"
+    )
+
+
+def test_longer_secret_containing_a_shorter_one_is_fully_redacted():
+    short = "k" + secrets.token_hex(4)
+    long = short + secrets.token_hex(8)
+    logs.register_secret(short)
+    logs.register_secret(long)
+    out = logs.redact(f"a={long} b={short}")
+    assert short not in out and long not in out
+    assert out == "a=[redacted] b=[redacted]"
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_register_secret_ignores_empty_values(value):
+    logs.register_secret(value)
+    assert logs.redact("nothing to hide") == "nothing to hide"
+
+
+def test_configure_logging_is_idempotent(log_path: Path):
+    logs.configure_logging(log_path)
+    log = logs.configure_logging(log_path)
+    assert sum(getattr(h, "_botifython", False) for h in log.handlers) == 1
+    log.info("once")
+    assert log_path.read_text().count("once") == 1
+    assert log.propagate is False  # app logs do not leak to the terminal via the root logger
