@@ -76,6 +76,18 @@ class Settings:
             )
 
 
+def _tighten(path: Path, mode: int) -> None:
+    """A data folder that holds only Botifython's files (as in a fresh checkout) is made private."""
+    try:
+        info = path.stat()
+        if info.st_uid != os.getuid() or not info.st_mode & 0o077:
+            return
+        if all(entry.name.startswith(_OWN_ENTRIES) for entry in path.iterdir()):
+            os.chmod(path, mode)
+    except OSError:
+        pass  # not ours to change; the files inside are 0600 regardless
+
+
 def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name)
     if raw in (None, ""):
@@ -89,8 +101,13 @@ def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: i
     return value
 
 
+_OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token")
+
+
 def _make_dir(path: Path, mode: int, what: str) -> None:
     if path.is_dir():
+        if what == "data":
+            _tighten(path, mode)
         return
     if path.exists():
         raise ConfigError(f"The {what} folder {path} exists but is not a folder.")

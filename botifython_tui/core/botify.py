@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from botifython_tui.logs import get_logger, register_secret
 
@@ -110,7 +110,7 @@ class Analysis:
 class RequestRateLimiter:
     """At most `rate` requests in any one-second window (the server counts the same way)."""
 
-    def __init__(self, rate: float = MAX_REQUESTS_PER_SECOND, window: float = 1.05) -> None:
+    def __init__(self, rate: float = MAX_REQUESTS_PER_SECOND, window: float = 1.1) -> None:
         self.rate = int(rate)
         self.window = window
         self._sent: deque[float] = deque()
@@ -418,7 +418,7 @@ class BotifyClient:
     async def projects(self, username: str) -> list[Project]:
         projects = []
         async for item in self.iter_pages(
-            f"/v1/projects/{username}", what="list your projects", params={"size": 100}
+            f"/v1/projects/{_seg(username)}", what="list your projects", params={"size": 100}
         ):
             org = _owner(item) or username
             slug = str(item.get("slug") or "")
@@ -430,7 +430,7 @@ class BotifyClient:
         """Successful analyses, newest first."""
         analyses = []
         async for item in self.iter_pages(
-            f"/v1/analyses/{org}/{project}/light",
+            f"/v1/analyses/{_seg(org)}/{_seg(project)}/light",
             what=f"list the analyses of {org}/{project}",
             params={"size": 100},
         ):
@@ -451,7 +451,7 @@ class BotifyClient:
 
     async def collections(self, org: str, project: str) -> list[dict[str, Any]]:
         body = await self.get(
-            f"/v1/projects/{org}/{project}/collections",
+            f"/v1/projects/{_seg(org)}/{_seg(project)}/collections",
             what=f"list the data collections of {org}/{project}",
         )
         return [c for c in body if isinstance(c, dict)] if isinstance(body, list) else []
@@ -462,7 +462,7 @@ class BotifyClient:
         params = {"size": size} if size else None
         result = await self.request(
             "POST",
-            f"/v1/projects/{org}/{project}/query",
+            f"/v1/projects/{_seg(org)}/{_seg(project)}/query",
             what=f"query {org}/{project}",
             json=body,
             params=params,
@@ -520,6 +520,11 @@ def _owner(item: dict[str, Any]) -> str | None:
     if isinstance(organization, dict) and organization.get("slug"):
         return str(organization["slug"])
     return None
+
+
+def _seg(value: str) -> str:
+    """One URL path segment: a name can never add a segment or a query."""
+    return quote(str(value), safe="")
 
 
 def _reason(exc: Exception) -> str:

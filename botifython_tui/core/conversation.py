@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,25 +139,25 @@ def describe_events(events: Sequence[tuple[str, dict[str, Any]]]) -> str | None:
 class Narrator:
     """Turns bursts of app events into at most one model request at a time.
 
-    Events are buffered; after `quiet` seconds without a new one, a single request carries them
-    all. While a request is in flight, new events wait for the next one. When Ollama cannot be
-    reached, events wait (bounded) and are retried later; the app's own actions never wait.
+    Events are buffered; after `quiet` seconds without a new one, a single `send(text)` carries
+    them all. While a request is in flight, new events wait for the next one. If `send` fails (say
+    Ollama is not running), the events are not lost: the sender has already recorded them, and a
+    later `send(None)` asks again for the reply still owed. The app's own actions never wait.
     """
 
     def __init__(
         self,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str | None], Awaitable[None]],
         *,
         quiet: float = 1.0,
         retry_after: float = 30.0,
-        max_pending: int = 50,
     ) -> None:
         self._send = send
         self.quiet = quiet
         self.retry_after = retry_after
-        self.max_pending = max_pending
         self.enabled = True
         self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.owed = False
         self.in_flight = False
         self.requests_sent = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -168,7 +167,6 @@ class Narrator:
         if not self.enabled or describe_event(kind, data) is None:
             return
         self.pending.append((kind, data))
-        del self.pending[: -self.max_pending]
         if not self.in_flight:
             self._schedule(self.quiet)
 
@@ -176,39 +174,41 @@ class Narrator:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return  # no loop (a headless command): nothing to narrate to
+            return  # no event loop (a headless command): nothing to narrate to
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_later(delay, self._start)
 
     def _start(self) -> None:
         self._timer = None
-        if self.in_flight or not self.pending or not self.enabled:
+        if self.in_flight or not self.enabled or not (self.pending or self.owed):
             return
         self._task = asyncio.ensure_future(self._flush())
 
     async def _flush(self) -> None:
         batch, self.pending = self.pending, []
-        text = describe_events(batch)
-        if text is None:
+        text = describe_events(batch) if batch else None
+        if text is None and not self.owed:
             return
         self.in_flight = True
-        retry = False
+        failed = False
         try:
             self.requests_sent += 1
             await self._send(text)
+            self.owed = False
         except asyncio.CancelledError:
-            self.pending[:0] = batch
+            self.owed = True
             raise
-        except Exception as exc:  # Ollama absent or failing: keep the events, try later, quietly
+        except Exception as exc:  # Ollama absent or failing: ask again later, quietly
             log.info("Narration postponed: %s", exc)
-            self.pending[:0] = batch
-            del self.pending[: -self.max_pending]
-            retry = True
+            self.owed = True
+            failed = True
         finally:
             self.in_flight = False
         if self.pending:
-            self._schedule(self.retry_after if retry else self.quiet)
+            self._schedule(self.quiet)
+        elif failed:
+            self._schedule(self.retry_after)
 
     async def flush_now(self) -> None:
         """Send what is pending without waiting for the quiet period (tests, shutdown)."""
@@ -217,13 +217,12 @@ class Narrator:
             self._timer = None
         if self._task is not None and not self._task.done():
             await self._task
-        if self.pending and not self.in_flight:
+        if (self.pending or self.owed) and not self.in_flight:
             await self._flush()
 
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self._task is not None:
+            self._timer = None
+        if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(Exception):
-                self._task.exception() if self._task.done() else None

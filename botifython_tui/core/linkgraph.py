@@ -636,7 +636,7 @@ class LinkGraphExport:
             if elapsed > self.poll.deadline:
                 raise ExportFailed(
                     f"The {kind} export (job {job.get('job_id')}) did not finish within "
-                    f"{self.poll.deadline / 60:.0f} minutes. It may still finish on Botify."
+                    f"{_duration(self.poll.deadline)}. It may still finish on Botify."
                 )
             await asyncio.sleep(min(delay, max(0.0, self.poll.deadline - elapsed) + 0.01))
             delay = min(delay * self.poll.factor, self.poll.max_delay)
@@ -668,7 +668,7 @@ class LinkGraphExport:
                     received = 0
                     last_report = 0.0
                     yield BytesDownloaded(kind, 0, total)
-                    async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                    async for chunk in response.aiter_bytes():  # as it arrives: live progress
                         received += len(chunk)
                         # Decompressing and parsing run off the event loop, so the UI stays live.
                         pending = asyncio.ensure_future(asyncio.to_thread(consume, chunk))
@@ -748,6 +748,12 @@ def _failure_reason(state: dict[str, Any]) -> str:
         if state.get(key):
             return str(state[key])
     return "no reason given."
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:.0f} minutes"
 
 
 def _int_or_none(value: str | None) -> int | None:
