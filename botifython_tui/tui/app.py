@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -18,6 +18,9 @@ from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import configure_logging, get_logger
 from botifython_tui.tui.registry import AppSpec, builtin_apps, plugin_apps, resolve_apps
+
+if TYPE_CHECKING:
+    from botifython_tui.core.fileserver import DownloadsServer
 
 log = get_logger("tui")
 STORE_POLL_SECONDS = 1.0
@@ -64,6 +67,7 @@ class BotifythonApp(App):
         self.start_app = start_app or self.apps[0].id
         self.event_listeners: list[Callable[[AppEvent], None]] = []
         self._data_version = store.data_version()
+        self._downloads_server: DownloadsServer | None = None
         self.set_reactive(BotifythonApp.profile, store.profiles.current())
         for spec in self.apps:
             self.add_mode(spec.id, spec.screen)
@@ -154,6 +158,21 @@ class BotifythonApp(App):
             self._data_version = version
             self.reload_profile()
             self.refresh_screen_data()
+
+    # --- the downloads server (Cosmograph loads the exports from it) -------------------------
+    def downloads_server(self) -> DownloadsServer:
+        """The app's one read-only server of the downloads folder; started by whoever needs it."""
+        if self._downloads_server is None:
+            from botifython_tui.core.fileserver import DownloadsServer
+
+            self._downloads_server = DownloadsServer(
+                self.settings.downloads_dir, port=self.settings.serve_port
+            )
+        return self._downloads_server
+
+    def on_unmount(self) -> None:
+        if self._downloads_server is not None:
+            self._downloads_server.stop()
 
     # --- events for listeners (the chat narrates them) --------------------------------------
     def post_event(self, kind: str, **data: Any) -> None:

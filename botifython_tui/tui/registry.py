@@ -28,12 +28,30 @@ class AppSpec:
 
 def builtin_apps() -> list[AppSpec]:
     # Imported here so that `botifython todo list` and friends never import the TUI.
+    from botifython_tui.tui.screens.botify import BotifyScreen
+    from botifython_tui.tui.screens.linkgraphs import LinkGraphsScreen
     from botifython_tui.tui.screens.profiles import ProfilesScreen
     from botifython_tui.tui.screens.todos import TodosScreen
 
     return [
         AppSpec("todos", "Todos", "f2", TodosScreen, "The current profile's todo list", 10),
         AppSpec("profiles", "Profiles", "f3", ProfilesScreen, "Add, rename, delete, switch", 20),
+        AppSpec(
+            "botify",
+            "Botify",
+            "f4",
+            BotifyScreen,
+            "Connect, choose a project and analysis, export the link graph",
+            30,
+        ),
+        AppSpec(
+            "linkgraphs",
+            "Link graphs",
+            "f5",
+            LinkGraphsScreen,
+            "This profile's link-graph exports: summary and Cosmograph",
+            40,
+        ),
     ]
 
 

@@ -1,0 +1,200 @@
+"""Link graphs: every export made in this profile, with its summary and a Cosmograph link."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+
+from botifython_tui.core.linkgraph import safe_name_part
+from botifython_tui.core.store import ExportRecord
+from botifython_tui.core.text import single_line
+from botifython_tui.tui.errors import reports_errors
+from botifython_tui.tui.screens.base import AppScreen
+from botifython_tui.tui.screens.botify_visualise import visualise_export
+from botifython_tui.tui.widgets.graph_summary import GraphSummary
+
+EMPTY = "No link graph exported in this profile yet: export one from Botify (F4)."
+
+
+def record_files(record: ExportRecord) -> list[Path]:
+    return [Path(p) for p in (record.links_path, record.meta_path) if p]
+
+
+def missing_files(record: ExportRecord) -> list[Path]:
+    return [path for path in record_files(record) if not path.is_file()]
+
+
+def short_name(record: ExportRecord, path: Path) -> str:
+    """`acme_example.com_20241108_meta.csv` -> `…_meta.csv`: the row already names the rest."""
+    parts = (record.org, record.project, record.analysis)
+    prefix = "_".join(safe_name_part(part) for part in parts) + "_"
+    return "…_" + path.name[len(prefix) :] if path.name.startswith(prefix) else path.name
+
+
+def local_date(created_at: str) -> str:
+    try:
+        return datetime.fromisoformat(created_at).astimezone().strftime("%Y-%m-%d")
+    except ValueError:
+        return created_at[:10]
+
+
+class LinkGraphsScreen(AppScreen):
+    """The profile's exports, newest first; Enter shows a summary, v opens Cosmograph."""
+
+    app_name = "Link graphs"
+    BINDINGS = [
+        Binding("s", "open_summary", "Summary", id="linkgraphs.summary"),
+        Binding("v", "visualise", "Visualise", id="linkgraphs.visualise"),
+        Binding("l", "focus_list", "Back to the list", id="linkgraphs.list", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[ExportRecord] = []
+        self.shown: ExportRecord | None = None
+        self._ready = False  # is_mounted only turns true after on_mount
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="exports-table", cursor_type="row", zebra_stripes=True)
+        yield Static(EMPTY, id="export-files", markup=False)
+        with VerticalScroll(id="linkgraph-summary-scroll"):
+            yield GraphSummary(id="linkgraph-summary")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._ready = True
+        table = self.query_one(DataTable)
+        table.add_column("Project", key="project", width=20)
+        table.add_column("Analysis", key="analysis", width=11)
+        table.add_column("Depth", key="depth", width=5)
+        table.add_column("Edges", key="edges", width=9)
+        table.add_column("Files", key="files", width=7)
+        table.add_column("Date", key="date", width=10)
+        table.border_title = "Exports in this profile"
+        self.query_one("#linkgraph-summary-scroll").border_title = "Summary"
+        self.refresh_data()
+        table.focus()
+
+    # --- data ---------------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        if not self._ready:
+            return
+        table = self.query_one(DataTable)
+        selected = self.selected()
+        self.records = self.store.exports(self.profile.id).list()
+        table.clear()
+        for record in self.records:
+            gone = missing_files(record)
+            files = (
+                Text("missing", style="bold") if gone else Text(f"{len(record_files(record))} ok")
+            )
+            table.add_row(
+                Text(single_line(f"{record.org}/{record.project}"), overflow="ellipsis"),
+                Text(single_line(record.analysis)),
+                Text(str(record.depth), justify="right"),
+                Text(f"{record.edges:,}", justify="right"),
+                files,
+                Text(local_date(record.created_at)),
+                key=str(record.id),
+            )
+        ids = [record.id for record in self.records]
+        if selected is not None and selected.id in ids:
+            table.move_cursor(row=ids.index(selected.id))
+        self._show_files()
+        summary = self.query_one(GraphSummary)
+        if self.shown is not None and self.shown.id not in ids:
+            self.shown = None
+        if self.shown is None and self.records:
+            self._show_summary(self.selected() or self.records[0])
+        elif not self.records:
+            summary.clear(EMPTY)
+
+    def selected(self) -> ExportRecord | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0 or not self.records:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return next((r for r in self.records if str(r.id) == row_key.value), None)
+
+    def _show_files(self) -> None:
+        line = self.query_one("#export-files", Static)
+        record = self.selected()
+        if record is None:
+            line.update(EMPTY)
+            return
+        gone = missing_files(record)
+        folder = Path(record.links_path).parent
+        if gone:
+            names = ", ".join(short_name(record, path) for path in gone)
+            line.update(single_line(f"Missing from {folder}: {names}"))
+        else:
+            names = ", ".join(short_name(record, path) for path in record_files(record))
+            line.update(single_line(f"Files in {folder}: {names}"))
+        line.set_class(bool(gone), "-missing")
+
+    def _show_summary(self, record: ExportRecord) -> None:
+        self.shown = record
+        scroll = self.query_one("#linkgraph-summary-scroll")
+        self.query_one(GraphSummary).show(
+            record.summary, title=f"{record.org}/{record.project} {record.analysis}"
+        )
+        scroll.scroll_home(animate=False)
+
+    # --- events and actions ---------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_files()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_summary()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape" and self.focused is self.query_one("#linkgraph-summary-scroll"):
+            event.stop()
+            self.action_focus_list()
+
+    @reports_errors("open the summary")
+    def action_open_summary(self) -> None:
+        record = self.selected()
+        if record is None:
+            self.notify(EMPTY, markup=False)
+            return
+        self._show_summary(record)
+        gone = missing_files(record)
+        if gone:
+            self.notify(
+                f"The files of this export are no longer on disk ({', '.join(p.name for p in gone)} "
+                f"in {gone[0].parent}). The summary below is from the record; export the analysis "
+                "again from Botify (F4) to visualise it.",
+                title="Files missing",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+        self.query_one("#linkgraph-summary-scroll").focus()
+
+    def action_focus_list(self) -> None:
+        self.query_one(DataTable).focus()
+
+    @reports_errors("visualise the export")
+    def action_visualise(self) -> None:
+        record = self.selected()
+        if record is None:
+            self.notify(EMPTY, markup=False)
+            return
+        visualise_export(
+            self,
+            links_path=record.links_path,
+            meta_path=record.meta_path,
+            label=f"{record.org}/{record.project} {record.analysis} · depth {record.depth}",
+        )
