@@ -6,64 +6,25 @@ import dataclasses
 import socket
 import stat
 
-import pytest
 from textual.widgets import Input, Static, TabbedContent
 
 from botifython_tui.core.secrets import TokenStore
 from botifython_tui.tui.app import make_app
-from botifython_tui.tui.screens.botify import BotifyScreen
 from botifython_tui.tui.screens.dialogs import Confirm
-from tests.fakes.botify_server import FakeBotify
+from tests.tui.test_botify_support import (
+    TOKEN,
+    open_botify,
+    status,
+    submit,
+    titles,
+    until,
+)
 
-TOKEN = "good-token-abcd"
-
-
-@pytest.fixture
-def fake():
-    with FakeBotify(token=TOKEN, username="jane.doe") as fake:
-        fake.add_project("acme-org", "example.com", analyses=["20241108-2", "20241108"])
-        yield fake
-
-
-@pytest.fixture
-def botify_settings(settings, fake):
-    return dataclasses.replace(settings, botify_api_url=fake.base_url, serve_port=0)
-
-
-async def until(pilot, condition, timeout: float = 5.0) -> None:
-    """Poll a condition while the app runs (never a fixed sleep)."""
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def status(app) -> str:
-    return str(app.screen.query_one("#botify-status", Static).render())
+pytest_plugins = ["tests.tui.test_botify_support"]  # the fake Botify and settings fixtures
 
 
 def token_status(app) -> str:
     return str(app.screen.query_one("#token-status", Static).render())
-
-
-def titles(app) -> list[str]:
-    return [n.title for n in app._notifications]
-
-
-async def open_botify(pilot) -> BotifyScreen:
-    await pilot.press("f4")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, BotifyScreen)
-    return screen
-
-
-async def paste_token(pilot, token: str) -> None:
-    field = pilot.app.screen.query_one("#token-input", Input)
-    field.focus()
-    field.value = token
-    await pilot.press("enter")
 
 
 async def test_good_token_is_verified_stored_0600_and_shown_masked(botify_settings, store):
@@ -74,7 +35,7 @@ async def test_good_token_is_verified_stored_0600_and_shown_masked(botify_settin
         screen = await open_botify(pilot)
         assert screen.query_one(TabbedContent).active == "tab-connect"  # nothing stored yet
         assert screen.query_one("#token-input", Input).password
-        await paste_token(pilot, TOKEN)
+        await submit(pilot, "token-input", TOKEN)
         await until(pilot, lambda: "Connected as jane.doe" in status(app))
 
         path = TokenStore(botify_settings.data_dir).path
@@ -95,7 +56,7 @@ async def test_wrong_token_says_why_and_stores_nothing(botify_settings, store):
     app = make_app(botify_settings, store)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_botify(pilot)
-        await paste_token(pilot, "wrong-token-9999")
+        await submit(pilot, "token-input", "wrong-token-9999")
         await until(pilot, lambda: "Token rejected" in titles(app))
         message = next(n.message for n in app._notifications if n.title == "Token rejected")
         assert "HTTP 401" in message and "wrong-token" not in message
@@ -108,7 +69,7 @@ async def test_empty_token_is_refused_without_a_request(botify_settings, store, 
     app = make_app(botify_settings, store)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_botify(pilot)
-        await paste_token(pilot, "   ")
+        await submit(pilot, "token-input", "   ")
         await pilot.pause()
         assert "No token" in titles(app)
         assert fake.find_requests("/v1/authentication/profile") == []
@@ -121,7 +82,7 @@ async def test_unreachable_botify_is_a_clear_message(settings, store):
     app = make_app(dataclasses.replace(settings, botify_api_url=f"http://127.0.0.1:{port}"), store)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_botify(pilot)
-        await paste_token(pilot, TOKEN)
+        await submit(pilot, "token-input", TOKEN)
         await until(pilot, lambda: "Botify unreachable" in titles(app), timeout=8)
         message = next(n.message for n in app._notifications if n.title == "Botify unreachable")
         assert f"127.0.0.1:{port}" in message and "BOTIFY_API_URL" in message
