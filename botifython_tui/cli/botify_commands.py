@@ -489,14 +489,18 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
     except KeyboardInterrupt:
         removed = run.remove_written()
         log.info("linkgraph export cancelled; removed %s", [str(p) for p in removed])
+        kept = [w.path for w in run.written if w.path not in removed]
+        files = (
+            "no export files were kept"
+            if not kept
+            else "kept "
+            + ", ".join(str(p) for p in kept)
+            + " (it replaced an earlier export's file)"
+        )
         jobs = (
             f" The Botify job {', '.join(run.jobs)} may still finish on Botify." if run.jobs else ""
         )
-        print(
-            f"botifython: cancelled; no export files were kept.{jobs}",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"botifython: cancelled; {single_line(files)}.{jobs}", file=sys.stderr, flush=True)
         return 130
     except BotifyError as exc:  # ExportFailed too
         run.remove_written()
