@@ -69,6 +69,14 @@ def status(app) -> str:
     return str(app.screen.query_one("#botify-status", Static).render())
 
 
+def rendered(widget) -> str:
+    """What a widget shows on screen, line by line."""
+    return "\n".join(
+        "".join(segment.text for segment in widget.render_line(y)).rstrip()
+        for y in range(widget.size.height)
+    )
+
+
 def titles(app) -> list[str]:
     return [n.title for n in app._notifications]
 
