@@ -269,21 +269,24 @@ class BotifyScreen(AppScreen):
         tabs.active = tab
         self._focus_main(tab)
 
-    def _focus_main(self, tab: str) -> None:
+    def _focus_main(self, tab: str, *, typing: bool = True) -> None:
+        """Focus what the tab is for; `typing=False` never picks a text field (after Esc)."""
         target: Widget
         if tab == "tab-connect":
-            target = self.query_one("#token-input")
+            wants_token = typing and not self.connected
+            target = self.query_one("#token-input" if wants_token else "#connect-button")
         elif tab == "tab-project":
             projects = self.query_one("#projects-table", DataTable)
             analyses = self.query_one("#analyses-table", DataTable)
-            if analyses.row_count:
+            if analyses.row_count or (not typing and not projects.row_count):
                 target = analyses
             elif projects.row_count:
                 target = projects
             else:
                 target = self.query_one("#url-input")
         elif tab == "tab-export":
-            target = self.query_one("#start-export")
+            running = self.exporting is not None
+            target = self.query_one("#cancel-export" if running else "#start-export")
         else:
             target = self.query_one("#summary-scroll")
         self.call_after_refresh(target.focus)
@@ -293,7 +296,7 @@ class BotifyScreen(AppScreen):
         if event.key == "escape" and isinstance(self.focused, Input):
             event.stop()
             event.prevent_default()
-            self._focus_main(self.query_one(TabbedContent).active)
+            self._focus_main(self.query_one(TabbedContent).active, typing=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_export":
