@@ -20,7 +20,7 @@ Method:
     time the CLI and the transfer only.
   * Decompress-and-write step: the links export (.csv.gz, as the fake served it) is read from
     disk in 1 MiB chunks through the same core pipeline the download uses
-    (StreamDecoder -> CsvRewriter -> LinkGraphStats.add_edge_lines, output written to a file,
+    (StreamDecoder -> CsvRewriter -> LinkGraphStats.add_edge_block/add_edge_lines, output written to a file,
     no fsync), against the floor `gzip -dc FILE > /dev/null`; median of 5 each. The summary
     (LinkGraphStats.summary) is timed separately.
 """
@@ -172,7 +172,9 @@ def pipeline_once(gz: Path, out_dir: Path, with_stats: bool = True) -> tuple[flo
     started = time.perf_counter()
     decoder = StreamDecoder(out_dir)
     with open(gz, "rb") as source, open(out_path, "wb") as out:
-        rewriter = CsvRewriter(out, ["source", "target"], on_rows)
+        rewriter = CsvRewriter(
+            out, ["source", "target"], on_rows, stats.add_edge_block if with_stats else None
+        )
         while chunk := source.read(CHUNK_SIZE):
             rewriter.feed(decoder.feed(chunk))
         rewriter.feed(decoder.finish())

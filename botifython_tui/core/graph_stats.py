@@ -35,6 +35,26 @@ class LinkGraphStats:
     edges: int = 0
     skipped_rows: int = 0
 
+    def add_edge_block(self, block: bytes) -> bool:
+        """Count a whole block of plain `source,target` lines at once, if it is that simple.
+
+        True when counted (the block is written as it is); False sends it down the per-line path
+        (quotes, empty fields, odd lines). One split over the block is ~2× faster than lines.
+        """
+        if b'"' in block:
+            return False
+        lines = block.count(b"\n") + 1
+        if block.count(b",") != lines:
+            return False
+        fields = block.replace(b"\n", b",").split(b",")
+        sources, targets = fields[0::2], fields[1::2]
+        if b"" in sources or b"" in targets:
+            return False
+        self.out_degree.update(sources)
+        self.in_degree.update(targets)
+        self.edges += lines
+        return True
+
     def add_edge_lines(self, lines: list[bytes]) -> list[bytes]:
         """Count the edges in raw CSV lines (`source,target`); returns the lines to keep."""
         if any(b'"' in line for line in lines):

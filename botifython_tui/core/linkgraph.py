@@ -307,11 +307,16 @@ class CsvRewriter:
     """
 
     def __init__(
-        self, out: BinaryIO, columns: list[str], on_rows: Callable[[list[bytes]], list[bytes]]
+        self,
+        out: BinaryIO,
+        columns: list[str],
+        on_rows: Callable[[list[bytes]], list[bytes]],
+        on_block: Callable[[bytes], bool] | None = None,
     ):
         self.out = out
         self.columns = columns
         self.on_rows = on_rows
+        self.on_block = on_block  # a fast path for plain blocks; False means "use on_rows"
         self._pending = b""
         self._preamble_done = False
         self.rows = 0
@@ -334,6 +339,18 @@ class CsvRewriter:
         self._pending = b""
 
     def _lines(self, block: bytes) -> None:
+        if (
+            self.on_block is not None
+            and self._preamble_done
+            and block
+            and b"\r" not in block
+            and not block.startswith(b"\n")
+            and self.on_block(block)
+        ):
+            self.out.write(block)
+            self.out.write(b"\n")
+            self.rows += block.count(b"\n") + 1
+            return
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = block.split(b"\n")
@@ -443,6 +460,7 @@ class LinkGraphExport:
             links_path,
             ["source", "target"],
             self.stats.add_edge_lines,
+            self.stats.add_edge_block,
         ):
             yield event
 
@@ -587,6 +605,7 @@ class LinkGraphExport:
         final_path: Path,
         columns: list[str],
         on_rows: Callable[[list[bytes]], list[bytes]],
+        on_block: Callable[[bytes], bool] | None = None,
     ) -> AsyncIterator[Event]:
         payload = {
             "username": self.request.org,
@@ -604,7 +623,9 @@ class LinkGraphExport:
         download_url: list[str] = []
         async for event in self._wait_for(kind, job, download_url):
             yield event
-        async for event in self._download(kind, download_url[0], final_path, columns, on_rows):
+        async for event in self._download(
+            kind, download_url[0], final_path, columns, on_rows, on_block
+        ):
             yield event
 
     async def _wait_for(
@@ -649,6 +670,7 @@ class LinkGraphExport:
         final_path: Path,
         columns: list[str],
         on_rows: Callable[[list[bytes]], list[bytes]],
+        on_block: Callable[[bytes], bool] | None = None,
     ) -> AsyncIterator[Event]:
         part = final_path.with_name(f".{final_path.name}.part-{os.getpid()}-{id(self):x}")
         decoder = StreamDecoder(self.downloads_dir)
@@ -656,7 +678,7 @@ class LinkGraphExport:
         try:
             with open(part, "wb") as out:
                 os.chmod(part, 0o644)
-                rewriter = CsvRewriter(out, columns, on_rows)
+                rewriter = CsvRewriter(out, columns, on_rows, on_block)
 
                 def consume(data: bytes) -> None:
                     rewriter.feed(decoder.feed(data))
