@@ -18,6 +18,7 @@ from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.botify_visualise import visualise_export
+from botifython_tui.tui.widgets.export_progress import short_path
 from botifython_tui.tui.widgets.graph_summary import GraphSummary
 
 EMPTY = "No link graph exported in this profile yet: export one from Botify (F4)."
@@ -132,7 +133,7 @@ class LinkGraphsScreen(AppScreen):
             line.update(EMPTY)
             return
         gone = missing_files(record)
-        folder = Path(record.links_path).parent
+        folder = short_path(Path(record.links_path).parent) + "/"
         if gone:
             names = ", ".join(short_name(record, path) for path in gone)
             line.update(single_line(f"Missing from {folder}: {names}"))

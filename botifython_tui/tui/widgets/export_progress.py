@@ -37,6 +37,18 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} GB"  # pragma: no cover
 
 
+def short_path(path: Path) -> str:
+    """A folder as a person would type it: relative to here, or to home, else absolute."""
+    path = Path(path)
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            relative = path.relative_to(base)
+        except ValueError:
+            continue
+        return prefix + str(relative) if str(relative) != "." else prefix or "."
+    return str(path)
+
+
 def elapsed_text(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
@@ -119,10 +131,10 @@ class ExportProgress(Vertical):
             self.write(f"  note: {event.message}")
         elif isinstance(event, ExportFinished):
             result = event.result
-            folder = Path(result.links_path).parent
+            folder = short_path(Path(result.links_path).parent)
             self.finish(
                 f"Done: {result.urls:,} URLs, {result.edges:,} edges at depth ≤ {result.depth}, "
-                f"files in {folder}"
+                f"files in {folder}/"
             )
 
     def _show_job(self) -> None:
