@@ -69,6 +69,7 @@ async def test_invalid_url_and_unknown_project_keep_the_previous_choice(connecte
         await submit(pilot, "url-input", "acme-org/no-such-project")
         await until(pilot, lambda: "Not found on Botify" in titles(app))
         assert "HTTP 404" in message(app, "Not found on Botify")
+        assert "Still using acme-org/example.com" in message(app, "Not found on Botify")
 
         assert load_selection(store, 1) == Selection("acme-org", "example.com", "20241108")
         assert status(app).endswith("acme-org/example.com · 20241108")

@@ -173,7 +173,7 @@ class BotifyScreen(AppScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # AppScreen.on_mount runs as well: Textual calls the handler of every class in the MRO.
         self._ready = True
         projects = self.query_one("#projects-table", DataTable)
         projects.add_column("Project", key="project")
@@ -242,8 +242,8 @@ class BotifyScreen(AppScreen):
             exported = (sel.org, sel.project, sel.analysis) in self.store.exported_analyses()
             target.update(
                 single_line(
-                    f"Link graph of {sel.project_label}, analysis {sel.analysis}"
-                    + (" (already exported once)" if exported else "")
+                    f"Link graph of {sel.project_label} · {sel.analysis}"
+                    + (" · exported before" if exported else "")
                 )
             )
 
@@ -512,6 +512,10 @@ class BotifyScreen(AppScreen):
         try:
             async with make_client(self.app) as client:
                 analyses = await client.analyses(org, project)
+        except BotifyError as exc:
+            if choose and self._kept():  # say that nothing changed
+                raise type(exc)(f"{exc}{self._kept()}", status=exc.status, code=exc.code) from exc
+            raise
         finally:
             table.loading = False
         if not analyses:
@@ -687,16 +691,18 @@ class BotifyScreen(AppScreen):
             exit_on_error=False,
         )
 
-    def _export_controls(self) -> None:
+    def _export_controls(self, *, refocus: bool = True) -> None:
         running = self.exporting is not None
-        self.query_one("#start-export", Button).disabled = running
+        start = self.query_one("#start-export", Button)
         cancel = self.query_one("#cancel-export", Button)
-        was_focused = cancel.has_focus
+        had_focus = cancel.has_focus
+        start.disabled = running
         cancel.disabled = not running
         if running:
             cancel.focus()
-        elif was_focused:
-            self.query_one("#start-export", Button).focus()
+        elif had_focus and refocus:
+            # Focusing a widget also shows its tab: only when the Export tab stays in front.
+            start.focus()
         self.refresh_bindings()
         self._update_status()
 
@@ -709,6 +715,7 @@ class BotifyScreen(AppScreen):
         downloads = self.shell.settings.downloads_dir
         new_paths: set[Path] = set()
         result = None
+        recorded = False
         try:
             async with make_client(self.app, interactive=False) as client:
                 job = LinkGraphExport(client, request, downloads, poll=self.poll_policy)
@@ -734,12 +741,14 @@ class BotifyScreen(AppScreen):
                 meta_path=str(result.meta_path) if result.meta_path else None,
                 summary=result.summary,
             )
+            recorded = True
         except asyncio.CancelledError:
             _remove(new_paths)
             with contextlib.suppress(Exception):  # the screen may be closing with the app
                 progress.finish(
                     "Cancelled: no files were kept. A job already started on Botify may still "
-                    "finish there."
+                    "finish there.",
+                    "Cancelled: no files were kept.",
                 )
                 self.shell.post_event("export_cancelled", **event_data)
             raise
@@ -749,18 +758,18 @@ class BotifyScreen(AppScreen):
                 f"Could not write the export into {downloads}: {exc.strerror or exc}. "
                 "Free some space or choose another --downloads-dir."
             )
-            progress.finish(f"Failed: {failure}")
+            progress.finish(f"Failed: {failure}", "Failed: see the message above.")
             self.shell.post_event("export_failed", **event_data, reason=str(failure))
             raise failure from exc
         except Exception as exc:
             _remove(new_paths)
-            progress.finish(f"Failed: {exc}")
+            progress.finish(f"Failed: {exc}", "Failed: see the message above.")
             self.shell.post_event("export_failed", **event_data, reason=str(exc))
             raise
         finally:
             self.exporting = None
             with contextlib.suppress(Exception):
-                self._export_controls()
+                self._export_controls(refocus=not recorded)
         self.shell.post_event(
             "export_finished",
             **event_data,
@@ -778,8 +787,8 @@ class BotifyScreen(AppScreen):
             title="Export finished",
             markup=False,
         )
-        if self.query_one(TabbedContent).active == "tab-export" and self.app.screen is self:
-            self.action_show_tab("tab-summary")
+        if self.query_one(TabbedContent).active == "tab-export":
+            self.action_show_tab("tab-summary")  # they were watching: show what came out
 
     def action_cancel_export(self) -> None:
         worker = self.export_worker

@@ -71,7 +71,7 @@ class LinkGraphsScreen(AppScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # AppScreen.on_mount runs as well: Textual calls the handler of every class in the MRO.
         self._ready = True
         table = self.query_one(DataTable)
         table.add_column("Project", key="project", width=20)

@@ -83,12 +83,13 @@ class ExportProgress(Vertical):
         self.set_status("Starting…")
         self.query_one("#export-bar-row").display = False
 
-    def finish(self, message: str) -> None:
+    def finish(self, message: str, status: str | None = None) -> None:
         """The run ended (success, failure or cancel): stop the clock, say how it ended."""
         self._stop_ticker()
         self._job_kind = None
+        self.query_one("#export-bar-row").display = False
         self.write(message)
-        self.set_status(message)
+        self.set_status(status or message)
 
     def write(self, line: str) -> None:
         line = single_line(line)
@@ -134,7 +135,9 @@ class ExportProgress(Vertical):
             folder = short_path(Path(result.links_path).parent)
             self.finish(
                 f"Done: {result.urls:,} URLs, {result.edges:,} edges at depth ≤ {result.depth}, "
-                f"files in {folder}/"
+                f"files in {folder}/",
+                f"Done: {result.edges:,} edges at depth ≤ {result.depth}. Summary: 4 · "
+                "Cosmograph: v",
             )
 
     def _show_job(self) -> None:
