@@ -25,7 +25,7 @@ class Settings:
     data_dir: Path
     downloads_dir: Path
     botify_api_url: str = DEFAULT_BOTIFY_API_URL
-    ollama_host: str = DEFAULT_OLLAMA_HOST
+    ollama_host: str | None = None  # from --ollama-host or OLLAMA_HOST; else the app's setting
     serve_port: int = DEFAULT_SERVE_PORT
     max_edges: int = DEFAULT_MAX_EDGES
     extra: dict[str, str] = field(default_factory=dict)
@@ -44,6 +44,7 @@ class Settings:
         *,
         data_dir: str | os.PathLike[str] | None = None,
         downloads_dir: str | os.PathLike[str] | None = None,
+        ollama_host: str | None = None,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
     ) -> Settings:
@@ -60,7 +61,7 @@ class Settings:
             data_dir=pick(data_dir, "BOTIFYTHON_DATA_DIR", "data"),
             downloads_dir=pick(downloads_dir, "BOTIFYTHON_DOWNLOADS_DIR", "downloads"),
             botify_api_url=(env.get("BOTIFY_API_URL") or DEFAULT_BOTIFY_API_URL).rstrip("/"),
-            ollama_host=env.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST,
+            ollama_host=ollama_host or env.get("OLLAMA_HOST") or None,
             serve_port=_int_setting(env, "BOTIFYTHON_SERVE_PORT", DEFAULT_SERVE_PORT, 0, 65535),
             max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )

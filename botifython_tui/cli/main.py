@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from botifython_tui import __version__
-from botifython_tui.cli import botify_commands, store_commands
+from botifython_tui.cli import botify_commands, chat_command, store_commands
 from botifython_tui.cli.output import CommandError, fail
 from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core.store import Store, StoreError
@@ -31,6 +31,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         default=default,
         help="where exports are written (default ./downloads, env BOTIFYTHON_DOWNLOADS_DIR)",
     )
+    parser.add_argument(
+        "--ollama-host",
+        metavar="HOST",
+        default=default,
+        help="Ollama server: HOST:PORT or URL (default: env OLLAMA_HOST, the app's setting, "
+        "or localhost:11434)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(common, suppress=True)
     store_commands.register(commands, common)
     botify_commands.register(commands, common)
+    chat_command.register(commands, common)
     return parser
 
 
@@ -53,7 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = Settings.resolve(data_dir=args.data_dir, downloads_dir=args.downloads_dir)
+        settings = Settings.resolve(
+            data_dir=args.data_dir,
+            downloads_dir=args.downloads_dir,
+            ollama_host=getattr(args, "ollama_host", None),
+        )
         settings.ensure_dirs()
         configure_logging(settings.log_path)
         store = Store(settings.db_path)

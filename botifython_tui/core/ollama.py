@@ -77,6 +77,14 @@ def normalize_host(value: str | None) -> str:
     return f"{base}/{path}" if path else base
 
 
+HOST_KEY = "chat.ollama_host"
+
+
+def ollama_host(settings: Any, store: Any) -> str:
+    """--ollama-host, then OLLAMA_HOST (both in settings), then the app's setting, then the default."""
+    return normalize_host(settings.ollama_host or store.kv.get(HOST_KEY) or None)
+
+
 def same_model(installed: str, wanted: str) -> bool:
     """`llama3.2` and `llama3.2:latest` name the same model."""
 

@@ -43,6 +43,7 @@ class BotifythonApp(App):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+        Binding("ctrl+t", "toggle_chat", "Chat pane", id="app.chat_pane", priority=True),
     ]
 
     profile: reactive[Profile | None] = reactive(None, init=False)
@@ -69,9 +70,17 @@ class BotifythonApp(App):
         self._data_version = store.data_version()
         self._downloads_server: DownloadsServer | None = None
         self.set_reactive(BotifythonApp.profile, store.profiles.current())
+        from botifython_tui.tui.chat_session import ChatSession
+
+        self.chat = ChatSession(self)
+        self.chat_docked = False
+        self.event_listeners.append(self.chat.on_app_event)
         for spec in self.apps:
             self.add_mode(spec.id, spec.screen)
-            self.bind(spec.key, f"open_app('{spec.id}')", description=spec.name)
+            # Priority: the app keys work even while a text box (which binds F5–F7) has focus.
+            self._bindings.bind(
+                spec.key, f"open_app('{spec.id}')", spec.name, show=True, priority=True
+            )
 
     # --- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -85,6 +94,20 @@ class BotifythonApp(App):
     def action_open_app(self, app_id: str) -> None:
         if app_id in {spec.id for spec in self.apps} and self.current_mode != app_id:
             self.switch_mode(app_id)
+
+    def action_toggle_chat(self) -> None:
+        """Show or hide the chat pane docked beside the current app."""
+        pane = getattr(self.screen, "docked_chat", None)
+        if pane is None:
+            self.notify("The chat is already full-screen here.", markup=False)
+            return
+        self.chat_docked = not self.chat_docked
+        pane.display = self.chat_docked
+        if self.chat_docked:
+            pane.sync()
+            pane.focus_input()
+        elif self.focused is not None and pane in self.focused.ancestors_with_self:
+            self.screen.focus_next()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for spec in self.apps:
@@ -136,6 +159,7 @@ class BotifythonApp(App):
 
     def watch_profile(self) -> None:
         self._show_profile()
+        self.chat.profile_changed()
         self.refresh_screen_data()
 
     def _show_profile(self) -> None:
@@ -171,6 +195,7 @@ class BotifythonApp(App):
         return self._downloads_server
 
     def on_unmount(self) -> None:
+        self.chat.shutdown()
         if self._downloads_server is not None:
             self._downloads_server.stop()
 

@@ -7,16 +7,21 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from botifython_tui.config import ConfigError
+from botifython_tui.core.botify import BotifyError
+from botifython_tui.core.ollama import OllamaError
 from botifython_tui.core.store import StoreError
 from botifython_tui.logs import get_logger
 
 log = get_logger("tui")
 F = TypeVar("F", bound=Callable[..., Any])
+# Errors whose message is written for the user: shown as they are, without a traceback.
+EXPECTED = (StoreError, BotifyError, OllamaError, ConfigError)
 
 
 def report_error(node: Any, exc: BaseException, action: str) -> None:
     """Notify expected errors plainly; log unexpected ones with their traceback."""
-    if isinstance(exc, StoreError):
+    if isinstance(exc, EXPECTED):
         log.info("%s refused: %s", action, exc)
         node.notify(str(exc), title=f"Could not {action}", severity="error", markup=False)
         return

@@ -29,6 +29,7 @@ class AppSpec:
 def builtin_apps() -> list[AppSpec]:
     # Imported here so that `botifython todo list` and friends never import the TUI.
     from botifython_tui.tui.screens.botify import BotifyScreen
+    from botifython_tui.tui.screens.chat import ChatScreen
     from botifython_tui.tui.screens.linkgraphs import LinkGraphsScreen
     from botifython_tui.tui.screens.profiles import ProfilesScreen
     from botifython_tui.tui.screens.todos import TodosScreen
@@ -51,6 +52,14 @@ def builtin_apps() -> list[AppSpec]:
             LinkGraphsScreen,
             "This profile's link-graph exports: summary and Cosmograph",
             40,
+        ),
+        AppSpec(
+            "chat",
+            "Chat",
+            "f6",
+            ChatScreen,
+            "Talk with the local assistant (Ollama); past conversations",
+            50,
         ),
     ]
 

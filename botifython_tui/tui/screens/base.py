@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 
 from botifython_tui.core.store import Profile, Store
+from botifython_tui.tui.widgets.chat_pane import ChatPane
 
 if TYPE_CHECKING:
     from botifython_tui.tui.app import BotifythonApp
@@ -16,6 +17,7 @@ class AppScreen(Screen):
     """A screen registered as an app. It redraws its data on `refresh_data()`."""
 
     app_name = ""
+    has_docked_chat = True  # a chat pane beside the app, shown with Ctrl+T
 
     @property
     def shell(self) -> BotifythonApp:
@@ -31,8 +33,24 @@ class AppScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"Botifython · {self.app_name}" if self.app_name else "Botifython"
+        if self.has_docked_chat:
+            pane = ChatPane(docked=True, id="docked-chat")
+            pane.display = self.shell.chat_docked
+            self.mount(pane)
+
+    @property
+    def docked_chat(self) -> ChatPane | None:
+        if not self.has_docked_chat:
+            return None
+        panes = self.query("#docked-chat")
+        return panes.first(ChatPane) if panes else None
 
     def on_screen_resume(self) -> None:
+        pane = self.docked_chat
+        if pane is not None:
+            pane.display = self.shell.chat_docked
+            if pane.display:
+                pane.sync()
         self.refresh_data()
 
     def refresh_data(self) -> None:

@@ -1,0 +1,355 @@
+"""The app's one chat: conversation state, the streaming worker, narration, and the panes that show it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING
+
+from textual.worker import Worker
+
+from botifython_tui.core.conversation import (
+    DEFAULT_CONTEXT_TOKENS,
+    EVENT_ROLE,
+    AppContext,
+    Narrator,
+    fit_history,
+    system_prompt,
+)
+from botifython_tui.core.ollama import (
+    DEFAULT_MODEL,
+    OllamaClient,
+    OllamaError,
+    OllamaUnreachable,
+    ReplyDone,
+    TokenReceived,
+    ollama_host,
+    same_model,
+)
+from botifython_tui.core.store import Conversation, Message
+from botifython_tui.logs import get_logger
+
+if TYPE_CHECKING:
+    from botifython_tui.tui.app import AppEvent, BotifythonApp
+    from botifython_tui.tui.widgets.chat_pane import ChatPane
+
+log = get_logger("chat")
+
+MODEL_KEY = "chat.model"
+NARRATION_KEY = "chat.narration"
+CONTEXT_KEY = "chat.context_tokens"
+MAX_MESSAGE_CHARS = 100_000
+STOPPED_MARK = "\n\n*(stopped)*"
+INTERRUPTED_MARK = "\n\n*(interrupted)*"
+
+
+class ChatSession:
+    """Owns the conversation and the reply stream; panes only draw what it tells them."""
+
+    def __init__(self, app: BotifythonApp) -> None:
+        self.app = app
+        self.panes: list[ChatPane] = []
+        self.version = 0
+        self.streaming = False
+        self.reply_kind = ""
+        self.partial = ""
+        self.status = ""
+        self.model: str | None = None
+        self._conversation_id: int | None = None
+        self._conversation_profile: int | None = None
+        self._worker: Worker | None = None
+        self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
+        self.narrator = Narrator(self._narrate)
+        self.narrator.enabled = bool(self.store.kv.get(NARRATION_KEY, True))
+
+    @property
+    def store(self):
+        return self.app.store
+
+    @property
+    def host(self) -> str:
+        return ollama_host(self.app.settings, self.store)
+
+    # --- conversation -------------------------------------------------------------------------
+    def conversations(self):
+        return self.store.conversations(self.app.profile.id)
+
+    @property
+    def conversation_id(self) -> int:
+        profile_id = self.app.profile.id
+        if self._conversation_id is None or self._conversation_profile != profile_id:
+            self._conversation_id = self.conversations().latest().id
+            self._conversation_profile = profile_id
+        return self._conversation_id
+
+    def conversation(self) -> Conversation:
+        return self.conversations().get(self.conversation_id)
+
+    def messages(self) -> list[Message]:
+        return self.conversations().messages(self.conversation_id)
+
+    def title_line(self) -> str:
+        model = self.model or self.store.kv.get(MODEL_KEY) or "model not chosen yet"
+        return f"{self.conversation().title} · {model}"
+
+    def open_conversation(self, conversation_id: int) -> None:
+        self.conversations().get(conversation_id)  # raises NotFound for another profile's id
+        self.stop()
+        self._conversation_id = conversation_id
+        self._conversation_profile = self.app.profile.id
+        self.changed()
+
+    def new_conversation(self) -> None:
+        self.stop()
+        current = self.conversation()
+        if current.message_count == 0:
+            self.app.notify("This conversation is already empty.", markup=False)
+            return
+        self._conversation_id = self.conversations().create().id
+        self._conversation_profile = self.app.profile.id
+        self.changed()
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        if conversation_id == self._conversation_id:
+            self.stop()
+            self._conversation_id = None
+        self.conversations().delete(conversation_id)
+        self.changed()
+
+    def profile_changed(self) -> None:
+        self.stop()
+        self._conversation_id = None
+        self.changed()
+
+    # --- panes ------------------------------------------------------------------------------
+    def register(self, pane: ChatPane) -> None:
+        if pane not in self.panes:
+            self.panes.append(pane)
+
+    def unregister(self, pane: ChatPane) -> None:
+        if pane in self.panes:
+            self.panes.remove(pane)
+
+    def active_pane(self) -> ChatPane | None:
+        for pane in self.panes:
+            if pane.visible_on_screen:
+                return pane
+        return None
+
+    def changed(self) -> None:
+        self.version += 1
+        pane = self.active_pane()
+        if pane is not None:
+            pane.sync()
+
+    def _set_status(self, text: str) -> None:
+        self.status = text
+        pane = self.active_pane()
+        if pane is not None:
+            pane.set_status(text)
+
+    # --- context ------------------------------------------------------------------------------
+    def context(self) -> AppContext:
+        """What the model is told about the app. The Botify token is never part of it."""
+        from botifython_tui.core.selection import load_selection
+
+        app = self.app
+        selection = load_selection(self.store, app.profile.id)
+        screen = app.screen
+        open_todos, _ = self.store.todos(app.profile.id).counts()
+        return AppContext(
+            profile=app.profile.name,
+            screen=str(getattr(screen, "app_name", "") or screen.title or ""),
+            project=selection.project_label if selection else None,
+            analysis=selection.analysis if selection else None,
+            running_export=getattr(app, "running_export", None),
+            open_todos=open_todos,
+        )
+
+    # --- sending --------------------------------------------------------------------------------
+    def send(self, text: str) -> bool:
+        """Add the user's message and start the reply; False (input kept) if it cannot go now."""
+        text = text.strip()
+        if not text:
+            self.app.notify("Type a message first.", severity="warning", markup=False)
+            return False
+        if len(text) > MAX_MESSAGE_CHARS:
+            self.app.notify(
+                f"That message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. "
+                "Shorten it or add the text as a document.",
+                severity="error",
+                markup=False,
+            )
+            return False
+        if self.streaming:
+            if self.reply_kind == "answer":
+                self.app.notify(
+                    "A reply is still streaming: wait for it, or press Esc to stop it.",
+                    severity="warning",
+                    markup=False,
+                )
+                return False
+            self.stop()  # a comment on app events gives way to the user's question
+        message = self.conversations().add_message(self.conversation_id, "user", text)
+        self.version += 1
+        pane = self.active_pane()
+        if pane is not None:
+            self.app.call_later(pane.add_message, "user", text, message.id)
+        self._start_reply("answer")
+        return True
+
+    def _start_reply(self, kind: str) -> Worker:
+        self.streaming = True
+        self.reply_kind = kind
+        self.partial = ""
+        self._worker = self.app.run_worker(
+            self._reply(kind, self.conversation_id),
+            name=f"chat-{kind}",
+            group="chat",
+            exit_on_error=False,
+        )
+        return self._worker
+
+    def stop(self) -> None:
+        """Esc: close the stream (Ollama stops generating); the partial reply is kept."""
+        if self._worker is not None and self.streaming:
+            self._worker.cancel()
+
+    async def wait_idle(self) -> None:
+        while self.streaming:
+            await asyncio.sleep(0.05)
+
+    async def _emit(self, text: str) -> None:
+        pane = self.active_pane()
+        if pane is None:
+            return
+        if pane.live_reply is None:
+            await pane.begin_reply(self.partial[: len(self.partial) - len(text)])
+        assert pane.live_reply is not None
+        pane.live_reply.write(text)
+
+    async def resolve_model(self, client: OllamaClient) -> str:
+        chosen = self.store.kv.get(MODEL_KEY) or os.environ.get("BOTIFYTHON_MODEL")
+        if chosen:
+            return str(chosen)
+        models = await client.models()
+        if not models:
+            raise OllamaError(
+                f"Ollama at {client.host} has no models installed. "
+                f"Install one with `ollama pull {DEFAULT_MODEL}`."
+            )
+        pick = next((m.name for m in models if same_model(m.name, DEFAULT_MODEL)), models[0].name)
+        self.store.kv[MODEL_KEY] = pick
+        return pick
+
+    def set_model(self, name: str) -> None:
+        self.store.kv[MODEL_KEY] = name
+        self.model = name
+        self.changed()
+
+    async def _reply(self, kind: str, conversation_id: int) -> str:
+        """Stream one reply into the active pane and the store; returns how it ended."""
+        conversations = self.conversations()
+        done: ReplyDone | None = None
+        outcome = "ok"
+        error: OllamaError | None = None
+        self._set_status("Thinking…")
+        pane = self.active_pane()
+        if pane is not None:
+            await pane.begin_reply()
+        try:
+            async with OllamaClient(self.host, **self.client_options) as client:
+                self.model = await self.resolve_model(client)
+                history = [(m.role, m.content) for m in conversations.messages(conversation_id)]
+                budget = int(self.store.kv.get(CONTEXT_KEY, DEFAULT_CONTEXT_TOKENS))
+                messages = fit_history(system_prompt(self.context()), history, budget)
+                self._set_status(f"{self.model} is answering… (Esc stops)")
+                async for event in client.chat(self.model, messages):
+                    if isinstance(event, TokenReceived):
+                        self.partial += event.text
+                        await self._emit(event.text)
+                    elif isinstance(event, ReplyDone):
+                        done = event
+        except asyncio.CancelledError:
+            outcome = "stopped"
+        except OllamaError as exc:
+            error = exc
+            outcome = "unreachable" if isinstance(exc, OllamaUnreachable) else "error"
+        except Exception as exc:  # a bug: keep the app and the conversation intact
+            log.exception("Chat reply failed")
+            error = OllamaError(f"{type(exc).__name__}: {exc}")
+            outcome = "error"
+        text = self.partial
+        if outcome == "stopped" and text:
+            text += STOPPED_MARK
+        elif outcome in ("error", "unreachable") and text:
+            text += INTERRUPTED_MARK
+        if text:
+            conversations.add_message(conversation_id, "assistant", text)
+        self.streaming = False
+        self.version += 1
+        for shown in list(self.panes):
+            if shown.live_reply is not None:
+                await shown.end_reply(text)
+        if outcome == "ok":
+            self._set_status(_stats_line(self.model, done, len(text)))
+        elif outcome == "stopped":
+            self._set_status("Stopped: the partial reply is kept.")
+        elif kind == "narration":
+            self._set_status("The assistant will comment when Ollama answers.")
+        else:
+            assert error is not None
+            self._set_status("The reply failed: see the message above.")
+            pane = self.active_pane()
+            if pane is not None:
+                pane.show_error(str(error))
+            self.app.notify(str(error), title="Chat", severity="error", markup=False)
+        return outcome
+
+    def copy_last_reply(self) -> None:
+        replies = [m for m in self.messages() if m.role == "assistant"]
+        if not replies:
+            self.app.notify("There is no reply to copy yet.", markup=False)
+            return
+        self.app.copy_to_clipboard(replies[-1].content)
+        self.app.notify("Copied the last reply to the clipboard (OSC 52).", markup=False)
+
+    # --- narration ------------------------------------------------------------------------------
+    def on_app_event(self, event: AppEvent) -> None:
+        self.narrator.add(event.kind, event.data)
+
+    def set_narration(self, enabled: bool) -> None:
+        self.narrator.enabled = enabled
+        self.store.kv[NARRATION_KEY] = enabled
+        if not enabled:
+            self.narrator.pending.clear()
+
+    async def _narrate(self, text: str | None) -> None:
+        if text:
+            message = self.conversations().add_message(self.conversation_id, EVENT_ROLE, text)
+            self.version += 1
+            pane = self.active_pane()
+            if pane is not None:
+                await pane.add_message(EVENT_ROLE, text, message.id)
+        await self.wait_idle()
+        worker = self._start_reply("narration")
+        await worker.wait()
+        if worker.result in ("unreachable", "error"):
+            raise OllamaError("the narration reply did not come")
+
+    def shutdown(self) -> None:
+        self.narrator.stop()
+        self.stop()
+
+
+def _stats_line(model: str | None, done: ReplyDone | None, chars: int) -> str:
+    parts = []
+    if done is not None and done.eval_count:
+        parts.append(f"{done.eval_count} tokens")
+        if done.tokens_per_second:
+            parts.append(f"{done.tokens_per_second:.1f} tok/s")
+    elif chars:
+        parts.append(f"{chars} characters")
+    if model:
+        parts.append(model)
+    return " · ".join(parts)

@@ -1,0 +1,160 @@
+"""The Chat app: the conversation full-screen, with past conversations to browse, search and delete."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from botifython_tui.core.text import single_line
+from botifython_tui.tui.errors import reports_errors
+from botifython_tui.tui.screens.base import AppScreen
+from botifython_tui.tui.screens.dialogs import Confirm, TextPrompt
+from botifython_tui.tui.screens.model_picker import ModelPicker
+from botifython_tui.tui.widgets.chat_pane import ChatPane
+
+
+class ChatScreen(AppScreen):
+    """Full-screen chat; the left column lists this profile's conversations."""
+
+    app_name = "Chat"
+    has_docked_chat = False
+    BINDINGS = [
+        Binding("ctrl+f", "search", "Search chats", id="chat.search"),
+        Binding("ctrl+o", "choose_model", "Model", id="chat.model"),
+        Binding("ctrl+g", "set_host", "Ollama host", id="chat.host", show=False),
+        Binding("ctrl+n", "toggle_narration", "Narration on/off", id="chat.narration"),
+        Binding("ctrl+l", "new_conversation", "New chat", id="chat.new_screen"),
+        Binding("d,delete", "delete_conversation", "Delete chat", id="chat.delete", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="chat-layout"):
+            with Vertical(id="chat-sidebar"):
+                yield Input(placeholder="Search chats…", id="chat-search")
+                yield OptionList(id="chat-list")
+                yield Static(id="chat-narration", markup=False)
+            yield ChatPane(id="chat-main")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        self.query_one(ChatPane).focus_input()
+
+    def refresh_data(self) -> None:
+        if not self.is_mounted:
+            return
+        chat = self.shell.chat
+        query = self.query_one("#chat-search", Input).value.strip()
+        listing = self.query_one("#chat-list", OptionList)
+        listing.clear_options()
+        if query:
+            seen: set[int] = set()
+            for conversation, message in chat.conversations().search(query):
+                if conversation.id in seen:
+                    continue
+                seen.add(conversation.id)
+                snippet = single_line(message.content)[:60]
+                listing.add_option(
+                    Option(
+                        Text(f"{single_line(conversation.title)}\n  {snippet}"),
+                        id=str(conversation.id),
+                    )
+                )
+        else:
+            for conversation in chat.conversations().list():
+                mark = "▸ " if conversation.id == chat.conversation_id else "  "
+                label = Text(f"{mark}{single_line(conversation.title)}")
+                label.append(f"  ({conversation.message_count})", style="dim")
+                listing.add_option(Option(label, id=str(conversation.id)))
+        if listing.option_count:
+            listing.highlighted = 0
+        state = "on" if chat.narrator.enabled else "off"
+        self.query_one("#chat-narration", Static).update(f"Narration {state} (Ctrl+N)")
+        self.query_one(ChatPane).sync()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "chat-search":
+            self.refresh_data()
+
+    @reports_errors("open the conversation")
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.shell.chat.open_conversation(int(event.option.id))
+            self.refresh_data()
+            self.query_one(ChatPane).focus_input()
+
+    def action_search(self) -> None:
+        self.query_one("#chat-search", Input).focus()
+
+    def action_new_conversation(self) -> None:
+        self.shell.chat.new_conversation()
+        self.refresh_data()
+
+    def action_toggle_narration(self) -> None:
+        chat = self.shell.chat
+        chat.set_narration(not chat.narrator.enabled)
+        self.notify(f"Narration is {'on' if chat.narrator.enabled else 'off'}.", markup=False)
+        self.refresh_data()
+
+    def action_choose_model(self) -> None:
+        self.app.push_screen(ModelPicker(self.shell.chat.host), self._model_chosen)
+
+    def action_set_host(self) -> None:
+        from botifython_tui.core.ollama import HOST_KEY
+
+        hint = "HOST:PORT or URL; empty for the default (localhost:11434)"
+        if self.app.settings.ollama_host:
+            hint = "--ollama-host / OLLAMA_HOST is set and wins over this setting"
+        self.app.push_screen(
+            TextPrompt(
+                f"Ollama host ({hint})",
+                value=str(self.store.kv.get(HOST_KEY, "")),
+                placeholder="localhost:11434",
+            ),
+            self._host_set,
+        )
+
+    @reports_errors("set the Ollama host")
+    def _host_set(self, value: str | None) -> None:
+        from botifython_tui.core.ollama import HOST_KEY, normalize_host
+
+        if value is None:
+            return
+        if value.strip():
+            normalize_host(value)  # refuses nonsense with a clear message
+            self.store.kv[HOST_KEY] = value.strip()
+        else:
+            self.store.kv.pop(HOST_KEY, None)
+        self.notify(f"The assistant talks to Ollama at {self.shell.chat.host}.", markup=False)
+        self.shell.chat.changed()
+
+    def _model_chosen(self, name: str | None) -> None:
+        if name:
+            self.shell.chat.set_model(name)
+            self.notify(f"The assistant now uses {name}.", markup=False)
+
+    @reports_errors("delete the conversation")
+    def action_delete_conversation(self) -> None:
+        listing = self.query_one("#chat-list", OptionList)
+        if listing.highlighted is None:
+            return
+        option = listing.get_option_at_index(listing.highlighted)
+        conversation = self.shell.chat.conversations().get(int(option.id))
+        self.app.push_screen(
+            Confirm(
+                f"Delete the conversation {single_line(conversation.title)!r} "
+                f"({conversation.message_count} messages)?",
+                confirm_label="Delete",
+            ),
+            lambda yes: self._deleted(conversation.id) if yes else None,
+        )
+
+    @reports_errors("delete the conversation")
+    def _deleted(self, conversation_id: int) -> None:
+        self.shell.chat.delete_conversation(conversation_id)
+        self.refresh_data()

@@ -1,0 +1,156 @@
+"""The chat pane: the conversation log, the streaming reply, and the input box.
+
+A pane is a view of the app's one `ChatSession`; every app screen has one (docked, toggled) and the
+Chat app shows one full-screen. Only the pane on screen receives the stream; the others catch up
+when their screen comes back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from botifython_tui.core.conversation import EVENT_ROLE
+from botifython_tui.core.text import neutralize_controls
+from botifython_tui.tui.widgets.chat_input import ChatInput
+from botifython_tui.tui.widgets.reply_view import ReplyView
+
+if TYPE_CHECKING:
+    from botifython_tui.tui.chat_session import ChatSession
+
+MAX_SHOWN_MESSAGES = 60
+
+
+class ChatMessage(Vertical):
+    """One message in the log: a role label and its text (model text as Markdown)."""
+
+    DEFAULT_CSS = "ChatMessage { height: auto; }"
+
+    def __init__(self, role: str, content: str, *, message_id: int | None = None) -> None:
+        super().__init__(classes=f"chat-message chat-{role}")
+        self.role = role
+        self.content = content
+        self.message_id = message_id
+
+    def compose(self) -> ComposeResult:
+        if self.role == "assistant":
+            yield ReplyView(self.content, classes="chat-reply")
+        elif self.role == EVENT_ROLE:
+            yield Static(Text("⟳ " + neutralize_controls(self.content)), classes="chat-event-text")
+        else:
+            yield Static(Text(neutralize_controls(self.content)), classes="chat-user-text")
+
+
+class ChatPane(Vertical):
+    """Log, live reply, stats line and input; actions go to the app's chat session."""
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop reply", id="chat.stop", show=False),
+        Binding("ctrl+r", "copy_reply", "Copy reply", id="chat.copy", show=False),
+        Binding("ctrl+l", "new_conversation", "New chat", id="chat.new", show=False),
+    ]
+
+    def __init__(self, *, docked: bool = False, **kwargs) -> None:
+        classes = "chat-pane chat-docked" if docked else "chat-pane"
+        super().__init__(classes=classes, **kwargs)
+        self.docked = docked
+        self.shown_version = -1
+        self.live_reply: ReplyView | None = None
+
+    @property
+    def session(self) -> ChatSession:
+        return self.app.chat  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="chat-title", markup=False, classes="chat-title")
+        yield VerticalScroll(id="chat-log", classes="chat-log")
+        yield Static(id="chat-status", markup=False, classes="chat-status")
+        yield ChatInput(id="chat-input")
+
+    def on_mount(self) -> None:
+        self.query_one("#chat-log", VerticalScroll).anchor()
+        self.session.register(self)
+        self.sync()
+
+    def on_unmount(self) -> None:
+        self.session.unregister(self)
+
+    @property
+    def log_view(self) -> VerticalScroll:
+        return self.query_one("#chat-log", VerticalScroll)
+
+    @property
+    def visible_on_screen(self) -> bool:
+        return self.is_mounted and self.display and self.screen.is_current
+
+    # --- drawing what the session holds ---------------------------------------------------
+    def sync(self) -> None:
+        """Redraw if the session changed since this pane last drew it."""
+        if self.shown_version != self.session.version:
+            self.call_later(self.rebuild)
+
+    async def rebuild(self) -> None:
+        session = self.session
+        version = session.version
+        self.query_one("#chat-title", Static).update(session.title_line())
+        log = self.log_view
+        await log.remove_children()
+        self.live_reply = None
+        messages = session.messages()[-MAX_SHOWN_MESSAGES:]
+        widgets = [ChatMessage(m.role, m.content, message_id=m.id) for m in messages]
+        if widgets:
+            await log.mount_all(widgets)
+        if session.streaming:
+            await self.begin_reply(session.partial)
+        self.set_status(session.status)
+        self.shown_version = version
+        log.scroll_end(animate=False)
+
+    async def add_message(self, role: str, content: str, message_id: int | None = None) -> None:
+        await self.log_view.mount(ChatMessage(role, content, message_id=message_id))
+        self.shown_version = self.session.version
+
+    async def begin_reply(self, initial: str = "") -> ReplyView:
+        message = ChatMessage("assistant", initial)
+        await self.log_view.mount(message)
+        self.live_reply = message.query_one(ReplyView)
+        return self.live_reply
+
+    async def end_reply(self, final_text: str | None = None) -> None:
+        reply, self.live_reply = self.live_reply, None
+        if reply is None:
+            return
+        if final_text is not None and final_text != reply.text:
+            extra = final_text[len(reply.text) :] if final_text.startswith(reply.text) else ""
+            reply.write(extra)
+        await reply.finish()
+        self.shown_version = self.session.version
+
+    def show_error(self, message: str) -> None:
+        self.log_view.mount(Static(Text(neutralize_controls(message)), classes="chat-error"))
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#chat-status", Static).update(text)
+
+    def focus_input(self) -> None:
+        self.query_one(ChatInput).focus()
+
+    # --- user actions -----------------------------------------------------------------------
+    def on_chat_input_submitted(self, event: ChatInput.Submitted) -> None:
+        event.stop()
+        if self.session.send(event.text):
+            event.chat_input.clear()
+
+    def action_stop(self) -> None:
+        self.session.stop()
+
+    def action_copy_reply(self) -> None:
+        self.session.copy_last_reply()
+
+    def action_new_conversation(self) -> None:
+        self.session.new_conversation()

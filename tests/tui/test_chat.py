@@ -1,0 +1,303 @@
+"""Pilot tests of the chat pane against a fake Ollama server (real HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+from textual.widgets import Input
+
+from botifython_tui.core.conversation import EVENT_ROLE
+from botifython_tui.core.store import Store
+from botifython_tui.tui.app import make_app
+from botifython_tui.tui.screens.chat import ChatScreen
+from botifython_tui.tui.widgets.chat_input import ChatInput
+from botifython_tui.tui.widgets.chat_pane import ChatPane
+from tests.fakes.ollama_server import FakeOllama, Reply
+
+LONG_REPLY = " ".join(f"word{i}" for i in range(200))
+
+
+@pytest.fixture
+def ollama():
+    with FakeOllama(models=["llama3.2:latest", "qwen2.5:0.5b"]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def chat_settings(settings, ollama):
+    return dataclasses.replace(settings, ollama_host=ollama.base_url)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+async def open_chat(pilot) -> ChatPane:
+    await pilot.press("f6")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+    pane = pilot.app.screen.query_one(ChatPane)
+    return pane
+
+
+async def ask(pilot, pane: ChatPane, text: str) -> None:
+    box = pane.query_one(ChatInput)
+    box.focus()
+    box.text = text
+    await pilot.press("enter")
+
+
+def stored(store: Store, profile_id: int = 1) -> list[tuple[str, str]]:
+    return [(m.role, m.content) for m in store.messages(profile_id).list()]
+
+
+async def test_tokens_appear_before_the_reply_ends(chat_settings, store, ollama):
+    ollama.script(Reply(text=LONG_REPLY, token_delay=0.01))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "Tell me about link graphs")
+        await until(pilot, lambda: pane.live_reply is not None and "word5 " in pane.live_reply.text)
+        assert app.chat.streaming  # still streaming: tokens arrived before the end
+        await until(pilot, lambda: not app.chat.streaming)
+        assert stored(store)[-1] == ("assistant", LONG_REPLY)
+        assert "tokens" in app.chat.status and "tok/s" in app.chat.status
+        sent = ollama.chat_requests[-1]
+        assert sent["model"] == "llama3.2:latest"
+        assert sent["messages"][0]["role"] == "system"
+        assert sent["messages"][-1] == {"role": "user", "content": "Tell me about link graphs"}
+
+
+async def test_escape_stops_the_reply_and_the_server_sees_the_disconnect(chat_settings, store, ollama):
+    ollama.script(Reply(text=LONG_REPLY, token_delay=0.05))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "Go on and on")
+        await until(pilot, lambda: len(app.chat.partial) > 20)
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.chat.streaming, timeout=2)
+        request = ollama.find_requests("/api/chat")[-1]
+        deadline = time.monotonic() + 2
+        while not request.disconnected and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert request.disconnected
+        assert request.lines_sent < 100  # generation stopped well before the 200 tokens
+        role, content = stored(store)[-1]
+        assert role == "assistant" and content.endswith("*(stopped)*")
+        assert content.startswith("word0 word1")
+        assert "Stopped" in app.chat.status
+        assert pane.query_one(ChatInput).text == ""  # the input stayed usable
+
+
+async def test_history_persists_across_a_restart(chat_settings, ollama):
+    ollama.script(Reply(text="First answer."), Reply(text="Second answer."))
+    store = Store(chat_settings.db_path)
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "First question")
+        await until(pilot, lambda: not app.chat.streaming and len(stored(store)) == 2)
+    store.close()
+
+    store = Store(chat_settings.db_path)
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await until(pilot, lambda: pane.shown_version == app.chat.version)
+        shown = [m.content for m in pane.query("ChatMessage")]
+        assert shown == ["First question", "First answer."]
+        await ask(pilot, pane, "Second question")
+        await until(pilot, lambda: not app.chat.streaming and len(stored(store)) == 4)
+        sent = [m["content"] for m in ollama.chat_requests[-1]["messages"][1:]]
+        assert sent == ["First question", "First answer.", "Second question"]
+    store.close()
+
+
+async def test_history_sent_stays_within_the_budget(chat_settings, store, ollama):
+    conversations = store.conversations(1)
+    conversation = conversations.latest()
+    for i in range(60):
+        conversations.add_message(conversation.id, "user", f"old question {i} " + "x" * 400)
+        conversations.add_message(conversation.id, "assistant", f"old answer {i} " + "y" * 400)
+    store.kv["chat.context_tokens"] = 1000
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "The newest question")
+        await until(pilot, lambda: not app.chat.streaming)
+    sent = ollama.chat_requests[-1]["messages"]
+    assert sent[0]["role"] == "system"
+    assert sent[-1]["content"] == "The newest question"
+    assert sum(len(m["content"]) for m in sent) // 3 <= 1000
+    assert 2 < len(sent) < 20  # old turns were dropped, newest first kept
+    assert "old answer 59" in sent[-2]["content"]
+
+
+async def test_a_burst_of_todos_becomes_one_narration_request(chat_settings, store, ollama):
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.chat.narrator.quiet = 0.3
+        todo_box = app.screen.query_one("#new-todo", Input)
+        todo_box.focus()
+        for i in range(10):
+            todo_box.value = f"Task {i}"
+            await pilot.press("enter")
+        await until(pilot, lambda: len(ollama.chat_requests) == 1)
+        await until(pilot, lambda: not app.chat.streaming)
+        await pilot.pause(0.5)
+        assert len(ollama.chat_requests) == 1
+        sent = ollama.chat_requests[0]["messages"]
+        event = sent[-1]["content"]
+        assert event.startswith("[App event]")
+        assert all(f"Task {i}" in event for i in range(10))
+        roles = [role for role, _ in stored(store)]
+        assert roles == [EVENT_ROLE, "assistant"]
+
+
+async def test_narration_waits_silently_when_ollama_is_absent(settings, store):
+    dead = dataclasses.replace(settings, ollama_host="http://127.0.0.1:9")
+    app = make_app(dead, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.chat.narrator.quiet = 0.1
+        started = time.monotonic()
+        todo_box = app.screen.query_one("#new-todo", Input)
+        todo_box.focus()
+        todo_box.value = "Crawl the blog"
+        await pilot.press("enter")
+        assert time.monotonic() - started < 1.0  # the action itself never waits
+        assert [t.title for t in store.todos(1).list()] == ["Crawl the blog"]
+        await until(pilot, lambda: app.chat.narrator.owed)
+        assert not [n for n in app._notifications if n.severity == "error"]
+        assert stored(store)[0][0] == EVENT_ROLE  # the event is kept for later
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda f: f.script(Reply(status=500, error="model runner has unexpectedly stopped")), "HTTP 500"),
+        (lambda f: f.script(Reply(text=LONG_REPLY, error_after=5)), "error in the middle"),
+        (lambda f: f.script(Reply(text=LONG_REPLY, drop_after=5)), "dropped"),
+        (lambda f: f.script(Reply(status=503)), "busy"),
+        (lambda f: setattr(f, "models", []), "ollama pull"),
+    ],
+    ids=["5xx", "mid-stream-error", "dropped", "busy", "no-models"],
+)
+async def test_faults_show_a_clear_message_and_keep_the_conversation(
+    chat_settings, store, ollama, setup, expected
+):
+    setup(ollama)
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "Hello?")
+        await until(pilot, lambda: not app.chat.streaming)
+        await pilot.pause()
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert errors and expected in errors[-1]
+        assert pane.query(".chat-error")
+        assert stored(store)[0] == ("user", "Hello?")  # the question is never lost
+        assert app.is_running
+
+
+async def test_missing_model_says_how_to_pull_it(chat_settings, store, ollama):
+    store.kv["chat.model"] = "mistral"
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "Hi")
+        await until(pilot, lambda: not app.chat.streaming)
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert "ollama pull mistral" in errors[-1]
+
+
+async def test_unreachable_and_slow_hosts(settings, store, ollama):
+    app = make_app(dataclasses.replace(settings, ollama_host="127.0.0.1:9"), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "Anyone there?")
+        await until(pilot, lambda: not app.chat.streaming)
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert "127.0.0.1:9" in errors[-1] and "ollama serve" in errors[-1]
+
+    ollama.script(Reply(text="late", first_token_delay=3))
+    app = make_app(dataclasses.replace(settings, ollama_host=ollama.base_url), store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.chat.client_options = {"first_token_timeout": 0.5}
+        pane = await open_chat(pilot)
+        started = time.monotonic()
+        await ask(pilot, pane, "Slow?")
+        await until(pilot, lambda: not app.chat.streaming, timeout=5)
+        assert time.monotonic() - started < 3
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert "stopped sending" in errors[-1]
+
+
+async def test_model_markup_and_escapes_are_shown_literally(chat_settings, store, ollama):
+    hostile = "Use [bold red]this[/] and [link=http://x]that[/link] \x1b[2J\x1b]0;pwned\x07 ok"
+    ollama.script(Reply(text=hostile))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "[bold]my question[/]")
+        await until(pilot, lambda: not app.chat.streaming)
+        await pilot.pause()
+        reply = pane.query("ReplyView").last()
+        assert "[bold red]this[/]" in reply.text
+        assert "\x1b" not in reply.text and "\x07" not in reply.text
+        user = pane.query(".chat-user-text").first()
+        assert "[bold]my question[/]" in str(user.render())
+
+
+async def test_docked_pane_toggles_beside_todos(chat_settings, store, ollama):
+    ollama.script(Reply(text="Docked answer."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        docked = app.screen.query_one(ChatPane)
+        assert not docked.display
+        await pilot.press("ctrl+t")
+        assert docked.display
+        await ask(pilot, docked, "From the todo screen")
+        await until(pilot, lambda: not app.chat.streaming)
+        await until(pilot, lambda: docked.query("ReplyView"))
+        assert docked.query("ReplyView").last().text == "Docked answer."
+        await pilot.press("ctrl+t")
+        assert not docked.display
+
+
+async def test_conversations_new_search_and_delete(chat_settings, store, ollama):
+    conversations = store.conversations(1)
+    old = conversations.create()
+    conversations.add_message(old.id, "user", "What about canonical tags?")
+    conversations.add_message(old.id, "assistant", "They matter.")
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await pilot.press("ctrl+l")  # new conversation
+        await ask(pilot, pane, "Fresh start")
+        await until(pilot, lambda: not app.chat.streaming)
+        assert len(conversations.list()) == 2
+        await pilot.press("ctrl+f")
+        search = app.screen.query_one("#chat-search", Input)
+        search.value = "canonical"
+        await pilot.pause()
+        listing = app.screen.query_one("#chat-list")
+        assert listing.option_count == 1
+        listing.focus()
+        listing.highlighted = 0
+        await pilot.press("enter")
+        await until(pilot, lambda: app.chat.conversation_id == old.id)
+        await until(pilot, lambda: pane.shown_version == app.chat.version)
+        assert [m.content for m in pane.query("ChatMessage")][0] == "What about canonical tags?"
+        listing.focus()
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert [c.id for c in conversations.list()] != [] and old.id not in [
+            c.id for c in conversations.list()
+        ]
