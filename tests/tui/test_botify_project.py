@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import DataTable, Input, TabbedContent
 
 from botifython_tui.core.selection import Selection, load_selection, save_selection
+from botifython_tui.core.store import Store
 from botifython_tui.tui.app import make_app
 from tests.tui.helpers import table_rows
 from tests.tui.test_botify_support import (
@@ -166,3 +167,23 @@ async def test_unfinished_analyses_are_not_offered(connected, store, fake):
         await until(pilot, lambda: len(analyses(app)) == 1)
         assert analyses(app)[0][0] == "20241101"  # Botify lists finished analyses only
         assert load_selection(store, 1).analysis == "20241101"
+
+
+async def test_a_background_refresh_keeps_the_cursor_where_it_was(connected, store, fake):
+    save_selection(store, 1, Selection("acme-org", "example.com", "20241108-2"))
+    app = make_app(connected, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_botify(pilot)
+        await until(pilot, lambda: len(analyses(app)) == 3)
+        await pilot.press("2")
+        await pilot.pause()
+        table = screen.query_one("#analyses-table", DataTable)
+        assert table.has_focus and table.cursor_row == 0
+        await pilot.press("down", "down")
+        other = Store(connected.db_path)  # another Botifython in another tmux pane
+        other.todos(1).add("Written elsewhere")
+        other.close()
+        app.check_store_changes()
+        await pilot.pause()
+        assert table.cursor_row == 2
+        assert load_selection(store, 1).analysis == "20241108-2"

@@ -201,7 +201,8 @@ class BotifyScreen(AppScreen):
         if not self._ready:
             return
         selection = load_selection(self.store, self.profile.id)
-        if selection != self.selection:
+        changed = selection != self.selection
+        if changed:
             self.selection = selection
             if selection is None:
                 self._set_analyses(None, [])
@@ -209,7 +210,7 @@ class BotifyScreen(AppScreen):
                 self._set_analyses(None, [])
                 if self.token_state == "ok":
                     self._load_analyses(selection.org, selection.project, choose=False)
-        self._fill_analyses()
+        self._fill_analyses(to_selection=changed)
         self._show_latest_summary()
         self._update_status()
 
@@ -560,10 +561,15 @@ class BotifyScreen(AppScreen):
     def _set_analyses(self, project: tuple[str, str] | None, analyses: list[Analysis]) -> None:
         self.analyses_for = project
         self.analyses = analyses
-        self._fill_analyses()
+        self._fill_analyses(to_selection=True)
 
-    def _fill_analyses(self) -> None:
+    def _fill_analyses(self, *, to_selection: bool = False) -> None:
+        """Redraw the analyses; the cursor stays put unless `to_selection` or the list changed."""
         table = self.query_one("#analyses-table", DataTable)
+        shown = [str(key.value) for key in table.rows]
+        under_cursor = (
+            shown[table.cursor_row] if shown and 0 <= table.cursor_row < len(shown) else None
+        )
         exported = self.store.exported_analyses()
         table.clear()
         org, project = self.analyses_for or ("", "")
@@ -583,17 +589,15 @@ class BotifyScreen(AppScreen):
         table.border_title = single_line(
             f"Analyses of {org}/{project}" if self.analyses_for else "Analyses"
         )
-        selected = self.selection.analysis if self.selection is not None else None
-        if (
-            selected
-            and selected in table.rows
-            and self.analyses_for
-            == (
-                self.selection.org,
-                self.selection.project,
-            )
-        ):
-            table.move_cursor(row=table.get_row_index(selected))
+        sel = self.selection
+        target = (
+            sel.analysis if sel is not None and (sel.org, sel.project) == (org, project) else None
+        )
+        same_list = shown == [analysis.slug for analysis in self.analyses]
+        if same_list and not to_selection and under_cursor is not None:
+            target = under_cursor  # a background refresh must not move the cursor
+        if target and target in table.rows:
+            table.move_cursor(row=table.get_row_index(target))
 
     def choose_analysis(self, slug: str) -> None:
         if self.analyses_for is None:
@@ -616,7 +620,7 @@ class BotifyScreen(AppScreen):
     def _select(self, selection: Selection) -> None:
         save_selection(self.store, self.profile.id, selection)
         self.selection = selection
-        self._fill_analyses()
+        self._fill_analyses(to_selection=True)
         self._show_latest_summary()
         self._update_status()
         self.shell.post_event(
@@ -778,7 +782,8 @@ class BotifyScreen(AppScreen):
             urls=record.urls,
             links_file=Path(record.links_path).name,
         )
-        self._show_record(record)
+        if self.profile.id == profile_id:  # the profile may have been switched meanwhile
+            self._show_record(record)
         self._fill_analyses()
         self._update_status()
         self.notify(
