@@ -68,7 +68,11 @@ TOKEN_HELP = (
 )
 PROJECT_HINT = "Enter: choose · u: paste a URL · r: reload projects · Esc: leave a field"
 EXPORT_HINT = "s: start · Esc: cancel · b: edge budget · v: visualise · 4: summary"
-TABS = ("tab-connect", "tab-project", "tab-export", "tab-summary")
+EXPORT_INTRO = (
+    "The export finds the deepest crawl depth whose links fit in the edge budget, then "
+    "downloads the links and the page attributes (pagetype, compliance, …) as CSV files into "
+    "the downloads folder. Exports spend Botify credits."
+)
 
 
 def parse_budget(text: str) -> int:
@@ -166,7 +170,7 @@ class BotifyScreen(AppScreen):
                         "Start export (s)", id="start-export", compact=True, variant="primary"
                     )
                     yield Button("Cancel (Esc)", id="cancel-export", compact=True, disabled=True)
-                yield ExportProgress(id="export-progress")
+                yield ExportProgress(EXPORT_INTRO, id="export-progress")
                 yield Static(EXPORT_HINT, classes="botify-hint", markup=False)
             with TabPane("4 Summary", id="tab-summary"), VerticalScroll(id="summary-scroll"):
                 yield GraphSummary(id="summary")
@@ -261,6 +265,11 @@ class BotifyScreen(AppScreen):
         if self.token_state == "none" and stored:
             text = f"Token {masked} stored."
         self.query_one("#token-status", Static).update(single_line(f"{text} {extra}".strip()))
+        self.query_one("#token-input", Input).placeholder = (
+            f"Paste a new token to replace {masked}, then Enter"
+            if stored
+            else "Paste the token, then Enter"
+        )
         self.query_one("#disconnect-button", Button).disabled = not stored
         self._update_status()
 

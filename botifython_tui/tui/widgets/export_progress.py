@@ -57,8 +57,11 @@ def elapsed_text(seconds: float) -> str:
 class ExportProgress(Vertical):
     """A log of the steps, the job status with elapsed time, and a byte progress bar."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, intro: str = "", *, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
+        self.intro = intro
         self.lines: list[str] = []
         self._job_kind: str | None = None
         self._job_status = ""
@@ -74,6 +77,8 @@ class ExportProgress(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#export-bar-row").display = False
+        if self.intro:
+            self.query_one(RichLog).write(Text(self.intro, style="dim"))
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self, what: str) -> None:
