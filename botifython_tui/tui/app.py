@@ -42,8 +42,10 @@ class BotifythonApp(App):
     TITLE = "Botifython"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("ctrl+t", "toggle_chat", "Chat pane", id="app.chat_pane", priority=True),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
+        Binding(
+            "ctrl+t", "toggle_chat", "Chat pane", id="app.chat_pane", priority=True, show=False
+        ),
     ]
 
     profile: reactive[Profile | None] = reactive(None, init=False)
@@ -78,8 +80,9 @@ class BotifythonApp(App):
         for spec in self.apps:
             self.add_mode(spec.id, spec.screen)
             # Priority: the app keys work even while a text box (which binds F5–F7) has focus.
+            # Shown in the app bar under the header, so the footer keeps room for the screen's keys.
             self._bindings.bind(
-                spec.key, f"open_app('{spec.id}')", spec.name, show=True, priority=True
+                spec.key, f"open_app('{spec.id}')", spec.name, show=False, priority=True
             )
 
     # --- start-up ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import TYPE_CHECKING
 
 from textual.worker import Worker
@@ -39,6 +40,7 @@ MODEL_KEY = "chat.model"
 NARRATION_KEY = "chat.narration"
 CONTEXT_KEY = "chat.context_tokens"
 MAX_MESSAGE_CHARS = 100_000
+YIELD_EVERY = 0.005  # seconds of token handling between turns given to the event loop
 STOPPED_MARK = "\n\n*(stopped)*"
 INTERRUPTED_MARK = "\n\n*(interrupted)*"
 
@@ -58,6 +60,7 @@ class ChatSession:
         self._conversation_id: int | None = None
         self._conversation_profile: int | None = None
         self._worker: Worker | None = None
+        self.listeners: list = []  # called after each message or reply (the chat list redraws)
         self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
         self.narrator = Narrator(self._narrate)
         self.narrator.enabled = bool(self.store.kv.get(NARRATION_KEY, True))
@@ -142,6 +145,14 @@ class ChatSession:
         if pane is not None:
             pane.sync()
 
+    def _announce(self) -> None:
+        """Messages were added: titles and conversation lists redraw (cheaply)."""
+        for pane in self.panes:
+            if pane.visible_on_screen:
+                pane.update_title()
+        for listener in list(self.listeners):
+            listener()
+
     def _set_status(self, text: str) -> None:
         self.status = text
         pane = self.active_pane()
@@ -196,6 +207,7 @@ class ChatSession:
         if pane is not None:
             self.app.call_later(pane.add_message, "user", text, message.id)
         self._start_reply("answer")
+        self._announce()
         return True
 
     def _start_reply(self, kind: str) -> Worker:
@@ -264,12 +276,19 @@ class ChatSession:
                 budget = int(self.store.kv.get(CONTEXT_KEY, DEFAULT_CONTEXT_TOKENS))
                 messages = fit_history(system_prompt(self.context()), history, budget)
                 self._set_status(f"{self.model} is answering… (Esc stops)")
+                last_yield = time.perf_counter()
                 async for event in client.chat(self.model, messages):
                     if isinstance(event, TokenReceived):
                         self.partial += event.text
                         await self._emit(event.text)
                     elif isinstance(event, ReplyDone):
                         done = event
+                    # A fast stream never makes the socket wait, so give the event loop a turn
+                    # now and then: keys and redraws must not queue behind the tokens.
+                    now = time.perf_counter()
+                    if now - last_yield > YIELD_EVERY:
+                        await asyncio.sleep(0)
+                        last_yield = time.perf_counter()
         except asyncio.CancelledError:
             outcome = "stopped"
         except OllamaError as exc:
@@ -287,6 +306,7 @@ class ChatSession:
         if text:
             conversations.add_message(conversation_id, "assistant", text)
         self.streaming = False
+        self._announce()
         self.version += 1
         for shown in list(self.panes):
             if shown.live_reply is not None:

@@ -22,7 +22,7 @@ def populated(store):
 
 
 async def freeze(pilot) -> None:
-    for field in pilot.app.screen.query(Input):
+    for field in pilot.app.screen.query("Input, TextArea"):
         field.cursor_blink = False
     await pilot.pause()
 
@@ -50,3 +50,24 @@ def test_delete_confirmation(snap_compare, settings, populated):
         await freeze(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ask_delete)
+
+
+def test_chat_with_a_finished_reply(snap_compare, settings, store):
+    conversations = store.conversations(1)
+    conversation = conversations.create()
+    conversations.add_message(conversation.id, "user", "How do I spend crawl budget well?")
+    conversations.add_message(
+        conversation.id,
+        "assistant",
+        "## Crawl budget\n\nFix broken links first:\n\n- remove 404s\n- shorten redirect chains\n\n"
+        "Then look at **depth**: pages at depth 4+ are crawled least. Literal [bold]markup[/] stays.",
+    )
+    store.kv["chat.model"] = "llama3.2:latest"
+    app = make_app(settings, store)
+
+    async def open_chat(pilot):
+        await pilot.press("f6")
+        await pilot.pause(0.5)
+        await freeze(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_chat)

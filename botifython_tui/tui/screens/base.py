@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.widgets import Footer, Header
 
 from botifython_tui.core.store import Profile, Store
+from botifython_tui.tui.widgets.app_bar import AppBar
 from botifython_tui.tui.widgets.chat_pane import ChatPane
 
 if TYPE_CHECKING:
@@ -31,12 +35,24 @@ class AppScreen(Screen):
     def profile(self) -> Profile:
         return self.shell.profile
 
+    def compose(self) -> ComposeResult:
+        """The frame every app shares; a screen fills the body with `compose_body()`."""
+        yield Header()
+        yield AppBar(self.shell.current_mode)
+        with Horizontal(id="app-frame"):
+            with Vertical(id="app-body"):
+                yield from self.compose_body()
+            if self.has_docked_chat:
+                pane = ChatPane(docked=True, id="docked-chat")
+                pane.display = self.shell.chat_docked
+                yield pane
+        yield Footer(compact=True)
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
     def on_mount(self) -> None:
         self.title = f"Botifython · {self.app_name}" if self.app_name else "Botifython"
-        if self.has_docked_chat:
-            pane = ChatPane(docked=True, id="docked-chat")
-            pane.display = self.shell.chat_docked
-            self.mount(pane)
 
     @property
     def docked_chat(self) -> ChatPane | None:

@@ -16,8 +16,6 @@ from textual.widget import Widget
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
-    Header,
     Input,
     Label,
     Static,
@@ -125,8 +123,7 @@ class BotifyScreen(AppScreen):
         self._ready = False  # is_mounted only turns true after on_mount
 
     # --- layout -------------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         yield Static(id="botify-status", markup=False)
         with TabbedContent(id="botify-tabs"):
             with TabPane("1 Connect", id="tab-connect"):
@@ -174,7 +171,6 @@ class BotifyScreen(AppScreen):
                 yield Static(EXPORT_HINT, classes="botify-hint", markup=False)
             with TabPane("4 Summary", id="tab-summary"), VerticalScroll(id="summary-scroll"):
                 yield GraphSummary(id="summary")
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # AppScreen.on_mount runs as well: Textual calls the handler of every class in the MRO.

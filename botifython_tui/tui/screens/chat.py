@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from botifython_tui.core.text import single_line
@@ -31,21 +31,30 @@ class ChatScreen(AppScreen):
         Binding("d,delete", "delete_conversation", "Delete chat", id="chat.delete", show=False),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with Horizontal(id="chat-layout"):
             with Vertical(id="chat-sidebar"):
                 yield Input(placeholder="Search chats…", id="chat-search")
                 yield OptionList(id="chat-list")
                 yield Static(id="chat-narration", markup=False)
             yield ChatPane(id="chat-main")
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.shell.chat.listeners.append(self.refresh_sidebar)
         self.refresh_data()
         self.query_one(ChatPane).focus_input()
 
+    def on_unmount(self) -> None:
+        if self.refresh_sidebar in self.shell.chat.listeners:
+            self.shell.chat.listeners.remove(self.refresh_sidebar)
+
     def refresh_data(self) -> None:
+        if not self.is_mounted:
+            return
+        self.refresh_sidebar()
+        self.query_one(ChatPane).sync()
+
+    def refresh_sidebar(self) -> None:
         if not self.is_mounted:
             return
         chat = self.shell.chat
@@ -75,7 +84,6 @@ class ChatScreen(AppScreen):
             listing.highlighted = 0
         state = "on" if chat.narrator.enabled else "off"
         self.query_one("#chat-narration", Static).update(f"Narration {state} (Ctrl+N)")
-        self.query_one(ChatPane).sync()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "chat-search":

@@ -10,7 +10,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from botifython_tui.core.linkgraph import safe_name_part
 from botifython_tui.core.store import ExportRecord
@@ -62,13 +62,11 @@ class LinkGraphsScreen(AppScreen):
         self.shown: ExportRecord | None = None
         self._ready = False  # is_mounted only turns true after on_mount
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         yield DataTable(id="exports-table", cursor_type="row", zebra_stripes=True)
         yield Static(EMPTY, id="export-files", markup=False)
         with VerticalScroll(id="linkgraph-summary-scroll"):
             yield GraphSummary(id="linkgraph-summary")
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # AppScreen.on_mount runs as well: Textual calls the handler of every class in the MRO.

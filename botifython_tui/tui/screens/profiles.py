@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
@@ -24,14 +24,12 @@ class ProfilesScreen(AppScreen):
         Binding("d,delete", "delete", "Delete", id="profiles.delete"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         yield DataTable(id="profile-table", cursor_type="row", zebra_stripes=True)
         yield Static(
             "Enter: switch to the selected profile · a: add · r: rename · d: delete",
             id="profile-hint",
         )
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

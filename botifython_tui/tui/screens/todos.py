@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from botifython_tui.core.store import Todo
 from botifython_tui.core.text import single_line
@@ -27,14 +27,12 @@ class TodosScreen(AppScreen):
         Binding("J,shift+down", "move(1)", "Move down", id="todos.move_down", show=False),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         yield Input(
             placeholder="New todo: type and press Enter (Esc: go to the list)", id="new-todo"
         )
         yield DataTable(id="todo-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="todo-counts", markup=False)
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -51,8 +51,8 @@ class ChatPane(Vertical):
 
     BINDINGS = [
         Binding("escape", "stop", "Stop reply", id="chat.stop", show=False),
-        Binding("ctrl+r", "copy_reply", "Copy reply", id="chat.copy", show=False),
-        Binding("ctrl+l", "new_conversation", "New chat", id="chat.new", show=False),
+        Binding("ctrl+r", "copy_reply", "Copy reply", id="chat.copy"),
+        Binding("ctrl+l", "new_conversation", "New chat", id="chat.new"),
     ]
 
     def __init__(self, *, docked: bool = False, **kwargs) -> None:
@@ -97,7 +97,7 @@ class ChatPane(Vertical):
     async def rebuild(self) -> None:
         session = self.session
         version = session.version
-        self.query_one("#chat-title", Static).update(session.title_line())
+        self.update_title()
         log = self.log_view
         await log.remove_children()
         self.live_reply = None
@@ -110,6 +110,9 @@ class ChatPane(Vertical):
         self.set_status(session.status)
         self.shown_version = version
         log.scroll_end(animate=False)
+
+    def update_title(self) -> None:
+        self.query_one("#chat-title", Static).update(self.session.title_line())
 
     async def add_message(self, role: str, content: str, message_id: int | None = None) -> None:
         await self.log_view.mount(ChatMessage(role, content, message_id=message_id))

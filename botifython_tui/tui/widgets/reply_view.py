@@ -21,7 +21,7 @@ from textual.widgets.markdown import MarkdownStream
 from botifython_tui.core.text import neutralize_controls
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.MULTILINE)
-SEGMENT_CHARS = 2000  # a segment is frozen at the first block end past this size
+SEGMENT_CHARS = 800  # a segment is frozen at the first block end past this size
 MAX_LIVE_CHARS = 8000  # past this, a segment is cut at a line end even without a blank line
 FLUSH_INTERVAL = 1 / 30  # tokens are drawn in batches, at most this often
 
@@ -39,7 +39,7 @@ class ReplyView(Vertical):
     ReplyView > Markdown { margin: 0; padding: 0; }
     """
 
-    freeze_segments = False  # True trades the Markdown look of old segments for less layout work
+    freeze_segments = True  # True trades the Markdown look of old segments for less layout work
 
     def __init__(self, text: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
