@@ -60,6 +60,7 @@ class ChatSession:
         self._conversation_id: int | None = None
         self._conversation_profile: int | None = None
         self._worker: Worker | None = None
+        self._finishing = False
         self.listeners: list = []  # called after each message or reply (the chat list redraws)
         self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
         self.narrator = Narrator(self._narrate)
@@ -224,7 +225,7 @@ class ChatSession:
 
     def stop(self) -> None:
         """Esc: close the stream (Ollama stops generating); the partial reply is kept."""
-        if self._worker is not None and self.streaming:
+        if self._worker is not None and self.streaming and not self._finishing:
             self._worker.cancel()
 
     async def wait_idle(self) -> None:
@@ -266,10 +267,11 @@ class ChatSession:
         outcome = "ok"
         error: OllamaError | None = None
         self._set_status("Thinking…")
-        pane = self.active_pane()
-        if pane is not None:
-            await pane.begin_reply()
+        self._finishing = False
         try:
+            pane = self.active_pane()
+            if pane is not None:
+                await pane.begin_reply()
             async with OllamaClient(self.host, **self.client_options) as client:
                 self.model = await self.resolve_model(client)
                 history = [(m.role, m.content) for m in conversations.messages(conversation_id)]
@@ -298,6 +300,25 @@ class ChatSession:
             log.exception("Chat reply failed")
             error = OllamaError(f"{type(exc).__name__}: {exc}")
             outcome = "error"
+        self._finishing = True  # Esc from here on has nothing left to stop
+        try:
+            return await self._finish_reply(
+                kind, conversations, conversation_id, outcome, done, error
+            )
+        finally:
+            self.streaming = False  # last: whoever waits on it sees the finished pane and status
+            self._finishing = False
+
+    async def _finish_reply(
+        self,
+        kind: str,
+        conversations,
+        conversation_id: int,
+        outcome: str,
+        done: ReplyDone | None,
+        error: OllamaError | None,
+    ) -> str:
+        """Save what arrived (marked if stopped or broken) to the conversation it belongs to."""
         text = self.partial
         if outcome == "stopped" and text:
             text += STOPPED_MARK
@@ -305,7 +326,6 @@ class ChatSession:
             text += INTERRUPTED_MARK
         if text:
             conversations.add_message(conversation_id, "assistant", text)
-        self.streaming = False
         self._announce()
         self.version += 1
         for shown in list(self.panes):

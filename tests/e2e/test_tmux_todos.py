@@ -32,8 +32,8 @@ def test_add_a_todo_in_tmux_and_read_it_back(tmp_path):
         session.wait_for(lambda text: "space Done" not in text)  # the input has the focus
         session.type("Check [bold]canonical[/] tags")
         session.send("Enter")
-        screen = session.wait_for("Check [bold]canonical[/] tags")
-        assert "1 open · 0 done" in screen
+        screen = session.wait_for("1 open · 0 done")  # added: the list and the counts show it
+        assert "Check [bold]canonical[/] tags" in screen
         session.send("Escape")
         session.wait_for("space Done")  # the list has the focus again
         session.send("Space")

@@ -301,3 +301,20 @@ async def test_conversations_new_search_and_delete(chat_settings, store, ollama)
         assert [c.id for c in conversations.list()] != [] and old.id not in [
             c.id for c in conversations.list()
         ]
+
+
+async def test_switching_profile_mid_reply_keeps_the_reply_in_its_own_profile(
+    chat_settings, store, ollama
+):
+    other = store.profiles.create("Client B")
+    ollama.script(Reply(text=LONG_REPLY, token_delay=0.03))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "Start answering")
+        await until(pilot, lambda: len(app.chat.partial) > 10)
+        app.switch_profile(other.id)
+        await until(pilot, lambda: not app.chat.streaming, timeout=3)
+        assert stored(store, 1)[-1][1].endswith("*(stopped)*")
+        assert stored(store, other.id) == []  # nothing leaked into the other profile
+        assert app.is_running
