@@ -165,11 +165,32 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX messages_conversation ON messages(conversation_id, id)")
 
 
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """Audit log of the assistant's actions: what ran (or was rejected), where, and the result."""
+    db["audit"].create(
+        {
+            "id": int,
+            "profile_id": int,
+            "created_at": str,
+            "action": str,
+            "arguments": str,
+            "approved": int,
+            "result": str,
+            "ok": int,
+        },
+        pk="id",
+        not_null={"profile_id", "created_at", "action", "arguments", "approved", "result", "ok"},
+        foreign_keys=[("profile_id", "profiles", "id")],
+    )
+    db.execute("CREATE INDEX audit_profile ON audit(profile_id, id)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_1,
     _migrate_2,
     _migrate_3,
     _migrate_4,
+    _migrate_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -353,6 +374,9 @@ class Store:
     def exports(self, profile_id: int) -> ProfileExports:
         return ProfileExports(self, profile_id)
 
+    def audit(self, profile_id: int) -> ProfileAudit:
+        return ProfileAudit(self, profile_id)
+
     def exported_analyses(self) -> set[tuple[str, str, str]]:
         """(org, project, analysis) exported by any profile: exports cost the account credits."""
         rows = self.query("SELECT DISTINCT org, project, analysis FROM exports")
@@ -521,7 +545,7 @@ class Profiles:
             raise InvalidInput(f"A profile named {name!r} already exists.")
 
 
-_PROFILE_OWNED_TABLES = ("todos", "messages", "conversations", "exports")
+_PROFILE_OWNED_TABLES = ("todos", "messages", "conversations", "exports", "audit")
 
 
 def _clean_title(title: str) -> str:
@@ -899,3 +923,73 @@ class ProfileExports:
             db.execute(
                 "DELETE FROM exports WHERE id = ? AND profile_id = ?", [export_id, self.profile_id]
             )
+
+
+MAX_AUDIT_RESULT = 4000
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    profile_id: int
+    created_at: str
+    action: str
+    arguments: dict[str, Any]
+    approved: bool
+    result: str
+    ok: bool
+
+
+def _audit_entry(row: tuple) -> AuditEntry:
+    id_, profile_id, created_at, action, arguments, approved, result, ok = row
+    try:
+        decoded = json.loads(arguments)
+    except ValueError:
+        decoded = {"_raw": arguments}
+    return AuditEntry(
+        id_,
+        profile_id,
+        created_at,
+        action,
+        decoded if isinstance(decoded, dict) else {"_raw": decoded},
+        bool(approved),
+        result,
+        bool(ok),
+    )
+
+
+class ProfileAudit:
+    """One profile's log of assistant actions, newest first."""
+
+    def __init__(self, store: Store, profile_id: int) -> None:
+        self._store = store
+        self.profile_id = profile_id
+
+    def add(
+        self, action: str, arguments: dict[str, Any], *, approved: bool, result: str, ok: bool
+    ) -> AuditEntry:
+        encoded = json.dumps(arguments, ensure_ascii=False, default=str)
+        result = str(result)
+        if len(result) > MAX_AUDIT_RESULT:
+            result = result[: MAX_AUDIT_RESULT - 1] + "…"
+        with self._store.write() as db:
+            cursor = db.execute(
+                "INSERT INTO audit (profile_id, created_at, action, arguments, approved, result, ok) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [self.profile_id, utc_now(), str(action), encoded, int(approved), result, int(ok)],
+            )
+            entry_id = cursor.lastrowid
+        rows = self._store.query(
+            "SELECT id, profile_id, created_at, action, arguments, approved, result, ok "
+            "FROM audit WHERE id = ?",
+            [entry_id],
+        )
+        return _audit_entry(rows[0])
+
+    def list(self, limit: int = 100) -> list[AuditEntry]:
+        rows = self._store.query(
+            "SELECT id, profile_id, created_at, action, arguments, approved, result, ok "
+            "FROM audit WHERE profile_id = ? ORDER BY id DESC LIMIT ?",
+            [self.profile_id, limit],
+        )
+        return [_audit_entry(row) for row in rows]
