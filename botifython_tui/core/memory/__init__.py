@@ -1,0 +1,58 @@
+"""The document memory: embeddings, a FAISS index per profile and chunk metadata in SQLite.
+
+Importing this package is cheap: numpy, faiss, torch and sentence-transformers load on first use.
+"""
+
+from __future__ import annotations
+
+from botifython_tui.core.memory.embeddings import (
+    DEFAULT_MODEL,
+    MODEL_ENV,
+    Embedder,
+    EmbeddingError,
+    HashingEmbedder,
+    configured_model,
+    default_model_path,
+    make_embedder,
+)
+from botifython_tui.core.memory.events import (
+    ChunksEmbedded,
+    Event,
+    FileDone,
+    IngestReport,
+    ModelLoading,
+    ModelReady,
+    Notice,
+    ReconcileReport,
+    ScanFinished,
+)
+from botifython_tui.core.memory.index import APPROX_THRESHOLD, IndexCorrupt
+from botifython_tui.core.memory.service import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit, Memory
+
+__all__ = [
+    "APPROX_THRESHOLD",
+    "CHAT",
+    "DEFAULT_MODEL",
+    "DOCUMENT",
+    "EXPORT",
+    "MODEL_ENV",
+    "ChunksEmbedded",
+    "DocumentInfo",
+    "Embedder",
+    "EmbeddingError",
+    "Event",
+    "FileDone",
+    "HashingEmbedder",
+    "Hit",
+    "IndexCorrupt",
+    "IngestReport",
+    "Memory",
+    "ModelLoading",
+    "ModelReady",
+    "Notice",
+    "ReconcileReport",
+    "ScanFinished",
+    "configured_model",
+    "default_model_path",
+    "make_embedder",
+]

@@ -1,0 +1,586 @@
+"""Turn a file into titled chunks along its structure: headings, paragraphs, rows, keys, blocks.
+
+Chunks are at most `MAX_CHARS` characters (the model reads about 256 word pieces, roughly 1,000
+characters), and consecutive chunks of one section share `OVERLAP_CHARS` characters so that a
+sentence cut at a boundary is still found whole in one of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_CHARS = 1000
+OVERLAP_CHARS = 150
+MAX_CHUNKS_PER_FILE = 5000
+TITLE_SEPARATOR = " › "
+BINARY_SNIFF_BYTES = 8192
+
+MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd", ".mdx"}
+TEXT_SUFFIXES = {".txt", ".text", ".rst", ".adoc", ".org", ".log"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+CSV_SUFFIXES = {".csv", ".tsv"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson", ".geojson", ".ipynb"}
+PDF_SUFFIXES = {".pdf"}
+CODE_SUFFIXES = {
+    ".py", ".pyi", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".css", ".scss", ".sass",
+    ".less", ".sh", ".bash", ".zsh", ".fish", ".sql", ".yaml", ".yml", ".toml", ".ini", ".cfg",
+    ".conf", ".xml", ".svg", ".go", ".rs", ".java", ".kt", ".scala", ".c", ".h", ".cc", ".cpp",
+    ".hpp", ".cs", ".rb", ".php", ".pl", ".r", ".jl", ".lua", ".swift", ".nix", ".tf", ".vue",
+    ".svelte", ".dockerfile", ".mk", ".gradle", ".properties", ".env.example",
+}  # fmt: skip
+CODE_NAMES = {"makefile", "dockerfile", "justfile", "rakefile", "gemfile", "procfile"}
+SUPPORTED_SUFFIXES = (
+    (MARKDOWN_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | CSV_SUFFIXES | JSON_SUFFIXES)
+    | PDF_SUFFIXES
+    | CODE_SUFFIXES
+)
+
+
+class Skipped(Exception):
+    """A file that is not indexed; the message is the reason, for the user."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    title: str
+    text: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    file_type: str
+    chunks: list[Chunk]
+    note: str | None = None  # e.g. "only the first 5,000 chunks were indexed"
+
+
+def file_type(path: Path) -> str | None:
+    """'markdown', 'text', 'html', 'csv', 'json', 'pdf', 'code', or None for unsupported."""
+    suffix = path.suffix.lower()
+    name = path.name.lower()
+    for kind, suffixes in (
+        ("markdown", MARKDOWN_SUFFIXES),
+        ("text", TEXT_SUFFIXES),
+        ("html", HTML_SUFFIXES),
+        ("csv", CSV_SUFFIXES),
+        ("json", JSON_SUFFIXES),
+        ("pdf", PDF_SUFFIXES),
+        ("code", CODE_SUFFIXES),
+    ):
+        if suffix in suffixes:
+            return kind
+    if name in CODE_NAMES:
+        return "code"
+    if suffix == "" and name in {"readme", "license", "changelog", "notes", "todo"}:
+        return "text"
+    return None
+
+
+def decode_text(data: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM) text; refuses binary data with a clear reason."""
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        raise Skipped(f"{path.name} looks binary (it contains NUL bytes)")
+    text = data.decode("utf-8-sig", errors="replace")
+    sample = text[:BINARY_SNIFF_BYTES]
+    if sample and sample.count("\ufffd") / len(sample) > 0.05:
+        # Probably Latin-1 or another legacy encoding: every byte maps to a character there.
+        text = data.decode("latin-1")
+        if sum(ch.isprintable() or ch in "\r\n\t" for ch in sample) / len(sample) < 0.9:
+            raise Skipped(f"{path.name} is not readable text (not UTF-8)")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_document(path: Path, data: bytes | None = None) -> Document:
+    """Read and chunk one file. Raises `Skipped` with the reason for files it will not index."""
+    kind = file_type(path)
+    if kind is None:
+        raise Skipped(f"{path.name}: not a supported type ({path.suffix or 'no extension'})")
+    if data is None:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise Skipped(
+                f"{path.name} is {size / 1e6:.1f} MB; files over "
+                f"{MAX_FILE_BYTES // (1024 * 1024)} MB are not indexed"
+            )
+        data = path.read_bytes()
+    if kind == "pdf":
+        title, chunks = _pdf(path, data)
+    else:
+        text = decode_text(data, path)
+        title, chunks = CHUNKERS[kind](path, text)
+    note = None
+    if len(chunks) > MAX_CHUNKS_PER_FILE:
+        note = f"only the first {MAX_CHUNKS_PER_FILE:,} of {len(chunks):,} chunks were indexed"
+        chunks = chunks[:MAX_CHUNKS_PER_FILE]
+    numbered = [Chunk(t, x, i) for i, (t, x) in enumerate(chunks) if x.strip()]
+    numbered = [Chunk(c.title, c.text, i) for i, c in enumerate(numbered)]
+    if not numbered:
+        raise Skipped(f"{path.name} has no text to index")
+    return Document(title=title, file_type=kind, chunks=numbered, note=note)
+
+
+# --- text splitting ------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+
+
+def _pieces(text: str, limit: int) -> Iterator[str]:
+    """Split a paragraph longer than `limit` at sentence ends, then lines, then words."""
+    if len(text) <= limit:
+        yield text
+        return
+    for separator in (_SENTENCE_END, re.compile(r"\n"), re.compile(r"\s+")):
+        parts = [p for p in separator.split(text) if p.strip()]
+        if len(parts) > 1:
+            buffer = ""
+            joiner = "\n" if separator.pattern == r"\n" else " "
+            for part in parts:
+                if buffer and len(buffer) + len(joiner) + len(part) > limit:
+                    yield from _pieces(buffer, limit)
+                    buffer = part
+                else:
+                    buffer = f"{buffer}{joiner}{part}" if buffer else part
+            if buffer:
+                yield from _pieces(buffer, limit)
+            return
+    for start in range(0, len(text), limit):  # one enormous "word": cut it
+        yield text[start : start + limit]
+
+
+def _tail(text: str, size: int) -> str:
+    """The last `size` characters, starting at a word (or sentence) boundary."""
+    if len(text) <= size:
+        return text
+    tail = text[-size:]
+    sentence = _SENTENCE_END.search(tail)
+    if sentence and sentence.end() < len(tail) - 20:
+        return tail[sentence.end() :]
+    space = tail.find(" ")
+    return tail[space + 1 :] if 0 <= space < len(tail) - 1 else tail
+
+
+def pack(
+    blocks: Iterable[str],
+    max_chars: int = MAX_CHARS,
+    overlap: int = OVERLAP_CHARS,
+    sep: str = "\n\n",
+) -> list[str]:
+    """Greedy packing of blocks (paragraphs, rows …) into chunks, with overlap between chunks."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    carried = False  # the current chunk starts with overlap only
+
+    def flush() -> None:
+        nonlocal current, size, carried
+        if current and not (carried and len(current) == 1):
+            text = _trim(sep.join(current))
+            chunks.append(text)
+            tail = _tail(text, overlap) if overlap else ""
+            current, size, carried = ([tail], len(tail), True) if tail else ([], 0, False)
+        elif carried:
+            current, size, carried = [], 0, False
+
+    for block in blocks:
+        block = _trim(block)  # keeps the indentation of code and JSON
+        if not block:
+            continue
+        for piece in _pieces(block, max_chars - overlap if overlap else max_chars):
+            if current and size + len(sep) + len(piece) > max_chars:
+                flush()
+            current.append(piece)
+            size += len(piece) + (len(sep) if len(current) > 1 else 0)
+    if current and not (carried and len(current) == 1):
+        chunks.append(_trim(sep.join(current)))
+    return chunks
+
+
+def _trim(text: str) -> str:
+    """Blank lines and trailing spaces off both ends; leading indentation kept."""
+    return text.strip("\n").rstrip() if text.strip() else ""
+
+
+def _title(*parts: str) -> str:
+    return TITLE_SEPARATOR.join(" ".join(p.split()) for p in parts if p and p.strip())
+
+
+# --- Markdown and plain text --------------------------------------------------------------------
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_SETEXT = re.compile(r"^(=+|-+)\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _sections(text: str) -> list[tuple[list[str], str]]:
+    """(heading path, body) for each section of a Markdown text; fenced code is not a heading."""
+    sections: list[tuple[list[str], str]] = []
+    path: list[str] = []
+    body: list[str] = []
+    in_fence = False
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        heading = None if in_fence else _HEADING.match(line)
+        setext = (
+            not in_fence
+            and i + 1 < len(lines)
+            and line.strip()
+            and not line.startswith((" ", "\t", "-", "*", "|", ">"))
+            and _SETEXT.match(lines[i + 1])
+            and (not body or not body[-1].strip())
+        )
+        if heading or setext:
+            sections.append((list(path), "\n".join(body)))
+            body = []
+            level = len(heading.group(1)) if heading else (1 if lines[i + 1][0] == "=" else 2)
+            title = heading.group(2) if heading else line.strip()
+            path = path[: level - 1] + [""] * max(0, level - 1 - len(path)) + [title]
+            i += 1 if heading else 2
+            continue
+        body.append(line)
+        i += 1
+    sections.append((list(path), "\n".join(body)))
+    return [(p, b) for p, b in sections if b.strip() or p]
+
+
+def _paragraphs(body: str) -> list[str]:
+    """Blank-line separated blocks; a fenced code block stays in one block."""
+    blocks: list[str] = []
+    current: list[str] = []
+    in_fence = False
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        if not line.strip() and not in_fence:
+            if current:
+                blocks.append("\n".join(current))
+                current = []
+            continue
+        current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _markdown(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+    sections = _sections(text)
+    doc_title = next((p[0] for p, _ in sections if len(p) == 1 and p[0]), "") or path.name
+    chunks: list[tuple[str, str]] = []
+    for heading_path, body in sections:
+        names = [h for h in heading_path if h]
+        if names and names[0] == doc_title:
+            names = names[1:]
+        title = _title(doc_title, *names)
+        paragraphs = _paragraphs(body)
+        if not paragraphs:
+            continue
+        for piece in pack(paragraphs):
+            chunks.append((title, piece))
+    return doc_title, chunks
+
+
+def _plain(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+    return path.name, [(path.name, piece) for piece in pack(_paragraphs(text))]
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+_BLOCK_TAGS = {
+    "p", "div", "section", "article", "main", "aside", "header", "li", "ul", "ol",
+    "dl", "dt", "dd", "table", "tr", "blockquote", "pre", "form", "fieldset", "figure",
+    "figcaption", "address", "details", "summary", "hr", "br",
+}  # fmt: skip
+# Navigation and footers are boilerplate repeated on every page: they would crowd the results.
+_SKIP_TAGS = {
+    "script", "style", "noscript", "template", "svg", "head", "iframe", "object", "nav", "footer",
+}  # fmt: skip
+_HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to Markdown-like text: headings become `#` lines, blocks become paragraphs."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+        self._in_pre = False
+        self._heading: int | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        if tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag in _HEADING_TAGS:
+            self._heading = _HEADING_TAGS[tag]
+            self.out.append("\n\n" + "#" * self._heading + " ")
+        elif tag == "pre":
+            self._in_pre = True
+            self.out.append("\n\n")
+        elif tag in ("td", "th"):
+            self.out.append(" | ")
+        elif tag in _BLOCK_TAGS:
+            self.out.append("\n\n" if tag not in ("br", "li", "tr", "dt", "dd") else "\n")
+        if tag == "img":
+            alt = dict(attrs).get("alt")
+            if alt and not self._skip:
+                self.out.append(f" {alt} ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            return  # a self-closed <svg/> opens nothing
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _HEADING_TAGS:
+            self._heading = None
+            self.out.append("\n\n")
+        elif tag == "pre":
+            self._in_pre = False
+            self.out.append("\n\n")
+        elif tag in _BLOCK_TAGS:
+            self.out.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+            return
+        if self._skip:
+            return
+        if self._heading is not None or not self._in_pre:
+            data = re.sub(r"\s+", " ", data)
+        self.out.append(data)
+
+    def text(self) -> str:
+        raw = "".join(self.out)
+        lines = [line.strip() if not self._in_pre else line for line in raw.split("\n")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """(title, text) of an HTML page, with scripts, styles and markup removed."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    return " ".join(parser.title.split()), parser.text()
+
+
+def _html(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+    page_title, body = html_to_text(text)
+    if page_title and not body.lstrip().startswith("# "):
+        body = f"# {page_title}\n\n{body}"
+    title, chunks = _markdown(path, body)
+    return page_title or title, chunks
+
+
+# --- code ----------------------------------------------------------------------------------------
+
+_DEFINITION = re.compile(
+    r"^(?:async\s+def|def|class|function|func|fn|pub\s+fn|impl|struct|enum|interface|type|"
+    r"export\s+(?:default\s+)?(?:function|class|const|interface|type)|const|let|var|module|"
+    r"package|public|private|protected|static|CREATE|SELECT|WITH|\w[\w.-]*\s*:\s*$|\[[\w.]+\])"
+)
+
+
+def _code(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Blocks start at top-level definitions; each chunk is titled after its first definition."""
+    blocks: list[list[str]] = [[]]
+    previous_blank = True
+    for line in text.split("\n"):
+        top_level = line and not line[0].isspace()
+        if (
+            top_level
+            and previous_blank
+            and _DEFINITION.match(line)
+            and any(x.strip() for x in blocks[-1])
+        ):
+            blocks.append([])
+        blocks[-1].append(line)
+        previous_blank = not line.strip()
+    chunks: list[tuple[str, str]] = []
+    for block in blocks:
+        body = "\n".join(block).strip("\n")
+        if not body.strip():
+            continue
+        first = next((ln for ln in block if _DEFINITION.match(ln)), "")
+        label = first.strip().rstrip(":{").strip()[:80]
+        for piece in pack(body.split("\n\n"), sep="\n\n"):
+            chunks.append((_title(path.name, label), piece))
+    return path.name, chunks
+
+
+# --- CSV and JSON --------------------------------------------------------------------------------
+
+CSV_ROWS_CAP = 200_000
+
+
+def _csv(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Each row as `column: value` pairs; rows grouped into chunks, titled with their range."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    if delimiter == ",":
+        with contextlib.suppress(csv.Error):
+            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return path.name, []
+    header = [h.strip() or f"column {i + 1}" for i, h in enumerate(header)]
+    chunks: list[tuple[str, str]] = []
+    rows: list[str] = []
+    first_row = 1
+    size = 0
+    row_number = 0
+    columns = "Columns: " + ", ".join(header)
+
+    def flush(last: int) -> None:
+        nonlocal rows, size, first_row
+        if rows:
+            chunks.append((_title(path.name, f"rows {first_row}–{last}"), "\n".join(rows)))
+        rows, size, first_row = [], 0, last + 1
+
+    try:
+        for row_number, row in enumerate(reader, start=1):
+            if row_number > CSV_ROWS_CAP:
+                break
+            cells = [
+                f"{header[i] if i < len(header) else f'column {i + 1}'}: {cell.strip()}"
+                for i, cell in enumerate(row)
+                if cell.strip()
+            ]
+            if not cells:
+                continue
+            line = " | ".join(cells)[: MAX_CHARS - len(columns) - 2]
+            if rows and size + len(line) + 1 > MAX_CHARS - len(columns) - 1:
+                flush(row_number - 1)
+            if not rows:
+                first_row = row_number
+                rows.append(columns)
+                size = len(columns)
+            rows.append(line)
+            size += len(line) + 1
+    except csv.Error:
+        pass  # a broken tail: keep what was read
+    flush(min(row_number, CSV_ROWS_CAP))
+    if not chunks:
+        chunks.append((path.name, columns))
+    return path.name, chunks
+
+
+def _json_blocks(value: object) -> list[str]:
+    return json.dumps(value, indent=2, ensure_ascii=False).split("\n")
+
+
+def _pack_lines(lines: list[str]) -> list[str]:
+    return pack(lines, sep="\n", overlap=0)
+
+
+def _json(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Pretty-printed, one section per top-level key (or per group of array items)."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        lines = [ln for ln in text.split("\n") if ln.strip()]
+        return path.name, [(path.name, piece) for piece in _pack_lines(lines)]
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return _plain(path, text)  # not valid JSON: index it as text
+    chunks: list[tuple[str, str]] = []
+    if path.suffix.lower() == ".ipynb" and isinstance(value, dict) and "cells" in value:
+        for number, cell in enumerate(value.get("cells") or [], start=1):
+            source = cell.get("source", "") if isinstance(cell, dict) else ""
+            source = "".join(source) if isinstance(source, list) else str(source)
+            for piece in pack(source.split("\n\n")):
+                chunks.append((_title(path.name, f"cell {number}"), piece))
+        return path.name, chunks
+    if isinstance(value, dict):
+        for key, item in value.items():
+            lines = _json_blocks({key: item})
+            for piece in _pack_lines(lines):
+                chunks.append((_title(path.name, str(key)), piece))
+    elif isinstance(value, list):
+        buffer: list[str] = []
+        start = 0
+        for number, item in enumerate(value):
+            lines = _json_blocks(item)
+            if buffer and sum(map(len, buffer)) + sum(map(len, lines)) > MAX_CHARS:
+                for piece in _pack_lines(buffer):
+                    chunks.append((_title(path.name, f"items {start + 1}–{number}"), piece))
+                buffer, start = [], number
+            buffer.extend(lines)
+        for piece in _pack_lines(buffer):
+            chunks.append((_title(path.name, f"items {start + 1}–{len(value)}"), piece))
+    else:
+        chunks.append((path.name, json.dumps(value, ensure_ascii=False)))
+    return path.name, chunks
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+def _pdf(path: Path, data: bytes) -> tuple[str, list[tuple[str, str]]]:
+    """Text per page with pypdf, when it is installed; otherwise a clear skip."""
+    try:
+        import pypdf
+    except ImportError:
+        raise Skipped(
+            f"{path.name}: reading PDF files needs the pypdf package (pip install pypdf)"
+        ) from None
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise Skipped(f"{path.name} is an encrypted PDF")
+        pages = [(number, page.extract_text() or "") for number, page in enumerate(reader.pages, 1)]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except Skipped:
+        raise
+    except Exception as exc:  # pypdf raises many kinds of errors on damaged files
+        raise Skipped(f"{path.name} could not be read as a PDF: {exc}") from exc
+    title = " ".join(str(meta_title).split()) or path.name
+    chunks: list[tuple[str, str]] = []
+    for number, text in pages:
+        for piece in pack(_paragraphs(text.replace("\r", "\n"))):
+            chunks.append((_title(title, f"page {number}"), piece))
+    return title, chunks
+
+
+CHUNKERS = {
+    "markdown": _markdown,
+    "text": _plain,
+    "html": _html,
+    "code": _code,
+    "csv": _csv,
+    "json": _json,
+}
+
+
+def chunk_text(title: str, text: str) -> list[Chunk]:
+    """Chunks of a free text (a chat exchange, an export summary), Markdown structure honoured."""
+    sections = _sections(text.replace("\r\n", "\n"))
+    chunks: list[Chunk] = []
+    for heading_path, body in sections:
+        names = [h for h in heading_path if h]
+        for piece in pack(_paragraphs(body)):
+            chunks.append(Chunk(_title(title, *names), piece, len(chunks)))
+    if not chunks and text.strip():
+        chunks.append(Chunk(title, text.strip()[:MAX_CHARS], 0))
+    return chunks

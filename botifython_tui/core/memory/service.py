@@ -1,0 +1,864 @@
+"""The document memory: chunks in SQLite, their vectors in one FAISS index per profile.
+
+Every change writes the table first (one transaction), then the index, saved atomically. A crash
+between the two leaves chunks without vectors or vectors without chunks, and `reconcile()` (run
+when a profile's index is first opened) embeds the first and drops the second. A damaged index
+file is rebuilt from the table. Two running instances share the folder: writers take a file lock,
+and an instance whose index file was replaced by another reloads it before using it.
+
+All methods block (embedding takes seconds): call them from a worker thread. The async helpers
+`ensure_loaded()` and `asearch()` do that with `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botifython_tui.core.memory.chunking import (
+    MAX_FILE_BYTES,
+    TITLE_SEPARATOR,
+    Chunk,
+    Skipped,
+    chunk_text,
+    file_type,
+    read_document,
+)
+from botifython_tui.core.memory.embeddings import make_embedder, refuse_event_loop_thread
+from botifython_tui.core.memory.events import (
+    ChunksEmbedded,
+    Event,
+    FileDone,
+    IngestReport,
+    ModelLoading,
+    ModelReady,
+    Notice,
+    ReconcileReport,
+    ScanFinished,
+)
+from botifython_tui.core.memory.feeds import (
+    chat_exchange_text,
+    chat_source,
+    export_source,
+    export_summary,
+)
+from botifython_tui.core.memory.index import APPROX_THRESHOLD, IndexCorrupt, VectorIndex
+from botifython_tui.core.store import Store, utc_now
+from botifython_tui.logs import get_logger
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from botifython_tui.core.memory.embeddings import TextEmbedder
+
+log = get_logger("memory")
+
+DOCUMENT, CHAT, EXPORT = "document", "chat", "export"
+KINDS = (DOCUMENT, CHAT, EXPORT)
+MEMORY_FOLDER = "memory"
+SAVE_INTERVAL = 10.0  # seconds between index saves during a long ingest
+SMALL_INDEX_VECTORS = 20_000  # below this an index is saved after every change (it takes < 50 ms)
+EMBED_BATCH = 64
+IGNORED_DIRS = {
+    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", "site-packages", ".idea", ".vscode",
+}  # fmt: skip
+
+Progress = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    score: float
+    chunk_id: int
+    kind: str
+    source: str
+    title: str
+    position: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    kind: str
+    source: str
+    title: str
+    chunks: int
+    updated_at: str
+    file_hash: str | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == DOCUMENT
+
+
+def embedding_input(title: str, text: str) -> str:
+    """What is embedded for a chunk: its title (document and headings) gives the text context."""
+    return f"{title}\n{text}" if title else text
+
+
+def content_hash(title: str, text: str) -> str:
+    return hashlib.sha256(embedding_input(title, text).encode()).hexdigest()
+
+
+def _noop(event: Event) -> None:
+    return None
+
+
+class _ProfileIndex:
+    """A loaded index and what is known about its file."""
+
+    def __init__(self, index: VectorIndex, stamp: tuple[int, int] | None) -> None:
+        self.index = index
+        self.stamp = stamp  # (mtime_ns, size) of the file as last read or written
+        self.dirty = False
+        self.saved_at = time.monotonic()
+
+
+class Memory:
+    """Add, search, list and remove what the assistant remembers, one profile at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        data_dir: str | os.PathLike[str],
+        embedder: TextEmbedder | None = None,
+        *,
+        approx_threshold: int = APPROX_THRESHOLD,
+        background_approx: bool = True,
+    ) -> None:
+        self.store = store
+        self.folder = Path(data_dir) / MEMORY_FOLDER
+        self.embedder: TextEmbedder = embedder if embedder is not None else make_embedder()
+        self.approx_threshold = approx_threshold
+        self.background_approx = background_approx
+        self._indexes: dict[int, _ProfileIndex] = {}
+        self._index_lock = threading.RLock()  # short: loading, updating, searching an index
+        self._write_lock = threading.RLock()  # long: one writer at a time in this process
+        self._flock_depth = 0
+        self._flock_fd: int | None = None
+        self.notices: list[str] = []  # messages for the user (repairs, rebuilds), oldest first
+
+    # --- status ------------------------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    @property
+    def model_loaded(self) -> bool:
+        return self.embedder.loaded
+
+    def index_path(self, profile_id: int) -> Path:
+        return self.folder / f"profile-{int(profile_id)}.faiss"
+
+    def chunk_count(self, profile_id: int) -> int:
+        return int(
+            self.store.query("SELECT count(*) FROM chunks WHERE profile_id = ?", [profile_id])[0][0]
+        )
+
+    # --- async helpers for the UI ------------------------------------------------------------
+    async def ensure_loaded(self, profile_id: int | None = None) -> ReconcileReport:
+        """Load the model and check the index(es) against the table, off the calling thread."""
+        return await asyncio.to_thread(self.load, profile_id)
+
+    async def asearch(self, query: str, profile_id: int, k: int = 5) -> list[Hit]:
+        return await asyncio.to_thread(self.search, query, profile_id, k)
+
+    def load(
+        self, profile_id: int | None = None, progress: Progress | None = None
+    ) -> ReconcileReport:
+        """Load the model, then reconcile one profile (or all)."""
+        self._load_model(progress or _noop)
+        return self.reconcile(profile_id, progress=progress)
+
+    def _load_model(self, progress: Progress) -> None:
+        if self.embedder.loaded:
+            return
+        progress(ModelLoading(self.model_id))
+        started = time.monotonic()
+        self.embedder.load()
+        progress(ModelReady(self.model_id, self.embedder.dim, time.monotonic() - started))
+
+    def close(self) -> None:
+        """Save indexes with unsaved changes."""
+        with self._write_lock, self._exclusive():
+            for profile_id, entry in list(self._indexes.items()):
+                if entry.dirty:
+                    self._save(profile_id, entry)
+
+    # --- locking -----------------------------------------------------------------------------
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This process's write lock plus an advisory lock on the folder, against other instances."""
+        with self._write_lock:
+            if self._flock_depth == 0:
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    import fcntl
+
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except ImportError:  # not on POSIX: in-process locking only
+                    pass
+                self._flock_fd = fd
+            self._flock_depth += 1
+            try:
+                yield
+            finally:
+                self._flock_depth -= 1
+                if self._flock_depth == 0 and self._flock_fd is not None:
+                    os.close(self._flock_fd)  # closing releases the flock
+                    self._flock_fd = None
+
+    # --- index files -------------------------------------------------------------------------
+    def _stamp(self, path: Path) -> tuple[int, int] | None:
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)
+
+    def _new_index(self) -> VectorIndex:
+        return VectorIndex(
+            self.embedder.dim,
+            self.model_id,
+            approx_threshold=self.approx_threshold,
+            background=self.background_approx,
+        )
+
+    def _notice(self, message: str, progress: Progress) -> None:
+        log.warning("%s", message)
+        self.notices.append(message)
+        progress(Notice(message))
+
+    def _entry(
+        self, profile_id: int, progress: Progress, report: ReconcileReport | None = None
+    ) -> _ProfileIndex:
+        """The profile's index, loaded (or rebuilt) and reconciled with the table if needed."""
+        path = self.index_path(profile_id)
+        with self._index_lock:
+            entry = self._indexes.get(profile_id)
+            if entry is not None and (entry.stamp == self._stamp(path) or entry.dirty):
+                return entry
+        report = report if report is not None else ReconcileReport()
+        with self._exclusive():
+            with self._index_lock:
+                entry = self._indexes.get(profile_id)
+                if entry is not None and (entry.stamp == self._stamp(path) or entry.dirty):
+                    return entry
+            entry = self._open(profile_id, progress, report)
+            with self._index_lock:
+                self._indexes[profile_id] = entry
+            self._reconcile_entry(profile_id, entry, progress, report)
+        return entry
+
+    def _open(self, profile_id: int, progress: Progress, report: ReconcileReport) -> _ProfileIndex:
+        path = self.index_path(profile_id)
+        stamp = self._stamp(path)
+        if stamp is None:
+            if self.chunk_count(profile_id):
+                self._notice(
+                    f"The memory index {path} is missing; rebuilding it from the "
+                    f"{self.chunk_count(profile_id):,} chunks in the database.",
+                    progress,
+                )
+                report.rebuilt.append(profile_id)
+            self._load_model(progress)
+            return _ProfileIndex(self._new_index(), None)
+        try:
+            index = VectorIndex.load(
+                path, approx_threshold=self.approx_threshold, background=self.background_approx
+            )
+        except IndexCorrupt as exc:
+            count = self.chunk_count(profile_id)
+            self._notice(
+                f"The memory index could not be read: {exc}. It was moved to "
+                f"{path.name}.corrupt and is being rebuilt from the {count:,} chunks in the "
+                "database (nothing is lost).",
+                progress,
+            )
+            report.rebuilt.append(profile_id)
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+            self._load_model(progress)
+            return _ProfileIndex(self._new_index(), None)
+        if index.model != self.model_id:
+            count = self.chunk_count(profile_id)
+            self._notice(
+                f"The embedding model changed from {index.model} to {self.model_id}: "
+                f"re-embedding the {count:,} chunks of this profile.",
+                progress,
+            )
+            report.rebuilt.append(profile_id)
+            self._load_model(progress)
+            return _ProfileIndex(self._new_index(), stamp)  # the old file is accounted for
+        return _ProfileIndex(index, stamp)
+
+    def _save(self, profile_id: int, entry: _ProfileIndex) -> None:
+        path = self.index_path(profile_id)
+        with self._exclusive():
+            if entry.stamp != self._stamp(path):
+                # Another instance saved since we read the file: bring ours in line with the
+                # table (the truth, shared by both) before replacing theirs.
+                self._reconcile_entry(profile_id, entry, _noop, ReconcileReport(), save=False)
+            entry.index.save(path)
+        entry.stamp = self._stamp(path)
+        entry.dirty = False
+        entry.saved_at = time.monotonic()
+
+    def _maybe_save(self, profile_id: int, entry: _ProfileIndex, *, force: bool = False) -> None:
+        if not entry.dirty:
+            return
+        if (
+            force
+            or entry.index.count < SMALL_INDEX_VECTORS
+            or time.monotonic() - entry.saved_at >= SAVE_INTERVAL
+        ):
+            self._save(profile_id, entry)
+
+    # --- reconcile ---------------------------------------------------------------------------
+    def reconcile(
+        self, profile_id: int | None = None, progress: Progress | None = None
+    ) -> ReconcileReport:
+        """Check index and table against each other and repair (one profile, or all of them).
+
+        Also drops the chunks and index files of profiles that no longer exist.
+        """
+        refuse_event_loop_thread("Reconciling the memory")
+        progress = progress or _noop
+        report = ReconcileReport()
+        with self._exclusive():
+            profiles = self._profiles_with_memory(report) if profile_id is None else [profile_id]
+            for pid in profiles:
+                with self._index_lock:
+                    self._indexes.pop(
+                        pid, None
+                    )  # re-read the file: another instance may have saved
+                self._entry(pid, progress, report)
+        report.messages = list(self.notices)
+        return report
+
+    def _profiles_with_memory(self, report: ReconcileReport) -> list[int]:
+        existing = {row[0] for row in self.store.query("SELECT id FROM profiles")}
+        in_table = {row[0] for row in self.store.query("SELECT DISTINCT profile_id FROM chunks")}
+        on_disk: set[int] = set()
+        if self.folder.is_dir():
+            for path in self.folder.glob("profile-*.faiss"):
+                number = path.stem.removeprefix("profile-")
+                if number.isdigit():
+                    on_disk.add(int(number))
+        for gone in sorted((in_table | on_disk) - existing):
+            with self.store.write() as db:
+                removed = db.execute("DELETE FROM chunks WHERE profile_id = ?", [gone]).rowcount
+            self.index_path(gone).unlink(missing_ok=True)
+            with self._index_lock:
+                self._indexes.pop(gone, None)
+            report.removed += max(0, removed)
+            log.info("dropped the memory of deleted profile %s (%s chunks)", gone, removed)
+        return sorted((in_table | on_disk) & existing)
+
+    def _reconcile_entry(
+        self,
+        profile_id: int,
+        entry: _ProfileIndex,
+        progress: Progress,
+        report: ReconcileReport,
+        *,
+        save: bool = True,
+    ) -> None:
+        import numpy as np
+
+        table_ids = np.array(
+            [
+                row[0]
+                for row in self.store.query(
+                    "SELECT id FROM chunks WHERE profile_id = ? ORDER BY id", [profile_id]
+                )
+            ],
+            dtype=np.int64,
+        )
+        index_ids = entry.index.ids()
+        orphans = np.setdiff1d(index_ids, table_ids)
+        missing = np.setdiff1d(table_ids, index_ids)
+        if len(orphans):
+            entry.index.remove(orphans)
+            entry.dirty = True
+            report.removed += len(orphans)
+            log.info("profile %s: removed %d vectors without a chunk", profile_id, len(orphans))
+        if len(missing):
+            self._load_model(progress)
+            done = 0
+            for start in range(0, len(missing), 512):
+                batch = [int(i) for i in missing[start : start + 512]]
+                marks = ",".join("?" * len(batch))
+                rows = self.store.query(
+                    f"SELECT id, title, text FROM chunks WHERE id IN ({marks}) ORDER BY id", batch
+                )
+                if not rows:
+                    continue
+                vectors = self._embed(
+                    [embedding_input(t, x) for _, t, x in rows], progress, done, len(missing)
+                )
+                entry.index.add([r[0] for r in rows], vectors)
+                done += len(rows)
+                entry.dirty = True
+                if save:
+                    self._maybe_save(profile_id, entry)
+            report.embedded += done
+            log.info("profile %s: embedded %d chunks the index lacked", profile_id, done)
+        if save and (entry.dirty or entry.stamp is None):
+            self._save(profile_id, entry)
+
+    def rebuild(self, profile_id: int, progress: Progress | None = None) -> ReconcileReport:
+        """Throw the profile's index away and embed every chunk again."""
+        progress = progress or _noop
+        report = ReconcileReport(rebuilt=[profile_id])
+        self._load_model(progress)
+        with self._exclusive():
+            entry = _ProfileIndex(self._new_index(), self._stamp(self.index_path(profile_id)))
+            with self._index_lock:
+                self._indexes[profile_id] = entry
+            self._reconcile_entry(profile_id, entry, progress, report)
+        return report
+
+    # --- embedding ---------------------------------------------------------------------------
+    def _embed(
+        self,
+        texts: Sequence[str],
+        progress: Progress,
+        done: int = 0,
+        total: int = 0,
+        source: str = "",
+    ) -> np.ndarray:
+        import numpy as np
+
+        self._load_model(progress)
+        total = total or len(texts)
+        parts = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            parts.append(self.embedder.embed(texts[start : start + EMBED_BATCH]))
+            progress(ChunksEmbedded(done + start + len(parts[-1]), total, source))
+        if not parts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.vstack(parts)
+
+    # --- writing -----------------------------------------------------------------------------
+    def _replace_source(
+        self,
+        profile_id: int,
+        kind: str,
+        source: str,
+        chunks: Sequence[Chunk],
+        file_hash: str | None,
+        progress: Progress,
+        *,
+        reuse: bool = True,
+        append: bool = False,
+    ) -> tuple[int, int]:
+        """Store `chunks` for a source (replacing its old ones unless `append`); (embedded, reused)."""
+        import numpy as np
+
+        entry = self._entry(profile_id, progress)
+        old = self.store.query(
+            "SELECT id, content_hash FROM chunks WHERE profile_id = ? AND kind = ? AND source = ?",
+            [profile_id, kind, source],
+        )
+        hashes = [content_hash(c.title, c.text) for c in chunks]
+        if append:
+            known = {h for _, h in old}
+            keep = [i for i, h in enumerate(hashes) if h not in known]
+            chunks = [chunks[i] for i in keep]
+            hashes = [hashes[i] for i in keep]
+            if not chunks:
+                return 0, 0
+        vectors: list[Any] = [None] * len(chunks)
+        if reuse and not append:
+            by_hash = {h: chunk_id for chunk_id, h in old}
+            for i, h in enumerate(hashes):
+                if h in by_hash:
+                    vectors[i] = entry.index.reconstruct(by_hash[h])
+        todo = [i for i, v in enumerate(vectors) if v is None]
+        if todo:
+            fresh = self._embed(
+                [embedding_input(chunks[i].title, chunks[i].text) for i in todo],
+                progress,
+                source=source,
+            )
+            for row, i in enumerate(todo):
+                vectors[i] = fresh[row]
+        now = utc_now()
+        with self._exclusive():
+            with self.store.write() as db:
+                old_ids = [
+                    row[0]
+                    for row in db.execute(
+                        "SELECT id FROM chunks WHERE profile_id = ? AND kind = ? AND source = ?",
+                        [profile_id, kind, source],
+                    ).fetchall()
+                ]
+                offset = 0
+                if append:
+                    offset = db.execute(
+                        "SELECT coalesce(max(position) + 1, 0) FROM chunks "
+                        "WHERE profile_id = ? AND kind = ? AND source = ?",
+                        [profile_id, kind, source],
+                    ).fetchone()[0]
+                    old_ids = []
+                else:
+                    db.execute(
+                        "DELETE FROM chunks WHERE profile_id = ? AND kind = ? AND source = ?",
+                        [profile_id, kind, source],
+                    )
+                new_ids = []
+                for chunk, h in zip(chunks, hashes, strict=True):
+                    cursor = db.execute(
+                        "INSERT INTO chunks (profile_id, kind, source, title, position, text, "
+                        "content_hash, file_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            profile_id,
+                            kind,
+                            source,
+                            chunk.title,
+                            chunk.position + offset,
+                            chunk.text,
+                            h,
+                            file_hash,
+                            now,
+                        ],
+                    )
+                    new_ids.append(cursor.lastrowid)
+            # The table is committed: a crash from here on is repaired by reconcile().
+            entry = self._entry(profile_id, progress)
+            with self._index_lock:
+                entry.index.remove(old_ids)
+                if new_ids:
+                    entry.index.add(new_ids, np.vstack(vectors).astype(np.float32))
+                entry.dirty = True
+            self._maybe_save(profile_id, entry)
+        return len(todo), len(chunks) - len(todo)
+
+    def _drop_sources(self, profile_id: int, sources: Iterable[str], progress: Progress) -> int:
+        sources = list(sources)
+        if not sources:
+            return 0
+        with self._exclusive():
+            ids: list[int] = []
+            with self.store.write() as db:
+                for source in sources:
+                    ids += [
+                        row[0]
+                        for row in db.execute(
+                            "SELECT id FROM chunks WHERE profile_id = ? AND source = ?",
+                            [profile_id, source],
+                        ).fetchall()
+                    ]
+                    db.execute(
+                        "DELETE FROM chunks WHERE profile_id = ? AND source = ?",
+                        [profile_id, source],
+                    )
+            if ids and (self.index_path(profile_id).exists() or profile_id in self._indexes):
+                entry = self._entry(profile_id, progress)
+                with self._index_lock:
+                    entry.index.remove(ids)
+                    entry.dirty = True
+                self._maybe_save(profile_id, entry)
+        return len(sources)
+
+    # --- documents ---------------------------------------------------------------------------
+    def add_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        profile_id: int,
+        progress: Progress | None = None,
+        *,
+        force: bool = False,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IngestReport:
+        """Index files and folders (recursively). Unchanged files are skipped, changed ones
+        replaced, and files gone from an added folder (or a named path that no longer exists)
+        dropped."""
+        refuse_event_loop_thread("Adding documents")
+        progress = progress or _noop
+        started = time.monotonic()
+        report = IngestReport()
+        known = {
+            source: file_hash
+            for source, file_hash in self.store.query(
+                "SELECT source, max(file_hash) FROM chunks WHERE profile_id = ? AND kind = ? "
+                "GROUP BY source",
+                [profile_id, DOCUMENT],
+            )
+        }
+        files, gone = self._collect(paths, known, report)
+        progress(ScanFinished(len(files)))
+        total = len(files)
+        try:
+            for number, path in enumerate(files, start=1):
+                if should_stop is not None and should_stop():
+                    report.cancelled = True
+                    break
+                outcome, chunks, reason = self._add_file(
+                    path, profile_id, known, progress, force, report
+                )
+                progress(FileDone(str(path), outcome, chunks, number, total, reason))
+            if not report.cancelled and gone:
+                self._drop_sources(profile_id, gone, progress)
+                for source in gone:
+                    report.removed.append(source)
+                    progress(FileDone(source, "removed", 0, total, total))
+        finally:
+            self._flush(profile_id)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _collect(
+        self, paths: Iterable[str | os.PathLike[str]], known: dict[str, str], report: IngestReport
+    ) -> tuple[list[Path], list[str]]:
+        files: list[Path] = []
+        seen: set[Path] = set()
+        gone: list[str] = []
+        for raw in paths:
+            path = Path(raw).expanduser().absolute()
+            resolved = Path(os.path.realpath(path))
+            if not path.exists():
+                under = [
+                    s for s in known if s == str(resolved) or s.startswith(f"{resolved}{os.sep}")
+                ]
+                if under:
+                    gone += under
+                else:
+                    report.skipped.append((str(path), "no such file or folder"))
+                continue
+            if path.is_dir():
+                found = self._walk(resolved, report)
+                present = {str(f) for f in found}
+                gone += [
+                    s for s in known if s.startswith(f"{resolved}{os.sep}") and s not in present
+                ]
+            else:
+                found = [resolved]
+            for item in found:
+                if item not in seen:
+                    seen.add(item)
+                    files.append(item)
+        return files, sorted(set(gone))
+
+    def _walk(self, folder: Path, report: IngestReport) -> list[Path]:
+        files: list[Path] = []
+
+        def on_error(exc: OSError) -> None:
+            report.skipped.append((str(exc.filename), f"cannot be read: {exc.strerror or exc}"))
+
+        for root, dirs, names in os.walk(folder, onerror=on_error):  # never follows dir links
+            dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not d.startswith("."))
+            for name in sorted(names):
+                if name.startswith("."):
+                    continue
+                path = Path(root) / name
+                if file_type(path) is None:
+                    report.skipped.append(
+                        (str(path), f"not a supported type ({path.suffix or 'no extension'})")
+                    )
+                    continue
+                files.append(Path(os.path.realpath(path)))
+        return files
+
+    def _add_file(
+        self,
+        path: Path,
+        profile_id: int,
+        known: dict[str, str],
+        progress: Progress,
+        force: bool,
+        report: IngestReport,
+    ) -> tuple[str, int, str]:
+        source = str(path)
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise Skipped(
+                    f"{path.name} is {size / 1e6:.1f} MB; files over "
+                    f"{MAX_FILE_BYTES // (1024 * 1024)} MB are not indexed"
+                )
+            if file_type(path) is None:
+                raise Skipped(
+                    f"{path.name}: not a supported type ({path.suffix or 'no extension'})"
+                )
+            data = path.read_bytes()
+        except Skipped as exc:
+            report.skipped.append((source, str(exc)))
+            return "skipped", 0, str(exc)
+        except OSError as exc:
+            reason = f"cannot be read: {exc.strerror or exc}"
+            report.skipped.append((source, reason))
+            return "skipped", 0, reason
+        file_hash = hashlib.sha256(data).hexdigest()
+        if not force and known.get(source) == file_hash:
+            report.unchanged.append(source)
+            return "unchanged", 0, ""
+        try:
+            document = read_document(path, data)
+        except Skipped as exc:
+            report.skipped.append((source, str(exc)))
+            return "skipped", 0, str(exc)
+        embedded, reused = self._replace_source(
+            profile_id, DOCUMENT, source, document.chunks, file_hash, progress, reuse=not force
+        )
+        report.chunks_embedded += embedded
+        report.chunks_reused += reused
+        outcome = "updated" if source in known else "added"
+        (report.updated if source in known else report.added).append(source)
+        known[source] = file_hash
+        return outcome, len(document.chunks), document.note or ""
+
+    def _flush(self, profile_id: int) -> None:
+        with self._index_lock:
+            entry = self._indexes.get(profile_id)
+        if entry is not None and entry.dirty:
+            with self._exclusive():
+                self._save(profile_id, entry)
+
+    def add_text(
+        self,
+        kind: str,
+        source: str,
+        title: str,
+        text: str,
+        profile_id: int,
+        *,
+        append: bool | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Remember a text (a chat exchange, an export summary). Chats append to their source;
+        other kinds replace it. Returns the number of chunks added."""
+        refuse_event_loop_thread("Adding to the memory")
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        append = kind == CHAT if append is None else append
+        chunks = chunk_text(title, text)
+        if not chunks:
+            return 0
+        embedded, reused = self._replace_source(
+            profile_id, kind, source, chunks, None, progress or _noop, append=append
+        )
+        return embedded + reused
+
+    def remove(self, path_or_source: str | os.PathLike[str], profile_id: int) -> list[str]:
+        """Forget a document, every document under a folder, or a chat/export source."""
+        refuse_event_loop_thread("Removing documents")
+        raw = str(path_or_source)
+        candidates = {raw}
+        if not raw.startswith(("chat:", "export:")):
+            path = Path(raw).expanduser().absolute()
+            candidates |= {str(path), os.path.realpath(path)}
+        sources = [
+            source
+            for (source,) in self.store.query(
+                "SELECT DISTINCT source FROM chunks WHERE profile_id = ?", [profile_id]
+            )
+            if source in candidates
+            or any(source.startswith(c.rstrip(os.sep) + os.sep) for c in candidates)
+        ]
+        self._drop_sources(profile_id, sources, _noop)
+        self._flush(profile_id)
+        return sorted(sources)
+
+    def reindex(self, profile_id: int, progress: Progress | None = None) -> IngestReport:
+        """Read every document again and re-embed everything (after a model or chunker change)."""
+        refuse_event_loop_thread("Re-indexing")
+        progress = progress or _noop
+        self._load_model(progress)
+        with self._exclusive():
+            entry = _ProfileIndex(self._new_index(), self._stamp(self.index_path(profile_id)))
+            with self._index_lock:
+                self._indexes[profile_id] = entry
+            # Saved empty at once: a crash mid-way then leaves an index that reconcile() fills.
+            self._save(profile_id, entry)
+            sources = [
+                s
+                for (s,) in self.store.query(
+                    "SELECT DISTINCT source FROM chunks WHERE profile_id = ? AND kind = ? "
+                    "ORDER BY source",
+                    [profile_id, DOCUMENT],
+                )
+            ]
+            report = self.add_paths(sources, profile_id, progress, force=True)
+            self._reconcile_entry(profile_id, entry, progress, ReconcileReport())  # chats, exports
+        return report
+
+    # --- reading -----------------------------------------------------------------------------
+    def documents(self, profile_id: int, kind: str | None = None) -> list[DocumentInfo]:
+        """What the memory holds for a profile: one entry per file, chat or export."""
+        rows = self.store.query(
+            "SELECT c.kind, c.source, count(*), max(c.created_at), max(c.file_hash), "
+            "(SELECT t.title FROM chunks t WHERE t.profile_id = c.profile_id AND t.kind = c.kind "
+            " AND t.source = c.source ORDER BY t.position LIMIT 1) "
+            "FROM chunks c WHERE c.profile_id = ? AND (? IS NULL OR c.kind = ?) "
+            "GROUP BY c.kind, c.source ORDER BY c.kind, c.source",
+            [profile_id, kind, kind],
+        )
+        return [
+            DocumentInfo(
+                kind=k,
+                source=source,
+                title=(title or "").split(TITLE_SEPARATOR)[0],
+                chunks=count,
+                updated_at=updated,
+                file_hash=file_hash,
+            )
+            for k, source, count, updated, file_hash, title in rows
+        ]
+
+    def search(
+        self, query: str, profile_id: int, k: int = 5, *, kinds: Sequence[str] | None = None
+    ) -> list[Hit]:
+        """The k chunks most similar to `query` in this profile, best first, with their sources."""
+        refuse_event_loop_thread("Searching the memory")
+        if not query.strip() or k <= 0 or not self.chunk_count(profile_id):
+            return []
+        entry = self._entry(profile_id, _noop)
+        vector = self.embedder.embed([query])[0]
+        found = entry.index.search(vector, k if not kinds else k * 4)
+        if not found:
+            return []
+        scores = dict(found)
+        marks = ",".join("?" * len(scores))
+        rows = self.store.query(
+            f"SELECT id, kind, source, title, position, text FROM chunks "
+            f"WHERE profile_id = ? AND id IN ({marks})",
+            [profile_id, *scores],
+        )
+        hits = [
+            Hit(scores[row[0]], row[0], row[1], row[2], row[3], row[4], row[5])
+            for row in rows
+            if not kinds or row[1] in kinds
+        ]
+        hits.sort(key=lambda h: (-h.score, h.chunk_id))
+        return hits[:k]
+
+    # --- feeds -------------------------------------------------------------------------------
+    def remember_exchange(
+        self, profile_id: int, conversation_id: int, title: str, question: str, answer: str
+    ) -> int:
+        """Add one chat exchange to the conversation's memory (call when a reply is complete)."""
+        return self.add_text(
+            CHAT,
+            chat_source(conversation_id),
+            title or f"Conversation {conversation_id}",
+            chat_exchange_text(question, answer),
+            profile_id,
+        )
+
+    def remember_export(self, record: Any) -> int:
+        """Add a link-graph export's summary (site, analysis, depth, counts, top hubs)."""
+        title, text = export_summary(record)
+        return self.add_text(
+            EXPORT, export_source(record.links_path), title, text, record.profile_id
+        )
