@@ -60,7 +60,7 @@ _VALID_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 # Keys that make an object worth decoding; an object without one cannot hold an action.
 _ACTION_KEY = re.compile(
     r"""(?<![\w])["'“‘]?(?:action|actions|tool|tool_name|tool_calls|function|function_call|name)"""
-    r"""["'”’]?\s*:""",
+    r"""\\?["'”’]?\s*:""",
     re.IGNORECASE,
 )
 
