@@ -37,6 +37,7 @@ __all__ = [
     "Action",
     "ActionChain",
     "ActionContext",
+    "ActionRefused",
     "ActionResult",
     "Outcome",
     "Refusal",
@@ -96,7 +97,7 @@ class ActionContext:
     - `botify_client_factory()` returns a `BotifyClient` (or an awaitable of one), used with
       `async with`;
     - `start_export(org, project, analysis, max_edges)` asks the app to start a link-graph export
-      and returns a message (or raises with one);
+      and returns a message (or raises `ActionRefused` with one, e.g. an export already runs);
     - `export_status()` describes the running export (text or a dict), or None;
     - `search_documents(query, limit)` returns passages (dicts or text).
     """
@@ -118,7 +119,7 @@ class ActionContext:
 
     async def botify(self) -> Any:
         if self.botify_client_factory is None:
-            raise _Unavailable("Botify is not available here (no client was configured).")
+            raise ActionRefused("Botify is not available here (no client was configured).")
         client = self.botify_client_factory()
         if inspect.isawaitable(client):
             client = await client
@@ -159,8 +160,8 @@ class Action:
         return not (self.changes or self.spends_credits or self.destructive)
 
 
-class _Unavailable(Exception):
-    """A host callback the action needs is missing."""
+class ActionRefused(Exception):
+    """Raised by an action or a host callback to refuse; the message goes to the model as is."""
 
 
 # --- schema helpers ------------------------------------------------------------------------------
@@ -396,7 +397,7 @@ async def execute(action: Action, args: dict[str, Any], ctx: ActionContext) -> A
             if inspect.isawaitable(outcome):
                 outcome = await outcome
             result = outcome
-    except (StoreError, BotifyError, ValueError, _Unavailable) as exc:
+    except (StoreError, BotifyError, ValueError, ActionRefused) as exc:
         result = ActionResult(False, str(exc))
     except Exception as exc:  # the chat must go on; the details go to the log
         log.exception("Action %s failed", action.name)
