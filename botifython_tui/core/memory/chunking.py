@@ -195,9 +195,11 @@ def pack(
         block = _trim(block)  # keeps the indentation of code and JSON
         if not block:
             continue
-        for piece in _pieces(block, max_chars - overlap if overlap else max_chars):
+        for piece in _pieces(block, max_chars - overlap - len(sep) if overlap else max_chars):
             if current and size + len(sep) + len(piece) > max_chars:
                 flush()
+                if current and size + len(sep) + len(piece) > max_chars:
+                    current, size, carried = [], 0, False  # no room for the overlap
             current.append(piece)
             size += len(piece) + (len(sep) if len(current) > 1 else 0)
     if current and not (carried and len(current) == 1):
@@ -359,7 +361,8 @@ class _TextExtractor(HTMLParser):
             self._in_pre = False
             self.out.append("\n\n")
         elif tag in _BLOCK_TAGS:
-            self.out.append("\n\n")
+            if tag not in ("li", "tr", "dt", "dd", "br"):  # those start a line when they open
+                self.out.append("\n\n")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:

@@ -101,13 +101,16 @@ def format_sources(sources: Sequence[Source]) -> str:
     return "Sources: " + " · ".join(f"[{s.number}] {s.label}" for s in sources)
 
 
+_DOCS = r"\b(?:documents?|docs|files?|sources?|pdfs?|notes)\b"
 _INVENTORY = re.compile(
-    r"\b(which|what|list|show|tell me)\b.{0,40}\b(documents?|docs|files?|sources?|pdfs?)\b"
-    r".{0,40}\b(know|have|indexed|remember|stored|loaded|uploaded|added|about|in (?:your|the) "
-    r"memory)\b"
-    r"|\b(list|show)\b.{0,20}\b(my|the|your|all)\b.{0,12}\b(documents?|docs|files)\b"
-    r"|\bwhat do you know about my (documents?|files)\b",
-    re.IGNORECASE | re.DOTALL,
+    # which documents do you know about / what files do you have / which sources are in your memory
+    rf"\b(?:which|what)\b[^?.!]{{0,30}}{_DOCS}[^?.!]{{0,30}}\b(?:you|your)\b"
+    # what files have I uploaded / which documents did I add
+    rf"|\b(?:which|what)\b[^?.!]{{0,30}}{_DOCS}[^?.!]{{0,20}}\b(?:have|did)\s+i\b"
+    # list my documents / show me all the files
+    rf"|\b(?:list|show)\b[^?.!]{{0,12}}\b(?:my|the|your|all)\b[^?.!]{{0,12}}{_DOCS}\s*(?:[?.!]|$|you|in\b)"
+    rf"|\bwhat do you know about my\b[^?.!]{{0,10}}{_DOCS}",
+    re.IGNORECASE,
 )
 
 
