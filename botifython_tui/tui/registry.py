@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -26,22 +27,42 @@ class AppSpec:
     order: int = 100
 
 
-def builtin_apps() -> list[AppSpec]:
-    # Imported here so that `botifython todo list` and friends never import the TUI.
-    from botifython_tui.tui.screens.botify import BotifyScreen
-    from botifython_tui.tui.screens.chat import ChatScreen
-    from botifython_tui.tui.screens.linkgraphs import LinkGraphsScreen
-    from botifython_tui.tui.screens.profiles import ProfilesScreen
-    from botifython_tui.tui.screens.todos import TodosScreen
+def lazy_screen(target: str) -> Callable[[], Screen]:
+    """A screen factory that imports `module:Class` only when the app is first opened."""
+    module_name, _, class_name = target.partition(":")
 
+    def make() -> Screen:
+        return getattr(importlib.import_module(module_name), class_name)()
+
+    make.__name__ = make.__qualname__ = class_name
+    return make
+
+
+def builtin_apps() -> list[AppSpec]:
+    # Screens load on first use: start-up pays only for the first app's screen.
+    screens = "botifython_tui.tui.screens"
     return [
-        AppSpec("todos", "Todos", "f2", TodosScreen, "The current profile's todo list", 10),
-        AppSpec("profiles", "Profiles", "f3", ProfilesScreen, "Add, rename, delete, switch", 20),
+        AppSpec(
+            "todos",
+            "Todos",
+            "f2",
+            lazy_screen(f"{screens}.todos:TodosScreen"),
+            "The current profile's todo list",
+            10,
+        ),
+        AppSpec(
+            "profiles",
+            "Profiles",
+            "f3",
+            lazy_screen(f"{screens}.profiles:ProfilesScreen"),
+            "Add, rename, delete, switch",
+            20,
+        ),
         AppSpec(
             "botify",
             "Botify",
             "f4",
-            BotifyScreen,
+            lazy_screen(f"{screens}.botify:BotifyScreen"),
             "Connect, choose a project and analysis, export the link graph",
             30,
         ),
@@ -49,7 +70,7 @@ def builtin_apps() -> list[AppSpec]:
             "linkgraphs",
             "Link graphs",
             "f5",
-            LinkGraphsScreen,
+            lazy_screen(f"{screens}.linkgraphs:LinkGraphsScreen"),
             "This profile's link-graph exports: summary and Cosmograph",
             40,
         ),
@@ -57,7 +78,7 @@ def builtin_apps() -> list[AppSpec]:
             "chat",
             "Chat",
             "f6",
-            ChatScreen,
+            lazy_screen(f"{screens}.chat:ChatScreen"),
             "Talk with the local assistant (Ollama); past conversations",
             50,
         ),

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from typing import TYPE_CHECKING
 
-from rich.markdown import Markdown as RichMarkdown
 from textual.containers import Vertical
-from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Static
+
+if TYPE_CHECKING:  # Markdown (markdown-it) loads with the first reply, not at start-up
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
 
 from botifython_tui.core.text import neutralize_controls
 
@@ -133,6 +136,8 @@ class ReplyView(Vertical):
         await self._stream.write(text)
 
     async def _new_block(self) -> None:
+        from textual.widgets import Markdown
+
         self._live = Markdown(classes="reply-block")
         await self.mount(self._live)
         self._stream = Markdown.get_stream(self._live)
@@ -142,6 +147,8 @@ class ReplyView(Vertical):
             await self._stream.stop()
         live, self._live, self._stream = self._live, None, None
         if live is not None and self.freeze_segments:
+            from rich.markdown import Markdown as RichMarkdown
+
             # A finished segment becomes one plain widget: Textual lays out every widget on
             # every frame, and a Markdown widget is one widget per paragraph.
             frozen = Static(RichMarkdown(live.source), classes="reply-frozen")
