@@ -360,9 +360,8 @@ class _TextExtractor(HTMLParser):
         elif tag == "pre":
             self._in_pre = False
             self.out.append("\n\n")
-        elif tag in _BLOCK_TAGS:
-            if tag not in ("li", "tr", "dt", "dd", "br"):  # those start a line when they open
-                self.out.append("\n\n")
+        elif tag in _BLOCK_TAGS and tag not in ("li", "tr", "dt", "dd", "br"):
+            self.out.append("\n\n")  # li, tr, dt, dd and br start a line when they open
 
     def handle_data(self, data: str) -> None:
         if self._in_title:

@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -118,6 +119,9 @@ def _set_offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars on the terminal
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    hub = sys.modules.get("huggingface_hub.constants")
+    if hub is not None:  # imported already (the variable is read at import): switch it directly
+        hub.HF_HUB_OFFLINE = True
 
 
 class Embedder:
@@ -199,7 +203,7 @@ class Embedder:
             except ImportError:
                 pass
             try:
-                model = SentenceTransformer(location, device="cpu")
+                model = SentenceTransformer(location, device="cpu", local_files_only=True)
             except Exception as exc:  # OSError, ValueError, huggingface_hub errors…
                 if Path(location).is_dir():
                     raise EmbeddingError(

