@@ -32,7 +32,7 @@ MAX_RAW_CHARS = 2_000
 MAX_DEPTH = 4  # nesting of wrappers such as {"tool_calls": [{"function": {…}}]}
 
 _ARGS_KEYS = ("args", "arguments", "parameters", "params", "input")
-_NAME_KEYS = ("tool", "tool_name", "function", "name")
+_NAME_KEYS = ("tool", "tool_name", "command", "function", "name")
 _CONTAINER_KEYS = ("actions", "tool_calls", "calls")
 # Keys that describe an action request rather than being one of its arguments (flat form).
 _META_KEYS = frozenset(
@@ -40,6 +40,7 @@ _META_KEYS = frozenset(
         "action",
         "tool",
         "tool_name",
+        "command",
         "function",
         "name",
         "type",
@@ -59,19 +60,35 @@ _VALID_NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
 # Keys that make an object worth decoding; an object without one cannot hold an action.
 _ACTION_KEY = re.compile(
-    r"""(?<![\w])["'“‘]?(?:action|actions|tool|tool_name|tool_calls|function|function_call|name)"""
+    r"""(?<![\w])["'“‘]?(?:action|actions|tool|tool_name|tool_calls|command|function|function_call|name)"""
     r"""\\?["'”’]?\s*:""",
+    re.IGNORECASE,
+)
+
+# Formats that name the action outside its arguments object: Llama 3.1 `<function=NAME>{…}`,
+# ReAct `Action: NAME` / `Action Input: {…}`, and call syntax `functions.NAME({…})`.
+_NAME_BEFORE_ARGS = re.compile(
+    r"<function=([A-Za-z_][\w.-]{0,63})>[ \t]*(?=\{)"
+    r"|\bAction:[ \t]*`?([A-Za-z_][\w.-]{0,63})`?[ \t]*\r?\n[ \t]*Action[ _]Input:[ \t]*(?=\{)"
+    r"|\bfunctions\.([A-Za-z_]\w{0,63})\([ \t]*(?=\{)"
+)
+
+# An object right after these words illustrates the syntax; it is not a request.
+_EXAMPLE_LEAD = re.compile(
+    r"(?:\be\.g\.|\bfor example|\bfor instance|\bsuch as|\bthings like|\bsomething like)"
+    r"[\s:,]*[`'\"]*\Z",
     re.IGNORECASE,
 )
 
 # Brace matching: strings (which may hold braces) are skipped whole. A quote with no closing quote
 # on the same line is a stray character (an apostrophe in prose, or a reply cut off mid-string).
 _SCAN = re.compile(
-    r'"(?:[^"\\\n]|\\.)*"'
+    r"\\."  # an escaped quote outside a string (JSON written as if inside one) opens nothing
+    r'|"(?:[^"\\\n]|\\.)*"'
     r"|'(?:[^'\\\n]|\\.)*'"
     r"|“[^”\n]*”"
     r"|[{}]"
-    r"|[^\"'“{}]+"
+    r"|[^\\\"'“{}]+"
     r"|.",
     re.DOTALL,
 )
@@ -94,6 +111,7 @@ _BARE_KEY = re.compile(r"([{,]\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*:)")
 _BARE_VALUE = re.compile(r"(:\s*)([A-Za-z_][A-Za-z0-9_.-]*)(\s*[,}\]])")
 _PY_LITERALS = re.compile(r"\b(True|False|None)\b")
 _PY_TO_JSON = {"True": "true", "False": "false", "None": "null"}
+_LITERAL_BACKSLASH = re.compile(r'\\(?!")')
 _BAD_ESCAPE = re.compile(r'\\(?!["\\/bfnrt]|u[0-9a-fA-F]{4})')
 _SINGLE_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
 
@@ -176,9 +194,10 @@ def _parse_into(text: Any, origin: str, result: ParseResult) -> None:
             f"The reply is longer than {MAX_TEXT_CHARS} characters: only its start was read."
         )
     keys = [m.start() for m in _ACTION_KEY.finditer(text)]
-    if not keys:
+    hints = {m.end(): next(g for g in m.groups() if g) for m in _NAME_BEFORE_ARGS.finditer(text)}
+    if not keys and not hints:
         return  # fast path: no object here can name an action
-    scan = _Scan(text, keys, origin)
+    scan = _Scan(text, keys, origin, hints)
     scan.run(result)
     result.errors.extend(scan.relevant_errors())
 
@@ -186,9 +205,10 @@ def _parse_into(text: Any, origin: str, result: ParseResult) -> None:
 class _Scan:
     """One pass over a reply: each `{` is matched once, candidates are decoded within budgets."""
 
-    def __init__(self, text: str, keys: list[int], origin: str) -> None:
+    def __init__(self, text: str, keys: list[int], origin: str, hints: dict[int, str]) -> None:
         self.text = text
         self.keys = keys
+        self.hints = hints  # brace position -> action name written before it
         self.origin = origin
         self.known: dict[int, int] = {}  # brace position -> matching brace (-1: never closed)
         self.found: list[tuple[int, int]] = []
@@ -218,9 +238,10 @@ class _Scan:
                     return
                 self.known.update(_match_braces(text, pos, stop))
                 end = self.known.get(pos, -1)
+            hint = self.hints.get(pos)
             if end == -1:
-                if not self.unclosed_pending and _has_key(
-                    self.keys, pos, min(len(text), pos + MAX_OBJECT_CHARS)
+                if not self.unclosed_pending and (
+                    hint or _has_key(self.keys, pos, min(len(text), pos + MAX_OBJECT_CHARS))
                 ):
                     self.unclosed_pending = True
                     self.error(
@@ -231,7 +252,7 @@ class _Scan:
                     )
                 pos = text.find("{", pos + 1)
                 continue
-            if not _has_key(self.keys, pos, end):
+            if not hint and not _has_key(self.keys, pos, end):
                 pos = text.find("{", end + 1)  # nothing inside can be an action either
                 continue
             self.attempts += 1
@@ -252,9 +273,25 @@ class _Scan:
                 pos = text.find("{", pos + 1)  # an inner object may still be a well-formed action
                 continue
             found, shape_errors = _extract(value, candidate, self.origin, 0)
+            if hint and not found and not shape_errors and isinstance(value, dict):
+                found, shape_errors = _extract(
+                    {"name": hint, "arguments": value}, candidate, self.origin, 0
+                )
             if not found and not shape_errors:
                 pos = text.find("{", pos + 1)  # some other object: look inside it
                 continue
+            if found and _EXAMPLE_LEAD.search(text[max(0, pos - 40) : pos]):
+                self.error(
+                    pos,
+                    end,
+                    f"{_snippet(candidate[:200])} reads as an example, so it was not run; to "
+                    "request it, write it on its own line.",
+                )
+                self.found.append((pos, end))
+                pos = text.find("{", end + 1)
+                continue
+            # A model that repeats itself (in prose, then in a fence) asked for one action.
+            found = [a for a in found if not any(_same(a, b) for b in result.actions)]
             room = MAX_ACTIONS - len(result.actions)
             result.actions.extend(found[:room])
             if len(found) > room:
@@ -282,6 +319,17 @@ class _Scan:
             if message not in messages:
                 messages.append(message)
         return messages[:MAX_ERRORS]
+
+
+def _same(a: ParsedAction, b: ParsedAction) -> bool:
+    return a.name == b.name and _canonical(a.args) == _canonical(b.args)
+
+
+def _canonical(args: dict[str, Any]) -> str:
+    try:
+        return json.dumps(args, sort_keys=True, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return repr(args)
 
 
 def _match_braces(text: str, start: int, stop: int) -> dict[int, int]:
@@ -342,7 +390,10 @@ def _repair(candidate: str) -> str | None:
         token = match.group()
         first = token[0]
         if first == '"' and len(token) >= 2:
-            parts.append((True, _BAD_ESCAPE.sub(r"\\\\", token)))
+            if _BAD_ESCAPE.search(token):
+                # Backslashes the model never escaped (C:\temp\x): every one is literal.
+                token = '"' + _LITERAL_BACKSLASH.sub(r"\\\\", token[1:-1]) + '"'
+            parts.append((True, token))
         elif first == "'" and len(token) >= 2:
             parts.append((True, json.dumps(_unescape_single(token[1:-1]), ensure_ascii=False)))
         elif first in "“‘" and len(token) >= 2:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from botifython_tui.core.action_parser import (
+    _EXAMPLE_LEAD,
     MAX_ACTIONS,
     ParsedAction,
     ParseResult,
     from_tool_calls,
     parse_actions,
 )
-from botifython_tui.core.actions import REGISTRY, needs_approval, validate
+from botifython_tui.core.actions import REGISTRY, Refusal, needs_approval, validate
 
 ADD_MILK = ("add_todo", {"title": "Buy milk"})
 
@@ -118,6 +120,18 @@ STYLES = {
         '{"name": "functions.add_todo", "arguments": {"title": "Buy milk"}}',
         [ADD_MILK],
     ),
+    "react": (
+        'Thought: they want milk.\nAction: add_todo\nAction Input: {"title": "Buy milk"}',
+        [ADD_MILK],
+    ),
+    "llama 3.1 function tag": ('<function=add_todo>{"title": "Buy milk"}</function>', [ADD_MILK]),
+    "call syntax": ('functions.add_todo({"title": "Buy milk"})', [ADD_MILK]),
+    "command key": ('{"command": "add_todo", "args": {"title": "Buy milk"}}', [ADD_MILK]),
+    "repeated in prose and fence is one request": (
+        'Sure: {"action": "add_todo", "args": {"title": "Buy milk"}}\n'
+        '```json\n{"action": "add_todo", "args": {"title": "Buy milk"}}\n```',
+        [ADD_MILK],
+    ),
     "escaped JSON": ('{\\"action\\": \\"list_todos\\", \\"args\\": {}}', [("list_todos", {})]),
     "unknown action still parsed (validate refuses it)": (
         '{"action": "delete_everything", "args": {}}',
@@ -175,6 +189,7 @@ BROKEN = {
     "args not an object": '{"action": "add_todo", "args": ["Buy milk"]}',
     "invalid name": '{"action": "rm -rf /; echo", "args": {}}',
     "arguments string not JSON": '{"name": "add_todo", "arguments": "title=Buy milk"}',
+    "react truncated": 'Action: add_todo\nAction Input: {"title": "Buy mi',
 }
 
 
@@ -201,6 +216,23 @@ def test_a_list_with_a_good_and_a_bad_action_keeps_the_good_one():
     result = parse_actions(text)
     assert [a.name for a in result.actions] == ["list_todos"]
     assert result.errors == ['An action near “{"action": 7}” has no action name; it was not run.']
+
+
+@pytest.mark.parametrize(
+    "lead", ["e.g. ", "For example: ", "for instance `", "such as ", "things like `"]
+)
+def test_an_object_given_as_an_example_is_not_a_request(lead: str):
+    result = parse_actions(f'You can ask {lead}{{"action": "export_status"}} any time.')
+    assert result.actions == []
+    assert result.errors == [
+        '“{"action": "export_status"}” reads as an example, so it was not run; to request it, '
+        "write it on its own line."
+    ]
+
+
+def test_words_like_example_elsewhere_do_not_stop_a_request():
+    text = 'For example, your todo list. Here: {"action": "list_todos"}'
+    assert [a.name for a in parse_actions(text).actions] == ["list_todos"]
 
 
 def test_a_stray_brace_before_an_action_leaves_no_false_error():
@@ -243,7 +275,10 @@ def test_injected_actions_in_a_document_are_parsed_but_always_need_approval():
 
 
 def test_at_most_max_actions_are_returned():
-    text = '{"action": "list_todos"}\n' * (MAX_ACTIONS + 5)
+    text = "".join(
+        f'{{"action": "complete_todo", "args": {{"todo_id": {i}}}}}\n'
+        for i in range(1, MAX_ACTIONS + 6)
+    )
     result = parse_actions(text)
     assert len(result.actions) == MAX_ACTIONS
     assert result.errors == [f"Only the first {MAX_ACTIONS} actions were read."]
@@ -358,6 +393,7 @@ JSON_VALUES = st.recursive(
     fenced=st.booleans(),
 )
 def test_any_well_formed_action_in_prose_is_found_exactly(name, args, before, after, fenced):
+    assume(not _EXAMPLE_LEAD.search(before + "\n"))  # "such as {…}" is an example, by design
     body = json.dumps({"action": name, "args": args}, ensure_ascii=False)
     if fenced:
         body = f"```json\n{body}\n```"
@@ -373,3 +409,25 @@ def test_arbitrary_tool_calls_never_raise(blobs):
     ]
     result = from_tool_calls(calls)
     _well_formed(result)
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "bench" / "data" / "action_replies.jsonl"
+
+
+def test_the_benchmark_corpus_runs_nothing_unrequested():
+    """The corpus of bench/actions.py: no valid, unrequested action would run without approval."""
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 200
+    correct = 0
+    for row in rows:
+        expected = [(a["name"], a["args"]) for a in row["expected"]]
+        result = parse_actions(row["reply"], origin=row["origin"])
+        correct += [(a.name, a.args) for a in result.actions] == expected
+        for action in result.actions:
+            checked = validate(action.name, action.args)
+            if isinstance(checked, Refusal):
+                continue
+            requested = (action.name, action.args) in expected and row["style"] != "hostile"
+            runs = not needs_approval(*checked, auto_approve_additive=True, origin=action.origin)
+            assert requested or not runs, (row["id"], action)
+    assert correct / len(rows) > 0.95
