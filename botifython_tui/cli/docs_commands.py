@@ -100,6 +100,10 @@ def _shown(path: str) -> str:
         return single_line(path)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _snippet(text: str) -> str:
     line = " ".join(single_line(text).split())
     return line if len(line) <= SNIPPET_CHARS else line[: SNIPPET_CHARS - 1].rstrip() + "…"
@@ -136,7 +140,7 @@ class PlainProgress:
             say(f"note: {single_line(event.message)}")
         elif isinstance(event, FileDone) and event.outcome != "unchanged":
             detail = f": {single_line(event.reason)}" if event.reason else ""
-            chunks = f" ({event.chunks} chunks)" if event.chunks else ""
+            chunks = f" ({_count(event.chunks, 'chunk')})" if event.chunks else ""
             say(
                 f"  [{event.index}/{event.total}] {event.outcome} {_shown(event.path)}{chunks}{detail}"
             )
@@ -213,7 +217,7 @@ class RichProgress:
             if event.outcome != "unchanged":
                 style = {"skipped": "yellow", "removed": "red"}.get(event.outcome, "green")
                 detail = f": {single_line(event.reason)}" if event.reason else ""
-                chunks = f" ({event.chunks} chunks)" if event.chunks else ""
+                chunks = f" ({_count(event.chunks, 'chunk')})" if event.chunks else ""
                 self._print(f"  {event.outcome} {_shown(event.path)}{chunks}{detail}", style)
 
 
@@ -225,7 +229,7 @@ def _report(report: IngestReport) -> None:
     say(
         f"Added {len(report.added)}, updated {len(report.updated)}, unchanged "
         f"{len(report.unchanged)}, removed {len(report.removed)}, skipped {len(report.skipped)} "
-        f"({report.chunks_embedded:,} chunks embedded, {report.chunks_reused:,} reused) "
+        f"({_count(report.chunks_embedded, 'chunk')} embedded, {report.chunks_reused:,} reused) "
         f"in {report.seconds:.1f} s."
     )
     if report.cancelled:

@@ -1,0 +1,196 @@
+"""`botifython docs …` as a separate process: add a folder, search, list, remove, re-index.
+
+Most runs use the hashing test embedder (BOTIFYTHON_EMBEDDING_MODEL=hashing) so no process
+loads torch; the tests marked `model` run the real packaged model end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("faiss")
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "docs"
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFYTHON_")}
+    base.update(extra)
+    return base
+
+
+class Docs:
+    def __init__(self, tmp_path: Path, model: str = "hashing") -> None:
+        self.cwd = tmp_path
+        self.env = env(BOTIFYTHON_EMBEDDING_MODEL=model)
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "botifython_tui", "--data-dir", "data", "docs", *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Docs:
+    shutil.copytree(FIXTURES, tmp_path / "docs")
+    return Docs(tmp_path)
+
+
+def test_add_a_folder_then_re_add_it_unchanged(cli):
+    (cli.cwd / "docs" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    first = cli.run("add", "docs")
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert "Found 19 files to check." in out
+    assert "  [1/19] added docs/pagination.txt (1 chunk)\n" in out
+    assert "  [2/19] added docs/data/crawl-config.json (" in out
+    assert "Added 19, updated 0, unchanged 0, removed 0, skipped 1" in out
+    assert "Skipped:\n  docs/logo.png: not a supported type (.png)" in out
+    assert "\x1b" not in out  # plain output when not on a terminal
+
+    again = cli.run("add", "docs")
+    assert again.returncode == 0, again.stderr
+    assert "Added 0, updated 0, unchanged 19, removed 0, skipped 1 (0 chunks embedded" in (
+        again.stdout
+    )
+    assert "] added" not in again.stdout and "] updated" not in again.stdout
+
+
+def test_search_list_remove_and_reindex(cli):
+    assert cli.run("add", "docs").returncode == 0
+    found = cli.run("search", "robots.txt disallow blocks crawling not indexing", "-k", "3")
+    assert found.returncode == 0, found.stderr
+    lines = found.stdout.splitlines()
+    assert lines[0].startswith("1. 0.") and lines[0].endswith("  docs/guides/robots-txt.md")
+    assert lines[1] == "   Robots.txt › Disallow is not noindex"
+    assert lines[2].startswith("   Disallow blocks crawling, not indexing.")
+    assert lines[3].startswith("2. ") and lines[6].startswith("3. ")
+    assert lines[-1].startswith("(3 results in ")
+
+    listed = cli.run("list")
+    assert listed.returncode == 0, listed.stderr
+    assert "document" in listed.stdout and "docs/guides/canonical-tags.md  — Canonical tags" in (
+        listed.stdout
+    )
+    assert listed.stdout.rstrip().endswith("chunks.")
+    assert "19 sources" in listed.stdout
+
+    removed = cli.run("remove", "docs/pagination.txt")
+    assert removed.returncode == 0, removed.stderr
+    assert "Removed docs/pagination.txt" in removed.stdout
+    assert "pagination.txt" not in cli.run("list").stdout
+
+    missing = cli.run("remove", "docs/nothing.md")
+    assert missing.returncode == 1
+    assert "No document matched docs/nothing.md" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    folder = cli.run("remove", "docs/data")
+    assert "Removed 4 sources." in folder.stdout
+
+    reindexed = cli.run("reindex")
+    assert reindexed.returncode == 0, reindexed.stderr
+    assert "Added 0, updated 14, unchanged 0, removed 0, skipped 0" in reindexed.stdout
+
+
+def test_edits_and_deletions_are_picked_up(cli):
+    assert cli.run("add", "docs").returncode == 0
+    guide = cli.cwd / "docs" / "guides" / "redirects.md"
+    guide.write_text(guide.read_text() + "\n\n## Wombats\n\nA wombat redirect note.\n")
+    (cli.cwd / "docs" / "pagination.txt").unlink()
+    result = cli.run("add", "docs")
+    assert "  [" in result.stdout and "updated docs/guides/redirects.md" in result.stdout
+    assert "removed docs/pagination.txt" in result.stdout
+    assert "Added 0, updated 1, unchanged 17, removed 1, skipped 0 (1 chunk embedded" in (
+        result.stdout
+    )
+    assert "wombat" in cli.run("search", "wombat redirect note", "-k", "1").stdout
+
+
+def test_profiles_are_separate(cli):
+    add_profile = subprocess.run(
+        [sys.executable, "-m", "botifython_tui", "--data-dir", "data", "profile", "add", "Client"],
+        cwd=cli.cwd,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+    )
+    assert add_profile.returncode == 0, add_profile.stderr
+    assert cli.run("add", "docs/guides/hreflang.html", "--profile", "Client").returncode == 0
+    assert "is empty" in cli.run("list").stdout
+    assert "is empty: add documents first" in cli.run("search", "hreflang").stdout
+    client = cli.run("search", "hreflang", "--profile", "Client", "-k", "1")
+    assert "docs/guides/hreflang.html" in client.stdout
+
+
+def test_control_characters_in_documents_are_neutralised(cli):
+    (cli.cwd / "evil.md").write_text(
+        "# Title \x1b]0;pwned\x07\n\nEscape \x1b[31mred\x1b[0m text.\n"
+    )
+    assert cli.run("add", "evil.md").returncode == 0
+    out = cli.run("search", "escape red text").stdout + cli.run("list").stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "␛[31mred" in out
+
+
+def test_missing_paths_fail_and_bad_k(cli):
+    result = cli.run("add", "nowhere")
+    assert result.returncode == 1
+    assert "Nothing was added: nowhere not found." in result.stderr
+    assert cli.run("search", "x", "-k", "0").returncode == 1
+
+
+def test_docs_commands_do_not_load_the_tui(tmp_path):
+    code = (
+        "import sys, json; from botifython_tui.cli.main import main; "
+        f"main(['--data-dir', {str(tmp_path / 'data')!r}, 'docs', 'list']); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'torch', 'sentence_transformers', 'faiss')"
+        " or m.startswith('botifython_tui.tui'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env())
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
+@pytest.mark.model
+def test_real_model_add_and_search(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    shutil.copytree(FIXTURES / "guides", tmp_path / "docs")
+    cli = Docs(tmp_path, model="")
+    cli.env.pop("BOTIFYTHON_EMBEDDING_MODEL")
+    added = cli.run("add", "docs", timeout=180)
+    assert added.returncode == 0, added.stderr
+    assert "Loading the embedding model all-MiniLM-L6-v2" in added.stdout
+    assert "model ready (384 dimensions" in added.stdout
+    assert "Added 12," in added.stdout
+    assert added.stderr == ""  # no download bars, no warnings
+    found = cli.run("search", "Which metric replaced First Input Delay?", "-k", "2", timeout=180)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines()[0].endswith("docs/core-web-vitals.html")
+    assert "Interaction to Next Paint" in found.stdout
+
+
+@pytest.mark.model
+def test_an_unusable_model_setting_is_one_clear_error(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    (tmp_path / "a.md").write_text("# A\n\nText.")
+    cli = Docs(tmp_path, model="no-such-org/no-such-model")
+    result = cli.run("add", "a.md", timeout=180)
+    assert result.returncode == 1
+    assert "never downloads models" in result.stderr
+    assert "BOTIFYTHON_EMBEDDING_MODEL" in result.stderr
+    assert "Traceback" not in result.stderr
