@@ -191,7 +191,7 @@ def _integer(description: str, **constraints: Any) -> dict[str, Any]:
 def validate(name: Any, args: Any) -> tuple[Action, dict[str, Any]] | Refusal:
     """The action and its checked arguments (defaults filled in), or a refusal for the model."""
     if not isinstance(name, str) or name not in REGISTRY:
-        shown = _quote(str(name)[:MAX_STRING_LENGTH]) if isinstance(name, str) else "(no name)"
+        shown = _quote(name[:80]) if isinstance(name, str) else "(no name)"
         return Refusal(f"There is no action named {shown}. The actions are: {', '.join(REGISTRY)}.")
     action = REGISTRY[name]
     if args is None:
