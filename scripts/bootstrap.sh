@@ -54,13 +54,18 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-extras="."
-[ "$mode" = test ] && extras=".[test]"
+# The memory (RAG) stack is part of the app: torch's CPU build is pinned and installed first,
+# since a plain `torch` (pulled in by sentence-transformers) would be a multi-GB CUDA build.
+torch_pin="torch==2.13.0"
+extras=".[memory]"
+[ "$mode" = test ] && extras=".[memory,test]"
 stamp="$venv/.botifython-$mode.stamp"
 fingerprint="$(cat pyproject.toml "$0" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
+    say "Installing $torch_pin (CPU) into .venv"
+    "${pip[@]}" install "$torch_pin"
     say "Installing Botifython ($extras) into .venv"
-    "${pip[@]}" install -e "$extras"
+    "${pip[@]}" install -e "$extras" "$torch_pin"
     echo "$fingerprint" >"$stamp"
 fi
 

@@ -46,17 +46,24 @@ def test_headless_commands_do_not_load_the_tui(tmp_path):
 
 
 def test_app_start_up_imports_no_heavy_library(tmp_path):
-    """Build the app and draw its first screen headless; torch & co must not be loaded."""
+    """Start the app on an existing database and draw its first screen headless.
+
+    torch & co must not be loaded, nor httpx or sqlite-utils (which pulls in numpy when it is
+    installed): those load with the first network call or schema change.
+    """
+    data, downloads = tmp_path / "d", tmp_path / "o"
+    subprocess.run(  # the first start creates the schema; an everyday start does not
+        [sys.executable, "-m", "botifython_tui", "--data-dir", str(data), "profile", "list"],
+        check=True,
+        capture_output=True,
+    )
     code = f"""
 import asyncio, json, sys
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Store
 from botifython_tui.tui.app import make_app
-settings = Settings.resolve(data_dir={str(tmp_path / "d")!r}, downloads_dir={str(tmp_path / "o")!r})
+settings = Settings.resolve(data_dir={str(data)!r}, downloads_dir={str(downloads)!r})
 settings.ensure_dirs()
-Store(settings.db_path).close()  # a database that exists already, as on every start but the first
-for name in [m for m in sys.modules if m.split(".")[0] in ("sqlite_utils",)]:
-    del sys.modules[name]
 app = make_app(settings, Store(settings.db_path))
 async def main():
     async with app.run_test(size=(80, 24)) as pilot:
