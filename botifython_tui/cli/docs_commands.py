@@ -289,7 +289,7 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
         raise CommandError("-k must be at least 1.")
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
-    if not memory.chunk_count(profile.id):
+    if not memory.has_chunks(profile.id):
         say(f"The memory of profile {single_line(profile.name)} is empty: add documents first.")
         return 0
     started = time.monotonic()
@@ -334,7 +334,7 @@ def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> i
 def docs_reindex(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
-    if not memory.chunk_count(profile.id):
+    if not memory.has_chunks(profile.id):
         say(f"The memory of profile {single_line(profile.name)} is empty: nothing to re-index.")
         return 0
     with _renderer() as progress:

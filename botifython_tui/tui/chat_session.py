@@ -9,6 +9,17 @@ from typing import TYPE_CHECKING
 
 from textual.worker import Worker
 
+from botifython_tui.core.action_parser import ORIGIN_USER, from_tool_calls, parse_actions
+from botifython_tui.core.actions import (
+    ActionChain,
+    ActionContext,
+    ActionRefused,
+    auto_approve_additive,
+    available_actions,
+    dispatch,
+    prompt_description,
+    tools_schema,
+)
 from botifython_tui.core.conversation import (
     DEFAULT_CONTEXT_TOKENS,
     EVENT_ROLE,
@@ -21,9 +32,11 @@ from botifython_tui.core.ollama import (
     DEFAULT_MODEL,
     OllamaClient,
     OllamaError,
+    OllamaReplyError,
     OllamaUnreachable,
     ReplyDone,
     TokenReceived,
+    ToolCallsReceived,
     ollama_host,
     same_model,
 )
@@ -39,6 +52,7 @@ log = get_logger("chat")
 MODEL_KEY = "chat.model"
 NARRATION_KEY = "chat.narration"
 CONTEXT_KEY = "chat.context_tokens"
+TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
 MAX_MESSAGE_CHARS = 100_000
 YIELD_EVERY = 0.005  # seconds of token handling between turns given to the event loop
 STOPPED_MARK = "\n\n*(stopped)*"
@@ -261,36 +275,38 @@ class ChatSession:
         self.changed()
 
     async def _reply(self, kind: str, conversation_id: int) -> str:
-        """Stream one reply into the active pane and the store; returns how it ended."""
+        """Stream the reply, run the actions it asks for (approved), and let the model go on.
+
+        Returns how it ended: ok, stopped, error or unreachable.
+        """
         conversations = self.conversations()
         done: ReplyDone | None = None
         outcome = "ok"
         error: OllamaError | None = None
         self._set_status("Thinking…")
         self._finishing = False
+        chain = ActionChain(origin=ORIGIN_USER if kind == "answer" else "narration")
+        turn: list[dict] = []  # this turn's tool calls and results, sent back to the model
         try:
-            pane = self.active_pane()
-            if pane is not None:
-                await pane.begin_reply()
             async with OllamaClient(self.host, **self.client_options) as client:
                 self.model = await self.resolve_model(client)
-                history = [(m.role, m.content) for m in conversations.messages(conversation_id)]
-                budget = int(self.store.kv.get(CONTEXT_KEY, DEFAULT_CONTEXT_TOKENS))
-                messages = fit_history(system_prompt(self.context()), history, budget)
-                self._set_status(f"{self.model} is answering… (Esc stops)")
-                last_yield = time.perf_counter()
-                async for event in client.chat(self.model, messages):
-                    if isinstance(event, TokenReceived):
-                        self.partial += event.text
-                        await self._emit(event.text)
-                    elif isinstance(event, ReplyDone):
-                        done = event
-                    # A fast stream never makes the socket wait, so give the event loop a turn
-                    # now and then: keys and redraws must not queue behind the tokens.
-                    now = time.perf_counter()
-                    if now - last_yield > YIELD_EVERY:
-                        await asyncio.sleep(0)
-                        last_yield = time.perf_counter()
+                # Each round: a streamed answer, then the actions it asks for. Over the chain's
+                # limit, requests are refused (the model is told), so this always ends.
+                for _round in range(chain.limit + 2):
+                    pane = self.active_pane()
+                    if pane is not None and pane.live_reply is None:
+                        await pane.begin_reply()
+                    calls, done = await self._stream_once(client, conversation_id, turn)
+                    parsed = (
+                        from_tool_calls(calls, origin=chain.origin)
+                        if calls
+                        else parse_actions(self.partial, origin=chain.origin)
+                    )
+                    if not parsed.actions:
+                        break
+                    await self._run_actions(
+                        conversations, conversation_id, parsed.actions, calls, chain, turn
+                    )
         except asyncio.CancelledError:
             outcome = "stopped"
         except OllamaError as exc:
@@ -308,6 +324,140 @@ class ChatSession:
         finally:
             self.streaming = False  # last: whoever waits on it sees the finished pane and status
             self._finishing = False
+
+    async def _stream_once(
+        self, client: OllamaClient, conversation_id: int, turn: list[dict]
+    ) -> tuple[list[dict], ReplyDone | None]:
+        """One streamed answer into the active pane; returns its tool calls and final stats."""
+        history = [(m.role, m.content) for m in self.conversations().messages(conversation_id)]
+        budget = int(self.store.kv.get(CONTEXT_KEY, DEFAULT_CONTEXT_TOKENS))
+        tools = self._tools_supported()
+        prompt = system_prompt(self.context())
+        if not tools:
+            prompt += "\n\n" + prompt_description(available_actions(self.action_context()))
+        messages = fit_history(prompt, history, budget) + turn
+        self._set_status(f"{self.model} is answering… (Esc stops)")
+        self.partial = ""
+        calls: list[dict] = []
+        done: ReplyDone | None = None
+        last_yield = time.perf_counter()
+        schema = tools_schema(available_actions(self.action_context())) if tools else None
+        try:
+            async for event in client.chat(self.model, messages, tools=schema):
+                if isinstance(event, TokenReceived):
+                    self.partial += event.text
+                    await self._emit(event.text)
+                elif isinstance(event, ToolCallsReceived):
+                    calls.extend(event.calls)
+                elif isinstance(event, ReplyDone):
+                    done = event
+                # A fast stream never makes the socket wait, so give the event loop a turn
+                # now and then: keys and redraws must not queue behind the tokens.
+                now = time.perf_counter()
+                if now - last_yield > YIELD_EVERY:
+                    await asyncio.sleep(0)
+                    last_yield = time.perf_counter()
+        except OllamaReplyError as exc:
+            if tools and "does not support tools" in str(exc) and not self.partial:
+                self.store.kv[f"{TOOLS_KEY}.{self.model}"] = False  # JSON form from now on
+                return await self._stream_once(client, conversation_id, turn)
+            raise
+        return calls, done
+
+    def _tools_supported(self) -> bool:
+        return bool(self.store.kv.get(f"{TOOLS_KEY}.{self.model}", True))
+
+    def action_context(self) -> ActionContext:
+        return ActionContext(
+            store=self.store,
+            profile_id=self.app.profile.id,
+            settings=self.app.settings,
+            botify_client_factory=self._botify_client,
+            start_export=self._start_export,
+            export_status=self._export_status,
+        )
+
+    def _botify_client(self):
+        from botifython_tui.core.botify import BotifyClient
+        from botifython_tui.core.secrets import TokenStore
+
+        token = TokenStore(self.app.settings.data_dir).load()
+        if not token:
+            raise ActionRefused("Not connected to Botify: the user must paste a token first.")
+        return BotifyClient(token, self.app.settings.botify_api_url)
+
+    async def _start_export(self, org: str, project: str, analysis: str, max_edges: int) -> str:
+        from botifython_tui.core.selection import Selection, save_selection
+
+        selection = Selection(org, project, analysis)
+        save_selection(self.store, self.app.profile.id, selection)
+        await self.app.switch_mode("botify")
+        screen = self.app.screen
+        try:
+            return screen.start_export_for(selection, max_edges)  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError) as exc:
+            raise ActionRefused(str(exc)) from exc
+
+    async def _export_status(self) -> str | None:
+        return getattr(self.app, "running_export", None)
+
+    async def _approve(self, action, args, description: str) -> bool:
+        from botifython_tui.tui.screens.dialogs import Confirm
+
+        verb = "spends Botify credits and " if action.spends_credits else ""
+        return bool(
+            await self.app.push_screen_wait(
+                Confirm(
+                    f"The assistant asks to: {description}\n(This {verb}changes your data.)",
+                    confirm_label="Approve",
+                )
+            )
+        )
+
+    async def _run_actions(self, conversations, conversation_id, requests, calls, chain, turn):
+        """Dispatch each request; outcomes go to the model now and to the history for later."""
+        if self.partial:
+            conversations.add_message(conversation_id, "assistant", self.partial)
+        for shown in list(self.panes):
+            if shown.live_reply is not None:
+                await shown.end_reply(self.partial)
+        if calls:
+            turn.append(
+                {
+                    "role": "assistant",
+                    "content": self.partial,
+                    "tool_calls": [
+                        {"function": {"name": c["name"], "arguments": c["arguments"]}}
+                        for c in calls
+                    ],
+                }
+            )
+        elif self.partial:
+            turn.append({"role": "assistant", "content": self.partial})
+        self.partial = ""
+        ctx = self.action_context()
+        for request in requests:
+            self._set_status(f"Action requested: {request.name}")
+            result = await dispatch(
+                request,
+                ctx,
+                chain,
+                approve=self._approve,
+                auto_approve_additive=auto_approve_additive(self.store),
+            )
+            turn.append(result.message_for_model(tools=bool(calls)))
+            note = f"Assistant action {result.status}: {result.description or result.name}"
+            if not result.ran or not result.result.ok:
+                note += f" ({result.result.message})"
+            message = conversations.add_message(conversation_id, EVENT_ROLE, note)
+            self.version += 1
+            pane = self.active_pane()
+            if pane is not None:
+                await pane.add_message(EVENT_ROLE, note, message.id)
+            if result.result.profile_id is not None and result.result.profile_id != ctx.profile_id:
+                self.app.switch_profile(result.result.profile_id)
+            self.app.refresh_screen_data()
+        self._announce()
 
     async def _finish_reply(
         self,

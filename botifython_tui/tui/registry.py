@@ -82,6 +82,14 @@ def builtin_apps() -> list[AppSpec]:
             "Talk with the local assistant (Ollama); past conversations",
             50,
         ),
+        AppSpec(
+            "actions",
+            "Actions",
+            "f7",
+            lazy_screen(f"{screens}.actions_log:ActionsLogScreen"),
+            "What the assistant did: every action, its arguments, approval and result",
+            60,
+        ),
     ]
 
 

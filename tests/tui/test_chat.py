@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 import time
 
 import pytest
@@ -166,16 +167,37 @@ async def test_narration_waits_silently_when_ollama_is_absent(settings, store):
     app = make_app(dead, store)
     async with app.run_test(size=(100, 30)) as pilot:
         app.chat.narrator.quiet = 0.1
-        started = time.monotonic()
         todo_box = app.screen.query_one("#new-todo", Input)
         todo_box.focus()
         todo_box.value = "Crawl the blog"
         await pilot.press("enter")
-        assert time.monotonic() - started < 1.0  # the action itself never waits
         assert [t.title for t in store.todos(1).list()] == ["Crawl the blog"]
         await until(pilot, lambda: app.chat.narrator.owed)
         assert not [n for n in app._notifications if n.severity == "error"]
         assert stored(store)[0][0] == EVENT_ROLE  # the event is kept for later
+
+
+async def test_a_hanging_ollama_never_slows_the_action_itself(settings, store):
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(8)  # accepts connections into the backlog and never answers
+    port = hang.getsockname()[1]
+    app = make_app(dataclasses.replace(settings, ollama_host=f"127.0.0.1:{port}"), store)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.chat.narrator.quiet = 0.05
+            todo_box = app.screen.query_one("#new-todo", Input)
+            todo_box.focus()
+            todo_box.value = "First"
+            await pilot.press("enter")
+            await until(pilot, lambda: app.chat.narrator.in_flight)  # narration is stuck
+            started = time.monotonic()
+            todo_box.value = "Second"
+            await pilot.press("enter")
+            assert time.monotonic() - started < 1.0
+            assert [t.title for t in store.todos(1).list()] == ["First", "Second"]
+    finally:
+        hang.close()
 
 
 @pytest.mark.parametrize(

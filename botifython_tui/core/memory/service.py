@@ -159,6 +159,12 @@ class Memory:
     def index_path(self, profile_id: int) -> Path:
         return self.folder / f"profile-{int(profile_id)}.faiss"
 
+    def has_chunks(self, profile_id: int) -> bool:
+        """Cheap (an index probe), unlike counting 100,000 rows on every query."""
+        return bool(
+            self.store.query("SELECT 1 FROM chunks WHERE profile_id = ? LIMIT 1", [profile_id])
+        )
+
     def chunk_count(self, profile_id: int) -> int:
         return int(
             self.store.query("SELECT count(*) FROM chunks WHERE profile_id = ?", [profile_id])[0][0]
@@ -189,9 +195,10 @@ class Memory:
 
     def close(self) -> None:
         """Save indexes with unsaved changes."""
-        with self._write_lock, self._exclusive():
-            for profile_id, entry in list(self._indexes.items()):
-                if entry.dirty:
+        dirty = [(pid, entry) for pid, entry in list(self._indexes.items()) if entry.dirty]
+        if dirty:
+            with self._exclusive():
+                for profile_id, entry in dirty:
                     self._save(profile_id, entry)
 
     # --- locking -----------------------------------------------------------------------------
@@ -264,7 +271,7 @@ class Memory:
         path = self.index_path(profile_id)
         stamp = self._stamp(path)
         if stamp is None:
-            if self.chunk_count(profile_id):
+            if self.has_chunks(profile_id):
                 self._notice(
                     f"The memory index {path} is missing; rebuilding it from the "
                     f"{self.chunk_count(profile_id):,} chunks in the database.",
@@ -821,7 +828,7 @@ class Memory:
     ) -> list[Hit]:
         """The k chunks most similar to `query` in this profile, best first, with their sources."""
         refuse_event_loop_thread("Searching the memory")
-        if not query.strip() or k <= 0 or not self.chunk_count(profile_id):
+        if not query.strip() or k <= 0 or not self.has_chunks(profile_id):
             return []
         entry = self._entry(profile_id, _noop)
         vector = self.embedder.embed([query])[0]

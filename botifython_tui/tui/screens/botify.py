@@ -682,6 +682,19 @@ class BotifyScreen(AppScreen):
             return
         self._start(selection, budget)
 
+    def start_export_for(self, selection: Selection, budget: int) -> str:
+        """Start an export on request (the assistant's approved action); returns what happened."""
+        if self.exporting is not None:
+            raise RuntimeError(
+                f"An export of {self.exporting.project_label} {self.exporting.analysis} is "
+                "already running."
+            )
+        self._start(selection, budget)
+        return (
+            f"Started the link-graph export of {selection.project_label} {selection.analysis} "
+            f"with a budget of {budget:,} edges; progress shows on the Botify screen."
+        )
+
     def _start(self, selection: Selection, budget: int) -> None:
         if self.exporting is not None:  # a second confirmation dialog answered late
             return

@@ -15,7 +15,7 @@ class AppBar(Static):
     DEFAULT_CSS = """
     AppBar {
         height: 1;
-        padding: 0 1;
+        padding: 0;
         background: $panel;
         color: $text-muted;
     }
@@ -38,7 +38,6 @@ class AppBar(Static):
                 text.append(key, style="bold")
                 text.append(f" {spec.name}")
             text.append(" ")
-        text.append("· ")
         text.append("^T", style="bold")
         text.append(" chat ")
         text.append("^Q", style="bold")

@@ -1,0 +1,160 @@
+"""The assistant's actions through the chat: tool calls and JSON, approval, the chain bound, audit."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from botifython_tui.tui.app import make_app
+from botifython_tui.tui.screens.chat import ChatScreen
+from botifython_tui.tui.screens.dialogs import Confirm
+from botifython_tui.tui.widgets.chat_input import ChatInput
+from botifython_tui.tui.widgets.chat_pane import ChatPane
+from tests.fakes.ollama_server import FakeOllama, Reply
+
+
+@pytest.fixture
+def ollama():
+    with FakeOllama(models=["llama3.2:latest"]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def chat_settings(settings, ollama):
+    return dataclasses.replace(settings, ollama_host=ollama.base_url)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+async def ask(pilot, text: str) -> ChatPane:
+    await pilot.press("f6")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ChatScreen))
+    pane = pilot.app.screen.query_one(ChatPane)
+    box = pane.query_one(ChatInput)
+    box.focus()
+    box.text = text
+    await pilot.press("enter")
+    return pane
+
+
+def add_todo_call(title: str) -> Reply:
+    return Reply(tool_calls=[{"name": "add_todo", "arguments": {"title": title}}])
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+async def test_tool_call_asks_then_runs_or_not(chat_settings, store, ollama, answer):
+    ollama.script(add_todo_call("Check [bold]canonicals[/]"), Reply(text="Done."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Add a todo to check canonicals")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        assert "Check [bold]canonicals[/]" in app.screen.question  # shown literally
+        await pilot.press(answer)
+        await until(pilot, lambda: not app.chat.streaming)
+    titles = [t.title for t in store.todos(1).list()]
+    assert titles == (["Check [bold]canonicals[/]"] if answer == "y" else [])
+    sent = ollama.chat_requests[0]
+    assert any(t["function"]["name"] == "add_todo" for t in sent["tools"])
+    follow_up = ollama.chat_requests[1]["messages"]
+    assert follow_up[-1]["role"] == "tool"
+    assert ('"ok": true' in follow_up[-1]["content"]) == (answer == "y")
+    audit = store.audit(1).list(10)
+    assert len(audit) == 1 and audit[0].action == "add_todo"
+
+
+async def test_read_only_actions_run_without_asking(chat_settings, store, ollama):
+    store.todos(1).add("Existing task")
+    ollama.script(Reply(tool_calls=[{"name": "list_todos", "arguments": {}}]), Reply(text="One."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "What are my todos?")
+        await until(pilot, lambda: not app.chat.streaming)
+        assert not isinstance(app.screen, Confirm)
+    assert "Existing task" in ollama.chat_requests[1]["messages"][-1]["content"]
+
+
+async def test_json_form_when_the_model_has_no_tools(chat_settings, store, ollama):
+    ollama.capabilities["llama3.2:latest"] = ["completion"]
+    ollama.script(
+        Reply(text='Sure.\n```json\n{"action": "add_todo", "args": {"title": "From JSON",}}\n```'),
+        Reply(text="Added."),
+    )
+    store.kv["assistant.auto_approve_additive"] = True  # additive actions may skip the question
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Add a todo")
+        await until(pilot, lambda: not app.chat.streaming)
+    assert [t.title for t in store.todos(1).list()] == ["From JSON"]
+    assert store.kv["chat.tools.llama3.2:latest"] is False
+    last = ollama.chat_requests[-1]
+    assert "tools" not in last
+    assert '"action"' in last["messages"][0]["content"]  # the JSON form is described
+    assert last["messages"][-1]["content"].startswith("[Action result] add_todo")
+
+
+async def test_deletions_always_ask_even_with_auto_approve(chat_settings, store, ollama):
+    todo = store.todos(1).add("Keep me")
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.script(
+        Reply(tool_calls=[{"name": "delete_todo", "arguments": {"todo_id": todo.id}}]),
+        Reply(text="Ok."),
+    )
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Delete it")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("n")
+        await until(pilot, lambda: not app.chat.streaming)
+    assert [t.title for t in store.todos(1).list()] == ["Keep me"]
+
+
+async def test_chain_is_bounded(chat_settings, store, ollama):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.default_reply = lambda body: add_todo_call("again")  # a model that never stops
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Add todos forever")
+        await until(pilot, lambda: not app.chat.streaming, timeout=20)
+    assert len(store.todos(1).list()) == 5
+    assert len(ollama.chat_requests) <= 7
+
+
+async def test_malformed_and_unknown_actions_run_nothing(chat_settings, store, ollama):
+    ollama.script(
+        Reply(
+            text='{"action": "drop_database", "args": {}} and {"action": "add_todo", "args": {"title": 5}}'
+        ),
+        Reply(text="Sorry."),
+    )
+    store.kv["assistant.auto_approve_additive"] = True
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Do something")
+        await until(pilot, lambda: not app.chat.streaming)
+    assert store.todos(1).list() == []
+    refusals = ollama.chat_requests[1]["messages"][-2:]
+    assert all('"ok": false' in m["content"] for m in refusals)
+
+
+async def test_the_actions_log_shows_what_ran(chat_settings, store, ollama):
+    ollama.script(add_todo_call("Audit me [b]"), Reply(text="Done."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Add it")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
+        await until(pilot, lambda: not app.chat.streaming)
+        await pilot.press("f7")
+        await until(pilot, lambda: app.screen.app_name == "Actions")
+        table = app.screen.query_one("#actions-table")
+        assert table.row_count == 1
+        row = [cell.plain for cell in table.get_row_at(0)]
+        assert row[1] == "add_todo" and row[2] == "✓" and "Audit me [b]" in row[3]
