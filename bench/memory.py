@@ -1,0 +1,466 @@
+#!/usr/bin/env python3
+"""Benchmark of the document memory: ingest throughput, query latency, approximate-index recall,
+and retrieval quality on a labelled question set. Not a test: run it by hand and paste the
+Markdown it prints into BENCHMARKS.md.
+
+    python bench/memory.py                 # everything (about 3-6 minutes on 2 cores)
+    python bench/memory.py --real 20000    # embed more real texts for the 100k index
+    python bench/memory.py --fill random   # fill with random unit vectors instead
+    python bench/memory.py --json          # machine-readable
+
+What it does, in order, with the real packaged model (all-MiniLM-L6-v2, CPU):
+  1. Ingest throughput: `Memory.add_paths` on a generated folder of Markdown files (about 1,000
+     chunks): reading, chunking, embedding, SQLite writes and atomic index saves, end to end.
+  2. Retrieval quality: the fixture corpus tests/fixtures/docs is ingested and each question of
+     bench/data/memory_questions.jsonl is searched; a question counts as found at k when a chunk
+     from the labelled file containing the labelled phrase is among the top k.
+  3. Query latency at 10,000 and 100,000 chunks through `Memory.search` (query embedding, index
+     search, SQLite fetch of the hits). Embedding 100,000 texts takes longer than a benchmark
+     should (15+ minutes here), so `--real` texts (default 3,000) are embedded for real and the
+     rest of the vectors are made from them: each is a real vector plus Gaussian noise, scaled so
+     it keeps a cosine of about 0.85 with its parent, then normalised (`--fill perturbed`), or a
+     random unit vector (`--fill random`). The chunk rows are real SQLite rows. Every query is a
+     real question embedded at query time.
+  4. Recall@5 of the approximate index (IVF, built as the app builds it past 100,000 vectors)
+     against exact search, over held-out real query embeddings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from botifython_tui.core.memory import DEFAULT_MODEL, Embedder, Memory  # noqa: E402
+from botifython_tui.core.memory.index import VectorIndex  # noqa: E402
+from botifython_tui.core.store import Store  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "docs"
+QUESTIONS = ROOT / "bench" / "data" / "memory_questions.jsonl"
+GOAL_P95_MS = 50.0
+GOAL_APPROX_RECALL = 0.95
+GOAL_RETRIEVAL_RECALL = 0.9
+
+# Vocabulary for generated SEO-flavoured text: enough combinations that no two chunks match.
+SUBJECTS = [
+    "The category page", "Our product listing", "The blog archive", "The mobile template",
+    "The checkout flow", "The store locator", "The help centre", "The news section",
+    "The pagination component", "The faceted navigation", "The XML sitemap", "The robots.txt file",
+    "The hreflang cluster", "The canonical tag", "The internal search page", "The footer menu",
+    "The breadcrumb trail", "The landing page", "The brand hub", "The comparison table",
+]  # fmt: skip
+VERBS = [
+    "links to", "canonicalises to", "redirects to", "is blocked from", "duplicates",
+    "is orphaned from", "loads slowly compared with", "outranks", "competes with",
+    "passes link equity to", "is three clicks away from", "shares a title with",
+    "returns a 404 instead of", "is excluded from", "is rendered client-side unlike",
+]  # fmt: skip
+OBJECTS = [
+    "the home page", "the women's running shoes range", "the trail shoes guide",
+    "the marathon plan article", "the size guide", "the store pages in Canada",
+    "the French version", "the AMP variant", "the old campaign URLs", "the parameterised filters",
+    "the printer-friendly pages", "the PDF manuals", "the video gallery", "the FAQ hub",
+    "the seasonal sale pages", "the outlet section", "the gift cards page", "the careers site",
+]  # fmt: skip
+DETAILS = [
+    "according to the last crawl", "since the migration in March", "on mobile only",
+    "for Googlebot smartphone", "in the log files", "after the template change",
+    "in Search Console", "in the link-graph export", "with a depth of {n}", "for {n} URLs",
+    "with {n} inlinks", "at {n} ms response time", "in {n} of the sampled pages",
+]  # fmt: skip
+QUESTION_TEMPLATES = [
+    "Why does {s} {v} {o}?", "How do I fix {s} that {v} {o}?", "Is it a problem that {s} {v} {o}?",
+    "What happens when {s} {v} {o}?", "Should {s} {v} {o}?",
+]  # fmt: skip
+
+
+def sentence(rng: random.Random) -> str:
+    detail = rng.choice(DETAILS).format(n=rng.randint(2, 9000))
+    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {detail}."
+
+
+def paragraph(rng: random.Random) -> str:
+    return " ".join(sentence(rng) for _ in range(rng.randint(3, 7)))
+
+
+def question(rng: random.Random) -> str:
+    return rng.choice(QUESTION_TEMPLATES).format(
+        s=rng.choice(SUBJECTS).lower(), v=rng.choice(VERBS), o=rng.choice(OBJECTS)
+    )
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(share * (len(ordered) - 1))))
+    return ordered[rank]
+
+
+def machine() -> dict[str, object]:
+    import faiss
+    import numpy
+    import sentence_transformers
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "sentence_transformers": sentence_transformers.__version__,
+        "faiss": faiss.__version__,
+        "numpy": numpy.__version__,
+        "model": DEFAULT_MODEL,
+    }
+
+
+# --- 1. ingest throughput ------------------------------------------------------------------------
+
+
+def bench_ingest(embedder: Embedder, work: Path, files: int, seed: int) -> dict[str, float]:
+    rng = random.Random(seed)
+    folder = work / "ingest-docs"
+    folder.mkdir()
+    for number in range(files):
+        sections = [f"# Site audit note {number}"]
+        for part in range(rng.randint(2, 4)):
+            sections.append(f"## Finding {part + 1}")
+            sections += [paragraph(rng) for _ in range(rng.randint(1, 3))]
+        (folder / f"note-{number:04d}.md").write_text("\n\n".join(sections) + "\n")
+    store = Store(work / "ingest.db")
+    memory = Memory(store, work / "ingest-data", embedder)
+    started = time.perf_counter()
+    report = memory.add_paths([folder], 1)
+    seconds = time.perf_counter() - started
+    chunks = report.chunks_embedded
+    again = time.perf_counter()
+    unchanged = memory.add_paths([folder], 1)
+    rescan = time.perf_counter() - again
+    store.close()
+    assert unchanged.chunks_embedded == 0
+    return {
+        "files": files,
+        "chunks": chunks,
+        "seconds": seconds,
+        "chunks_per_second": chunks / seconds,
+        "rescan_unchanged_seconds": rescan,
+    }
+
+
+# --- 2. retrieval quality ------------------------------------------------------------------------
+
+
+def bench_retrieval(embedder: Embedder, work: Path) -> dict[str, object]:
+    folder = work / "fixture-docs"
+    shutil.copytree(FIXTURES, folder)
+    store = Store(work / "retrieval.db")
+    memory = Memory(store, work / "retrieval-data", embedder)
+    memory.add_paths([folder], 1)
+    questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    ranks: list[int | None] = []
+    misses = []
+    for q in questions:
+        hits = memory.search(q["question"], 1, k=10)
+        rank = next(
+            (
+                i
+                for i, h in enumerate(hits, start=1)
+                if h.source == str(folder / q["source"])
+                and q["contains"].lower() in f"{h.title}\n{h.text}".lower()
+            ),
+            None,
+        )
+        ranks.append(rank)
+        if rank is None or rank > 5:
+            misses.append({"question": q["question"], "top": hits[0].title if hits else None})
+    chunks = memory.chunk_count(1)
+    store.close()
+    n = len(questions)
+    return {
+        "questions": n,
+        "chunks": chunks,
+        "recall@1": sum(1 for r in ranks if r and r <= 1) / n,
+        "recall@5": sum(1 for r in ranks if r and r <= 5) / n,
+        "mrr@10": sum(1 / r for r in ranks if r) / n,
+        "misses@5": misses,
+    }
+
+
+# --- 3 and 4. latency and approximate recall -----------------------------------------------------
+
+
+def make_vectors(embedder: Embedder, total: int, real: int, fill: str, seed: int):
+    """(texts, vectors): `real` embedded texts, the rest derived from them (see the docstring)."""
+    import numpy as np
+
+    rng = random.Random(seed)
+    texts = [paragraph(rng) for _ in range(total)]
+    started = time.perf_counter()
+    base = embedder.embed(texts[:real])
+    embed_seconds = time.perf_counter() - started
+    gen = np.random.default_rng(seed)
+    rest = total - real
+    if fill == "random":
+        extra = gen.normal(size=(rest, base.shape[1])).astype(np.float32)
+    else:
+        parents = base[gen.integers(0, real, rest)]
+        # Noise of norm ~0.62 around a unit vector leaves a cosine of ~0.85 with the parent.
+        noise = gen.normal(scale=0.62 / np.sqrt(base.shape[1]), size=parents.shape)
+        extra = (parents + noise).astype(np.float32)
+    extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+    return texts, np.vstack([base, extra]).astype(np.float32), real / embed_seconds
+
+
+def fill_store(store: Store, memory: Memory, profile_id: int, texts, vectors) -> None:
+    """Chunk rows in SQLite and the matching index file, as an ingest would leave them."""
+    now = "2026-01-01T00:00:00+00:00"
+    ids = []
+    with store.write() as db:
+        for number, text in enumerate(texts):
+            title = f"Synthetic note {number // 8}"
+            cursor = db.execute(
+                "INSERT INTO chunks (profile_id, kind, source, title, position, text, "
+                "content_hash, file_hash, created_at) VALUES (?, 'document', ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    profile_id,
+                    f"/bench/notes/note-{number // 8:05d}.md",
+                    title,
+                    number % 8,
+                    text,
+                    hashlib.sha256(text.encode()).hexdigest(),
+                    "bench",
+                    now,
+                ],
+            )
+            ids.append(cursor.lastrowid)
+    index = VectorIndex(vectors.shape[1], memory.model_id, approx_threshold=10**12)
+    index.add(ids, vectors)
+    index.save(memory.index_path(profile_id))
+
+
+def time_queries(memory: Memory, profile_id: int, queries: list[str]) -> dict[str, float]:
+    for q in queries[:10]:  # warm-up: caches, lazy allocations
+        memory.search(q, profile_id, k=5)
+    totals = []
+    for q in queries:
+        started = time.perf_counter()
+        memory.search(q, profile_id, k=5)
+        totals.append((time.perf_counter() - started) * 1000)
+    return {
+        "queries": len(queries),
+        "p50_ms": statistics.median(totals),
+        "p95_ms": percentile(totals, 0.95),
+        "max_ms": max(totals),
+    }
+
+
+def bench_latency_and_recall(
+    embedder: Embedder, work: Path, real: int, fill: str, n_queries: int, seed: int
+) -> dict[str, object]:
+    import numpy as np
+
+    total = 100_000
+    texts, vectors, embed_rate = make_vectors(embedder, total, real, fill, seed)
+    store = Store(work / "latency.db")
+    data = work / "latency-data"
+    small = store.profiles.create("ten thousand").id
+    setup = Memory(store, data, embedder)
+    fill_store(store, setup, 1, texts, vectors)
+    fill_store(store, setup, small, texts[:10_000], vectors[:10_000])
+
+    rng = random.Random(seed + 1)
+    queries = [question(rng) for _ in range(n_queries)]
+    labelled = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()]
+    queries = (labelled + queries)[:n_queries]
+
+    # Query embedding alone, for the breakdown.
+    embed_ms = []
+    for q in queries[:100]:
+        started = time.perf_counter()
+        embedder.embed([q])
+        embed_ms.append((time.perf_counter() - started) * 1000)
+
+    results: dict[str, object] = {
+        "fill": fill,
+        "real_vectors": real,
+        "embed_per_second": embed_rate,
+    }
+    results["query_embedding_p50_ms"] = statistics.median(embed_ms)
+    results["query_embedding_p95_ms"] = percentile(embed_ms, 0.95)
+
+    exact = Memory(store, data, embedder, approx_threshold=10**12)
+    results["flat_10k"] = time_queries(exact, small, queries)
+    results["flat_100k"] = time_queries(exact, 1, queries)
+
+    approx = Memory(store, data, embedder)  # the app's default: IVF past 100,000 vectors
+    started = time.perf_counter()
+    approx.search("warm up", 1)  # opens the index, which starts the background build
+    entry = approx._indexes[1]
+    assert entry.index.wait_for_approx(600), "the approximate index was not built"
+    results["ivf_build_seconds"] = time.perf_counter() - started
+    results["ivf_lists"] = int(entry.index._approx.nlist)
+    results["ivf_nprobe"] = int(entry.index._approx.nprobe)
+    results["ivf_100k"] = time_queries(approx, 1, queries)
+
+    # Recall@5 of IVF against exact search, over held-out real query embeddings.
+    held_out = embedder.embed(
+        [question(rng) for _ in range(300)] + [paragraph(rng) for _ in range(200)]
+    )
+    agree = 0
+    for vector in held_out:
+        truth = {i for i, _ in entry.index.search(vector, 5, exact=True)}
+        found = {i for i, _ in entry.index.search(vector, 5)}
+        agree += len(truth & found)
+    results["ivf_recall@5"] = agree / (5 * len(held_out))
+    results["ivf_recall_queries"] = len(held_out)
+
+    # Flat index search alone at 100k (no embedding), to show where the time goes.
+    search_ms = []
+    for vector in held_out[:200]:
+        started = time.perf_counter()
+        entry.index.search(vector, 5, exact=True)
+        search_ms.append((time.perf_counter() - started) * 1000)
+    results["flat_search_only_100k_p50_ms"] = statistics.median(search_ms)
+    results["flat_search_only_100k_p95_ms"] = percentile(search_ms, 0.95)
+    del np
+    store.close()
+    return results
+
+
+def markdown(info, ingest, retrieval, latency, command) -> str:
+    def ok(value: float, goal: float, lower_is_better: bool = False) -> str:
+        good = value <= goal if lower_is_better else value >= goal
+        return "met" if good else "**not met**"
+
+    rows = [
+        ("Ingest throughput (end to end, real model)",
+         f"{ingest['chunks_per_second']:.0f} chunks/s ({ingest['chunks']:,} chunks from "
+         f"{ingest['files']} files in {ingest['seconds']:.1f} s)", ""),
+        ("Re-add of the same unchanged folder",
+         f"{ingest['rescan_unchanged_seconds'] * 1000:.0f} ms, 0 chunks embedded", ""),
+        ("Query embedding alone (1 query)",
+         f"median {latency['query_embedding_p50_ms']:.1f} ms, p95 "
+         f"{latency['query_embedding_p95_ms']:.1f} ms", ""),
+        ("Query latency, 10,000 chunks (flat)",
+         f"median {latency['flat_10k']['p50_ms']:.1f} ms, p95 {latency['flat_10k']['p95_ms']:.1f} ms",
+         ok(latency["flat_10k"]["p95_ms"], GOAL_P95_MS, True)),
+        ("Query latency, 100,000 chunks (flat, exact)",
+         f"median {latency['flat_100k']['p50_ms']:.1f} ms, p95 "
+         f"{latency['flat_100k']['p95_ms']:.1f} ms", ok(latency["flat_100k"]["p95_ms"], GOAL_P95_MS, True)),
+        ("Flat index search alone, 100,000 × 384",
+         f"median {latency['flat_search_only_100k_p50_ms']:.1f} ms, p95 "
+         f"{latency['flat_search_only_100k_p95_ms']:.1f} ms", ""),
+        ("Query latency, 100,000 chunks (IVF, the default past 100,000)",
+         f"median {latency['ivf_100k']['p50_ms']:.1f} ms, p95 {latency['ivf_100k']['p95_ms']:.1f} ms",
+         ok(latency["ivf_100k"]["p95_ms"], GOAL_P95_MS, True)),
+        ("IVF build in the background, 100,000 vectors",
+         f"{latency['ivf_build_seconds']:.1f} s ({latency['ivf_lists']} lists, nprobe "
+         f"{latency['ivf_nprobe']})", ""),
+        ("Recall@5, IVF vs flat at 100,000",
+         f"{latency['ivf_recall@5']:.3f} over {latency['ivf_recall_queries']} real queries",
+         ok(latency["ivf_recall@5"], GOAL_APPROX_RECALL)),
+        ("Retrieval recall@5, labelled questions",
+         f"{retrieval['recall@5']:.3f} ({retrieval['questions']} questions, "
+         f"{retrieval['chunks']} chunks; recall@1 {retrieval['recall@1']:.3f}, "
+         f"MRR@10 {retrieval['mrr@10']:.3f})", ok(retrieval["recall@5"], GOAL_RETRIEVAL_RECALL)),
+    ]  # fmt: skip
+    load = info["load_average"]
+    lines = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']}; load average at start "
+        f"{', '.join(f'{x:.2f}' for x in load) if load else '?'}. Python {info['python']}, torch "
+        f"{info['torch']} ({info['torch_threads']} thread(s)), sentence-transformers "
+        f"{info['sentence_transformers']}, faiss {info['faiss']}, numpy {info['numpy']}. Model "
+        f"{info['model']} (384 dimensions, packaged).",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Vectors for the latency runs: {latency['real_vectors']:,} real embeddings "
+        f"({latency['embed_per_second']:.0f} texts/s), the other "
+        f"{100_000 - latency['real_vectors']:,} "
+        + (
+            "derived from them (real vector + Gaussian noise, cosine ≈ 0.85 to its parent, "
+            "normalised)"
+            if latency["fill"] == "perturbed"
+            else "random unit vectors"
+        )
+        + "; every query embedded for real at query time.",
+        "",
+        "| measure | result | goal |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    if retrieval["misses@5"]:
+        lines.append("")
+        lines.append("Labelled questions missed at 5: " + "; ".join(
+            m["question"] for m in retrieval["misses@5"]
+        ))  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--real", type=int, default=3000, help="real embeddings for the 100k index")
+    parser.add_argument("--fill", choices=("perturbed", "random"), default="perturbed")
+    parser.add_argument("--files", type=int, default=120, help="generated files for the ingest run")
+    parser.add_argument("--queries", type=int, default=200, help="timed queries per setting")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: cores-1)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    embedder = Embedder(DEFAULT_MODEL, threads=args.threads)
+    started = time.perf_counter()
+    embedder.load()
+    load_seconds = time.perf_counter() - started
+    info = machine()
+    info["model_load_seconds"] = load_seconds
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+        work = Path(tmp)
+        print("ingest …", file=sys.stderr, flush=True)
+        ingest = bench_ingest(embedder, work, args.files, args.seed)
+        print("retrieval …", file=sys.stderr, flush=True)
+        retrieval = bench_retrieval(embedder, work)
+        print("latency and recall …", file=sys.stderr, flush=True)
+        latency = bench_latency_and_recall(
+            embedder, work, args.real, args.fill, args.queries, args.seed
+        )
+    command = "python bench/memory.py " + " ".join(sys.argv[1:])
+    if args.json:
+        print(json.dumps({"machine": info, "ingest": ingest, "retrieval": retrieval,
+                          "latency": latency}, indent=2, default=str))  # fmt: skip
+    else:
+        print(markdown(info, ingest, retrieval, latency, command.strip()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
