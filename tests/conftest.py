@@ -11,6 +11,14 @@ from botifython_tui.config import Settings
 from botifython_tui.core.store import Store
 
 
+@pytest.fixture(autouse=True)
+def no_animations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tab underlines and scrolls jump instead of sliding: snapshots never catch a mid-animation frame."""
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     settings = Settings.resolve(
