@@ -96,24 +96,31 @@ def fit_history(
 
 # --- narration -----------------------------------------------------------------------------------
 
+
+def _project(d: dict[str, Any]) -> str:
+    label = "/".join(str(d[k]) for k in ("org", "project") if d.get(k)) or str(d.get("project", ""))
+    return f"{label} {d['analysis']}" if d.get("analysis") else label
+
+
 _EVENT_TEXT: dict[str, Callable[[dict[str, Any]], str]] = {
     "profile_switched": lambda d: f"switched to the profile {d.get('profile')!r}",
     "todo_added": lambda d: f"added the todo {d.get('title')!r}",
     "todo_done": lambda d: f"completed the todo {d.get('title')!r}",
     "todo_reopened": lambda d: f"reopened the todo {d.get('title')!r}",
     "todo_deleted": lambda d: f"deleted the todo {d.get('title')!r}",
-    "project_chosen": lambda d: f"chose the Botify project {d.get('project')!r}",
-    "analysis_chosen": lambda d: f"chose the analysis {d.get('analysis')!r}",
-    "token_connected": lambda d: f"connected to Botify as {d.get('username')!r}",
-    "export_started": lambda d: (
-        f"started a link-graph export of {d.get('project')} {d.get('analysis')}"
-    ),
+    "botify_connected": lambda d: f"connected to Botify as {d.get('username')!r}",
+    "botify_disconnected": lambda d: "disconnected from Botify",
+    "project_selected": lambda d: f"chose the Botify project {_project(d)}",
+    "export_started": lambda d: f"started a link-graph export of {_project(d)}",
     "export_finished": lambda d: (
-        f"finished a link-graph export of {d.get('project')} {d.get('analysis')}: "
-        f"{d.get('edges', '?')} edges, {d.get('urls', '?')} URLs, depth {d.get('depth', '?')}"
+        f"finished a link-graph export of {_project(d)}: {d.get('edges', '?')} edges, "
+        f"{d.get('urls', '?')} URLs, depth {d.get('depth', '?')}"
     ),
-    "export_failed": lambda d: f"saw a link-graph export fail: {d.get('error')}",
-    "export_cancelled": lambda d: "cancelled the link-graph export",
+    "export_failed": lambda d: (
+        f"saw the link-graph export of {_project(d)} fail: {d.get('reason')}"
+    ),
+    "export_cancelled": lambda d: f"cancelled the link-graph export of {_project(d)}",
+    "graph_visualised": lambda d: f"opened the Cosmograph view of {d.get('export')}",
 }
 
 MAX_EVENT_TEXT = 300

@@ -76,6 +76,7 @@ class BotifythonApp(App):
 
         self.chat = ChatSession(self)
         self.chat_docked = False
+        self.running_export: str | None = None  # "org/project analysis" while an export runs
         self.event_listeners.append(self.chat.on_app_event)
         for spec in self.apps:
             self.add_mode(spec.id, spec.screen)

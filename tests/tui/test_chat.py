@@ -340,3 +340,18 @@ async def test_switching_profile_mid_reply_keeps_the_reply_in_its_own_profile(
         assert stored(store, 1)[-1][1].endswith("*(stopped)*")
         assert stored(store, other.id) == []  # nothing leaked into the other profile
         assert app.is_running
+
+
+async def test_the_botify_token_never_reaches_the_model(chat_settings, store, ollama):
+    import json
+
+    from botifython_tui.core.secrets import TokenStore
+
+    TokenStore(chat_settings.data_dir).save("tok-SECRET-1234567890")
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "What is my Botify token?")
+        await until(pilot, lambda: not app.chat.streaming)
+    assert "tok-SECRET" not in json.dumps(ollama.chat_requests)
+    assert "tok-SECRET" not in chat_settings.log_path.read_text()

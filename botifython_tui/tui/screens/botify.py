@@ -733,6 +733,7 @@ class BotifyScreen(AppScreen):
         label = f"{request.org}/{request.project} {request.analysis}"
         progress.start(f"Export of {label}, at most {request.max_edges:,} edges")
         event_data = {"org": request.org, "project": request.project, "analysis": request.analysis}
+        self.shell.running_export = label  # the assistant is told what runs
         self.shell.post_event("export_started", **event_data, max_edges=request.max_edges)
         downloads = self.shell.settings.downloads_dir
         new_paths: set[Path] = set()
@@ -790,6 +791,7 @@ class BotifyScreen(AppScreen):
             raise
         finally:
             self.exporting = None
+            self.shell.running_export = None
             with contextlib.suppress(Exception):
                 self._export_controls(refocus=not recorded)
         self.shell.post_event(
