@@ -73,11 +73,13 @@ def _profile(args: argparse.Namespace, store: Store) -> Profile:
     return store.profiles.find(args.profile) if args.profile else store.profiles.current()
 
 
-def _memory(args: argparse.Namespace, settings: Settings, store: Store) -> Memory:
+def _memory(
+    args: argparse.Namespace, settings: Settings, store: Store, *, all_cores: bool = False
+) -> Memory:
     from botifython_tui.core.memory import Memory, make_embedder
 
     try:
-        embedder = make_embedder(args.model)
+        embedder = make_embedder(args.model, all_cores=all_cores)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     return Memory(store, settings.data_dir, embedder)
@@ -247,7 +249,7 @@ def _report(report: IngestReport) -> None:
 
 def docs_add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store)
+    memory = _memory(args, settings, store, all_cores=True)  # no UI to keep responsive
     with _renderer() as progress:
         report = _run(lambda: memory.add_paths(args.paths, profile.id, progress))
     _report(report)
@@ -333,7 +335,7 @@ def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 def docs_reindex(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store)
+    memory = _memory(args, settings, store, all_cores=True)  # no UI to keep responsive
     if not memory.has_chunks(profile.id):
         say(f"The memory of profile {single_line(profile.name)} is empty: nothing to re-index.")
         return 0

@@ -551,3 +551,13 @@ def test_save_interval_for_big_indexes(memory, docs, monkeypatch):
     memory.close()
     assert not memory._indexes[1].dirty
     assert os.path.getsize(memory.index_path(1)) > 0
+
+
+def test_a_missing_faiss_is_one_clear_error(monkeypatch):
+    import sys
+
+    from botifython_tui.core.memory import EmbeddingError
+
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss now raises ImportError
+    with pytest.raises(EmbeddingError, match=r"needs faiss-cpu .*pip install"):
+        VectorIndex(8, "m")

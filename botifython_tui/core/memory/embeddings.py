@@ -102,13 +102,24 @@ def _threads(env: Mapping[str, str] | None = None) -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def make_embedder(name_or_path: str | None = None, env: Mapping[str, str] | None = None) -> Any:
-    """An embedder for a model name or local path ("hashing[:DIM]" gives the test embedder)."""
+def make_embedder(
+    name_or_path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    all_cores: bool = False,
+) -> Any:
+    """An embedder for a model name or local path ("hashing[:DIM]" gives the test embedder).
+
+    `all_cores` for headless jobs with no UI to keep responsive (the CLI's `docs add`).
+    """
     name = (name_or_path or "").strip() or configured_model(env)
     if name == HASHING_PREFIX or name.startswith(HASHING_PREFIX + ":"):
         _, _, dim = name.partition(":")
         return HashingEmbedder(int(dim) if dim.isdigit() else HashingEmbedder.DEFAULT_DIM)
-    return Embedder(name, threads=_threads(env))
+    threads = _threads(env)
+    if all_cores and not (env if env is not None else os.environ).get(THREADS_ENV):
+        threads = os.cpu_count() or threads
+    return Embedder(name, threads=threads)
 
 
 def _set_offline() -> None:
@@ -247,6 +258,10 @@ class Embedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         with self._lock:
+            import torch
+
+            if torch.get_num_threads() != self.threads:  # the setting is per process
+                torch.set_num_threads(self.threads)
             vectors = self._model.encode(
                 list(texts),
                 batch_size=self.batch_size,

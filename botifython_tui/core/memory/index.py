@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botifython_tui.core.memory.embeddings import EmbeddingError
 from botifython_tui.logs import get_logger
 
 if TYPE_CHECKING:
@@ -50,8 +51,13 @@ class IndexHeader:
 
 
 def _faiss() -> Any:
-    import faiss
-
+    try:
+        import faiss
+    except ImportError as exc:
+        raise EmbeddingError(
+            f"The document memory needs faiss-cpu ({exc.name or exc} is not installed). "
+            "Install it with: pip install 'botifython-tui[memory]'"
+        ) from exc
     return faiss
 
 
