@@ -76,7 +76,8 @@ class BotifythonApp(App):
 
         self.chat = ChatSession(self)
         self.chat_docked = False
-        self.running_export: str | None = None  # "org/project analysis" while an export runs
+        self.running_export: str | None = None
+        self._memory = None  # "org/project analysis" while an export runs
         self.event_listeners.append(self.chat.on_app_event)
         for spec in self.apps:
             self.add_mode(spec.id, spec.screen)
@@ -186,6 +187,16 @@ class BotifythonApp(App):
             self._data_version = version
             self.reload_profile()
             self.refresh_screen_data()
+
+    # --- the assistant's memory (documents, chats, exports) ---------------------------------
+    @property
+    def memory(self):
+        """The document memory; cheap to create, its model loads on first use in a thread."""
+        if self._memory is None:
+            from botifython_tui.core.memory import Memory
+
+            self._memory = Memory(self.store, self.settings.data_dir)
+        return self._memory
 
     # --- the downloads server (Cosmograph loads the exports from it) -------------------------
     def downloads_server(self) -> DownloadsServer:

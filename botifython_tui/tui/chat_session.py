@@ -54,7 +54,8 @@ NARRATION_KEY = "chat.narration"
 CONTEXT_KEY = "chat.context_tokens"
 TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
 MAX_MESSAGE_CHARS = 100_000
-YIELD_EVERY = 0.005  # seconds of token handling between turns given to the event loop
+YIELD_EVERY = 0.005
+GROUNDING_TOKENS = 1200  # of the context budget, for document passages  # seconds of token handling between turns given to the event loop
 STOPPED_MARK = "\n\n*(stopped)*"
 INTERRUPTED_MARK = "\n\n*(interrupted)*"
 
@@ -75,6 +76,7 @@ class ChatSession:
         self._conversation_profile: int | None = None
         self._worker: Worker | None = None
         self._finishing = False
+        self._grounding = ""
         self.listeners: list = []  # called after each message or reply (the chat list redraws)
         self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
         self.narrator = Narrator(self._narrate)
@@ -287,7 +289,15 @@ class ChatSession:
         self._finishing = False
         chain = ActionChain(origin=ORIGIN_USER if kind == "answer" else "narration")
         turn: list[dict] = []  # this turn's tool calls and results, sent back to the model
+        self._grounding, sources = "", []
         try:
+            question = self._last_question(conversation_id) if kind == "answer" else ""
+            if question and await self._answer_inventory(question):
+                return await self._finish(kind, conversations, conversation_id, "ok", None, None)
+            if question:
+                self._grounding, sources = await self._ground(question)
+                if sources:
+                    chain.taint("document")  # document text in the prompt: every action asks
             async with OllamaClient(self.host, **self.client_options) as client:
                 self.model = await self.resolve_model(client)
                 # Each round: a streamed answer, then the actions it asks for. Over the chain's
@@ -316,14 +326,95 @@ class ChatSession:
             log.exception("Chat reply failed")
             error = OllamaError(f"{type(exc).__name__}: {exc}")
             outcome = "error"
+        if outcome == "ok" and sources and self.partial:
+            from botifython_tui.core.memory.grounding import cited_sources, format_sources
+
+            footer = "\n\n*" + format_sources(cited_sources(self.partial, sources)) + "*"
+            self.partial += footer
+            await self._emit(footer)
+        return await self._finish(kind, conversations, conversation_id, outcome, done, error)
+
+    async def _finish(self, kind, conversations, conversation_id, outcome, done, error) -> str:
         self._finishing = True  # Esc from here on has nothing left to stop
         try:
-            return await self._finish_reply(
+            result = await self._finish_reply(
                 kind, conversations, conversation_id, outcome, done, error
             )
         finally:
             self.streaming = False  # last: whoever waits on it sees the finished pane and status
             self._finishing = False
+        if result == "ok" and kind == "answer":
+            self._remember_exchange(conversation_id)
+        return result
+
+    # --- memory: grounding and feeding -----------------------------------------------------
+    def _last_question(self, conversation_id: int) -> str:
+        messages = self.conversations().messages(conversation_id, limit=5)
+        return next((m.content for m in reversed(messages) if m.role == "user"), "")
+
+    def _memory(self):
+        try:
+            return self.app.memory
+        except ImportError:  # the memory stack is not installed: chat without it
+            return None
+
+    async def _answer_inventory(self, question: str) -> bool:
+        """'Which documents do you know about?' is answered from the store, not by the model."""
+        from botifython_tui.core.memory.grounding import inventory_answer, is_inventory_question
+
+        memory = self._memory()
+        if memory is None or not is_inventory_question(question):
+            return False
+        documents = await asyncio.to_thread(memory.documents, self.app.profile.id)
+        self.partial = inventory_answer(documents)
+        pane = self.active_pane()
+        if pane is not None and pane.live_reply is None:
+            await pane.begin_reply()
+        await self._emit(self.partial)
+        return True
+
+    async def _ground(self, question: str) -> tuple[str, list]:
+        """The most relevant chunks of this profile's memory, numbered, within a budget."""
+        from botifython_tui.core.memory.grounding import build_context
+
+        memory = self._memory()
+        profile_id = self.app.profile.id
+        if memory is None or not await asyncio.to_thread(memory.has_chunks, profile_id):
+            return "", []
+        self._set_status(
+            "Searching your documents…"
+            if memory.model_loaded
+            else "Loading the embedding model (first search only)…"
+        )
+        try:
+            hits = await memory.asearch(question, profile_id, k=6)
+        except Exception as exc:  # a broken memory must not stop the chat
+            log.warning("Document search failed: %s", exc)
+            return "", []
+        return build_context(hits, GROUNDING_TOKENS)
+
+    def _remember_exchange(self, conversation_id: int) -> None:
+        """Each exchange joins the memory, once the memory is in use (model loaded or documents)."""
+        from botifython_tui.core.memory.feeds import remembers_chats
+
+        memory = self._memory()
+        if memory is None or not remembers_chats(self.store.kv):
+            return
+        profile_id = self.app.profile.id
+        messages = self.conversations().messages(conversation_id, limit=4)
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        answer = next((m.content for m in reversed(messages) if m.role == "assistant"), "")
+        if not (question and answer):
+            return
+        title = self.conversations().get(conversation_id).title
+
+        def remember() -> None:
+            if memory.model_loaded or memory.has_chunks(profile_id):
+                memory.remember_exchange(profile_id, conversation_id, title, question, answer)
+
+        self.app.run_worker(
+            remember, thread=True, group="memory", name="remember the exchange", exit_on_error=False
+        )
 
     async def _stream_once(
         self, client: OllamaClient, conversation_id: int, turn: list[dict]
@@ -333,6 +424,8 @@ class ChatSession:
         budget = int(self.store.kv.get(CONTEXT_KEY, DEFAULT_CONTEXT_TOKENS))
         tools = self._tools_supported()
         prompt = system_prompt(self.context())
+        if self._grounding:
+            prompt += "\n\n" + self._grounding + "\n\nCite the sources you use as [1], [2] …"
         if not tools:
             prompt += "\n\n" + prompt_description(available_actions(self.action_context()))
         messages = fit_history(prompt, history, budget) + turn

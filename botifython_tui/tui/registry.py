@@ -25,6 +25,11 @@ class AppSpec:
     screen: Callable[[], Screen]
     description: str = ""
     order: int = 100
+    short_name: str = ""  # for the app bar when the terminal is narrow
+
+    @property
+    def bar_name(self) -> str:
+        return self.short_name or self.name
 
 
 def lazy_screen(target: str) -> Callable[[], Screen]:
@@ -73,6 +78,7 @@ def builtin_apps() -> list[AppSpec]:
             lazy_screen(f"{screens}.linkgraphs:LinkGraphsScreen"),
             "This profile's link-graph exports: summary and Cosmograph",
             40,
+            "Graphs",
         ),
         AppSpec(
             "chat",
@@ -89,6 +95,15 @@ def builtin_apps() -> list[AppSpec]:
             lazy_screen(f"{screens}.actions_log:ActionsLogScreen"),
             "What the assistant did: every action, its arguments, approval and result",
             60,
+        ),
+        AppSpec(
+            "documents",
+            "Documents",
+            "f8",
+            lazy_screen(f"{screens}.documents:DocumentsScreen"),
+            "The assistant's memory: add, search, re-index and remove documents",
+            70,
+            "Docs",
         ),
     ]
 

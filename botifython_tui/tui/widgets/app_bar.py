@@ -26,20 +26,33 @@ class AppBar(Static):
         self.current = current
 
     def on_mount(self) -> None:
-        self.update(self.line())
+        self.update(self.line(self.size.width or self.app.size.width))
 
-    def line(self) -> Text:
+    def on_resize(self) -> None:
+        self.update(self.line(self.size.width))
+
+    def line(self, width: int) -> Text:
+        """Full names if they fit; else short names; else without the ^T/^Q hints."""
+        for short, hints in ((False, True), (True, True), (True, False)):
+            text = self._line(short=short, hints=hints)
+            if text.cell_len <= width:
+                return text
+        return text
+
+    def _line(self, *, short: bool, hints: bool) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         for spec in self.app.apps:  # type: ignore[attr-defined]
             key = spec.key.upper() if spec.key.startswith("f") else spec.key
+            name = spec.bar_name if short else spec.name
             if spec.id == self.current:
-                text.append(f"{key} {spec.name}", style="reverse bold")
+                text.append(f"{key} {name}", style="reverse bold")
             else:
                 text.append(key, style="bold")
-                text.append(f" {spec.name}")
+                text.append(f" {name}")
             text.append(" ")
-        text.append("^T", style="bold")
-        text.append(" chat ")
-        text.append("^Q", style="bold")
-        text.append(" quit")
-        return text
+        if hints:
+            text.append("^T", style="bold")
+            text.append(" chat ")
+            text.append("^Q", style="bold")
+            text.append(" quit")
+        return text.rstrip() or text
