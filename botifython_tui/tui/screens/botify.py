@@ -682,6 +682,21 @@ class BotifyScreen(AppScreen):
             return
         self._start(selection, budget)
 
+    def _remember_export(self, record: ExportRecord, profile_id: int) -> None:
+        """The export's short summary joins the assistant's memory (never its rows)."""
+        try:
+            memory = self.shell.memory
+        except ImportError:  # the memory stack is not installed
+            return
+
+        def remember() -> None:
+            if memory.model_loaded or memory.has_chunks(profile_id):
+                memory.remember_export(record)
+
+        self.app.run_worker(
+            remember, thread=True, group="memory", name="remember the export", exit_on_error=False
+        )
+
     def start_export_for(self, selection: Selection, budget: int) -> str:
         """Start an export on request (the assistant's approved action); returns what happened."""
         if self.exporting is not None:
@@ -802,6 +817,7 @@ class BotifyScreen(AppScreen):
             urls=record.urls,
             links_file=Path(record.links_path).name,
         )
+        self._remember_export(record, profile_id)
         if self.profile.id == profile_id:  # the profile may have been switched meanwhile
             self._show_record(record)
         self._fill_analyses()
