@@ -19,6 +19,13 @@ def no_animations(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
 
 
+@pytest.fixture(autouse=True)
+def no_background_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chats and exports are remembered in a background thread that loads the embedding model;
+    tests switch that off unless they test it (they set the kv setting)."""
+    monkeypatch.setenv("BOTIFYTHON_REMEMBER_CHATS", "0")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     settings = Settings.resolve(

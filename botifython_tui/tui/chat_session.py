@@ -55,7 +55,19 @@ CONTEXT_KEY = "chat.context_tokens"
 TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
 MAX_MESSAGE_CHARS = 100_000
 YIELD_EVERY = 0.005
-GROUNDING_TOKENS = 1200  # of the context budget, for document passages  # seconds of token handling between turns given to the event loop
+GROUNDING_TOKENS = 1200  # of the context budget, for document passages
+
+
+def remember_chats(store) -> bool:
+    """The kv setting `memory.remember_chats`, else BOTIFYTHON_REMEMBER_CHATS (default on)."""
+    from botifython_tui.core.memory.feeds import REMEMBER_CHATS_KEY
+
+    value = store.kv.get(REMEMBER_CHATS_KEY)
+    if value is None:
+        return os.environ.get("BOTIFYTHON_REMEMBER_CHATS", "1") not in ("0", "false", "no")
+    return value is not False  # seconds of token handling between turns given to the event loop
+
+
 STOPPED_MARK = "\n\n*(stopped)*"
 INTERRUPTED_MARK = "\n\n*(interrupted)*"
 
@@ -394,11 +406,9 @@ class ChatSession:
         return build_context(hits, GROUNDING_TOKENS)
 
     def _remember_exchange(self, conversation_id: int) -> None:
-        """Each exchange joins the memory, once the memory is in use (model loaded or documents)."""
-        from botifython_tui.core.memory.feeds import remembers_chats
-
+        """Each exchange joins the memory (in a thread; the setting `memory.remember_chats`)."""
         memory = self._memory()
-        if memory is None or not remembers_chats(self.store.kv):
+        if memory is None or not remember_chats(self.store):
             return
         profile_id = self.app.profile.id
         messages = self.conversations().messages(conversation_id, limit=4)
@@ -409,8 +419,7 @@ class ChatSession:
         title = self.conversations().get(conversation_id).title
 
         def remember() -> None:
-            if memory.model_loaded or memory.has_chunks(profile_id):
-                memory.remember_exchange(profile_id, conversation_id, title, question, answer)
+            memory.remember_exchange(profile_id, conversation_id, title, question, answer)
 
         self.app.run_worker(
             remember, thread=True, group="memory", name="remember the exchange", exit_on_error=False

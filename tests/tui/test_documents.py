@@ -115,3 +115,24 @@ async def test_which_documents_do_you_know_is_answered_from_the_store(settings, 
         assert ollama.chat_requests == []  # not guessed by the model
         answer = store.messages(1).list()[-1].content
         assert "robots.md" in answer and "canonical.md" in answer
+
+
+async def test_each_exchange_is_remembered(settings, store):
+    memory = Memory(store, settings.data_dir, HashingEmbedder())
+    store.kv["memory.remember_chats"] = True
+    with FakeOllama(models=["llama3.2:latest"]) as ollama:
+        ollama.script(Reply(text="Hreflang tags link language versions."))
+        chat_settings = dataclasses.replace(settings, ollama_host=ollama.base_url)
+        app = make_app(chat_settings, store)
+        app._memory = memory
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f6")
+            await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+            box = app.screen.query_one(ChatPane).query_one(ChatInput)
+            box.focus()
+            box.text = "What are hreflang tags?"
+            await pilot.press("enter")
+            await until(pilot, lambda: not app.chat.streaming)
+            await until(pilot, lambda: [d for d in memory.documents(1) if d.kind == "chat"])
+    chats = [d for d in memory.documents(1) if d.kind == "chat"]
+    assert chats and chats[0].title.startswith("What are hreflang")

@@ -684,14 +684,17 @@ class BotifyScreen(AppScreen):
 
     def _remember_export(self, record: ExportRecord, profile_id: int) -> None:
         """The export's short summary joins the assistant's memory (never its rows)."""
+        from botifython_tui.tui.chat_session import remember_chats
+
+        if not remember_chats(self.store):  # the same switch: tests and opt-outs skip the model
+            return
         try:
             memory = self.shell.memory
         except ImportError:  # the memory stack is not installed
             return
 
         def remember() -> None:
-            if memory.model_loaded or memory.has_chunks(profile_id):
-                memory.remember_export(record)
+            memory.remember_export(record)
 
         self.app.run_worker(
             remember, thread=True, group="memory", name="remember the export", exit_on_error=False

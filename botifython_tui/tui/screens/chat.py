@@ -27,6 +27,9 @@ class ChatScreen(AppScreen):
         Binding("ctrl+o", "choose_model", "Model", id="chat.model"),
         Binding("ctrl+g", "set_host", "Ollama host", id="chat.host", show=False),
         Binding("ctrl+n", "toggle_narration", "Narration on/off", id="chat.narration"),
+        Binding(
+            "ctrl+s", "toggle_auto_approve", "Auto-approve additions", id="chat.auto", show=False
+        ),
         Binding("ctrl+l", "new_conversation", "New chat", id="chat.new_screen"),
         Binding("d,delete", "delete_conversation", "Delete chat", id="chat.delete", show=False),
     ]
@@ -108,6 +111,19 @@ class ChatScreen(AppScreen):
         chat.set_narration(not chat.narrator.enabled)
         self.notify(f"Narration is {'on' if chat.narrator.enabled else 'off'}.", markup=False)
         self.refresh_data()
+
+    def action_toggle_auto_approve(self) -> None:
+        from botifython_tui.core.actions import AUTO_APPROVE_ADDITIVE_KEY
+
+        enabled = not bool(self.store.kv.get(AUTO_APPROVE_ADDITIVE_KEY, False))
+        self.store.kv[AUTO_APPROVE_ADDITIVE_KEY] = enabled
+        self.notify(
+            "Additions (such as a new todo) now run without asking; deletions and exports "
+            "always ask."
+            if enabled
+            else "Every action that changes data asks first again.",
+            markup=False,
+        )
 
     def action_choose_model(self) -> None:
         self.app.push_screen(ModelPicker(self.shell.chat.host), self._model_chosen)
