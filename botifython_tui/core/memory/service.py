@@ -116,9 +116,9 @@ def _noop(event: Event) -> None:
 class _ProfileIndex:
     """A loaded index and what is known about its file."""
 
-    def __init__(self, index: VectorIndex, stamp: tuple[int, int] | None) -> None:
+    def __init__(self, index: VectorIndex, stamp: tuple[int, int, int] | None) -> None:
         self.index = index
-        self.stamp = stamp  # (mtime_ns, size) of the file as last read or written
+        self.stamp = stamp  # (inode, mtime_ns, size) of the file as last read or written
         self.dirty = False
         self.saved_at = time.monotonic()
 
@@ -226,12 +226,13 @@ class Memory:
                     self._flock_fd = None
 
     # --- index files -------------------------------------------------------------------------
-    def _stamp(self, path: Path) -> tuple[int, int] | None:
+    def _stamp(self, path: Path) -> tuple[int, int, int] | None:
+        """Identifies one version of the file: every save is a new inode (temp file + rename)."""
         try:
             info = path.stat()
         except OSError:
             return None
-        return (info.st_mtime_ns, info.st_size)
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
 
     def _new_index(self) -> VectorIndex:
         return VectorIndex(
