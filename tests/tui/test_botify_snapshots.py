@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, TabbedContent
 
 from botifython_tui.core.selection import Selection, save_selection
 from botifython_tui.tui.app import make_app
@@ -75,7 +75,10 @@ def test_botify_export_summary(snap_compare, connected, store, fake):
     async def run_before(pilot):
         await pilot.press("f4")
         await loaded(pilot, projects=1, analyses=3)
+        tabs = pilot.app.screen.query_one(TabbedContent)
+        await until(pilot, lambda: pilot.app.focused is not None)  # the screen has settled
         await pilot.press("4")
+        await until(pilot, lambda: tabs.active == "tab-summary")
         await freeze(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -295,7 +295,13 @@ class BotifyScreen(AppScreen):
             target = self.query_one("#cancel-export" if running else "#start-export")
         else:
             target = self.query_one("#summary-scroll")
-        self.call_after_refresh(target.focus)
+
+        def focus_if_still_shown() -> None:
+            # Focusing a widget shows its tab: if the user moved on meanwhile, leave them there.
+            if self.query_one(TabbedContent).active == tab:
+                target.focus()
+
+        self.call_after_refresh(focus_if_still_shown)
 
     def on_key(self, event: events.Key) -> None:
         # Esc leaves a text field (then letters and digits are keys again), like in Todos.
