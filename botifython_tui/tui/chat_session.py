@@ -477,6 +477,7 @@ class ChatSession:
             botify_client_factory=self._botify_client,
             start_export=self._start_export,
             export_status=self._export_status,
+            search_documents=self._search_documents if self._memory() is not None else None,
         )
 
     def _botify_client(self):
@@ -499,6 +500,23 @@ class ChatSession:
             return screen.start_export_for(selection, max_edges)  # type: ignore[attr-defined]
         except (AttributeError, RuntimeError) as exc:
             raise ActionRefused(str(exc)) from exc
+
+    async def _search_documents(self, query: str, limit: int) -> list[dict]:
+        """The same search the grounding uses, as passages with their sources."""
+        from botifython_tui.core.memory.grounding import source_label
+
+        memory = self._memory()
+        if memory is None:
+            raise ActionRefused("The document memory is not installed here.")
+        hits = await memory.asearch(query, self.app.profile.id, k=limit)
+        return [
+            {
+                "source": source_label(hit.kind, hit.source, hit.title),
+                "score": round(hit.score, 3),
+                "text": hit.text[:1200],
+            }
+            for hit in hits
+        ]
 
     async def _export_status(self) -> str | None:
         return getattr(self.app, "running_export", None)

@@ -136,3 +136,34 @@ async def test_each_exchange_is_remembered(settings, store):
             await until(pilot, lambda: [d for d in memory.documents(1) if d.kind == "chat"])
     chats = [d for d in memory.documents(1) if d.kind == "chat"]
     assert chats and chats[0].title.startswith("What are hreflang")
+
+
+async def test_search_documents_action_uses_the_memory_and_taints_the_chain(settings, store, docs):
+    memory = Memory(store, settings.data_dir, HashingEmbedder())
+    with FakeOllama(models=["llama3.2:latest"]) as ollama:
+        ollama.script(
+            Reply(
+                tool_calls=[{"name": "search_documents", "arguments": {"query": "canonical tag"}}]
+            ),
+            Reply(tool_calls=[{"name": "add_todo", "arguments": {"title": "Injected"}}]),
+            Reply(text="Done."),
+        )
+        store.kv["assistant.auto_approve_additive"] = True
+        chat_settings = dataclasses.replace(settings, ollama_host=ollama.base_url)
+        app = make_app(chat_settings, store)
+        app._memory = memory
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.app.run_worker(lambda: memory.add_paths([str(docs)], 1), thread=True).wait()
+            await pilot.press("f6")
+            await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+            box = app.screen.query_one(ChatPane).query_one(ChatInput)
+            box.focus()
+            box.text = "Search my notes"
+            await pilot.press("enter")
+            # after reading documents, even an additive action asks (auto-approve or not)
+            await until(pilot, lambda: isinstance(app.screen, Confirm))
+            await pilot.press("n")
+            await until(pilot, lambda: not app.chat.streaming)
+        result = ollama.chat_requests[1]["messages"][-1]["content"]
+        assert "canonical.md" in result
+        assert store.todos(1).list() == []
