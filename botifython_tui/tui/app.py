@@ -102,15 +102,15 @@ class BotifythonApp(App):
 
     def action_toggle_chat(self) -> None:
         """Show or hide the chat pane docked beside the current app."""
-        pane = getattr(self.screen, "docked_chat", None)
+        ensure = getattr(self.screen, "ensure_docked_chat", None)
+        pane = ensure() if ensure is not None else None
         if pane is None:
             self.notify("The chat is already full-screen here.", markup=False)
             return
         self.chat_docked = not self.chat_docked
         pane.display = self.chat_docked
         if self.chat_docked:
-            pane.sync()
-            pane.focus_input()
+            self.call_after_refresh(pane.focus_input)  # mounted on its first showing
         elif self.focused is not None and pane in self.focused.ancestors_with_self:
             self.screen.focus_next()
 

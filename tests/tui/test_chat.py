@@ -281,10 +281,12 @@ async def test_docked_pane_toggles_beside_todos(chat_settings, store, ollama):
     ollama.script(Reply(text="Docked answer."))
     app = make_app(chat_settings, store)
     async with app.run_test(size=(120, 30)) as pilot:
-        docked = app.screen.query_one(ChatPane)
-        assert not docked.display
+        assert not app.screen.query(ChatPane)  # mounted on first use, not at start-up
         await pilot.press("ctrl+t")
+        await pilot.pause()
+        docked = app.screen.query_one(ChatPane)
         assert docked.display
+        assert app.focused is docked.query_one(ChatInput)
         await ask(pilot, docked, "From the todo screen")
         await until(pilot, lambda: not app.chat.streaming)
         await until(pilot, lambda: docked.query("ReplyView"))

@@ -42,10 +42,8 @@ class AppScreen(Screen):
         with Horizontal(id="app-frame"):
             with Vertical(id="app-body"):
                 yield from self.compose_body()
-            if self.has_docked_chat:
-                pane = ChatPane(docked=True, id="docked-chat")
-                pane.display = self.shell.chat_docked
-                yield pane
+            if self.has_docked_chat and self.shell.chat_docked:
+                yield ChatPane(docked=True, id="docked-chat")
         yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
@@ -61,11 +59,23 @@ class AppScreen(Screen):
         panes = self.query("#docked-chat")
         return panes.first(ChatPane) if panes else None
 
+    def ensure_docked_chat(self) -> ChatPane | None:
+        """The pane beside the app, mounted the first time it is shown (not at start-up)."""
+        if not self.has_docked_chat:
+            return None
+        pane = self.docked_chat
+        if pane is None:
+            pane = ChatPane(docked=True, id="docked-chat")
+            self.query_one("#app-frame").mount(pane)
+        return pane
+
     def on_screen_resume(self) -> None:
         pane = self.docked_chat
+        if pane is None and self.shell.chat_docked:
+            pane = self.ensure_docked_chat()
         if pane is not None:
             pane.display = self.shell.chat_docked
-            if pane.display:
+            if pane.display and pane.is_mounted:
                 pane.sync()
         self.refresh_data()
 
