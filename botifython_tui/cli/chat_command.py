@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
 from botifython_tui.cli.output import CommandError
@@ -16,19 +15,17 @@ from botifython_tui.core.conversation import (
     system_prompt,
 )
 from botifython_tui.core.ollama import (
-    DEFAULT_MODEL,
     OllamaClient,
     OllamaError,
     ReplyDone,
     TokenReceived,
+    choose_model,
     ollama_host,
-    same_model,
 )
 from botifython_tui.core.selection import load_selection
 from botifython_tui.core.store import Store
 from botifython_tui.core.text import neutralize_controls
 
-MODEL_KEY = "chat.model"
 CONTEXT_KEY = "chat.context_tokens"
 
 
@@ -77,16 +74,7 @@ async def _chat(args, store: Store, profile, host: str, question: str) -> int:
     answer: list[str] = []
     done: ReplyDone | None = None
     async with OllamaClient(host) as client:
-        model = args.model or store.kv.get(MODEL_KEY) or os.environ.get("BOTIFYTHON_MODEL")
-        if not model:
-            models = await client.models()
-            if not models:
-                raise CommandError(
-                    f"Ollama at {client.host} has no models installed: run `ollama pull {DEFAULT_MODEL}`."
-                )
-            model = next(
-                (m.name for m in models if same_model(m.name, DEFAULT_MODEL)), models[0].name
-            )
+        model = args.model or await choose_model(client, store.kv)
         try:
             async for event in client.chat(str(model), messages):
                 if isinstance(event, TokenReceived):

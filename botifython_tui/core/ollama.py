@@ -85,6 +85,28 @@ def ollama_host(settings: Any, store: Any) -> str:
     return normalize_host(settings.ollama_host or store.kv.get(HOST_KEY) or None)
 
 
+MODEL_KEY = "chat.model"
+
+
+async def choose_model(client: OllamaClient, kv: Any) -> str:
+    """The remembered model; on first use BOTIFYTHON_MODEL, else llama3.2 if installed, else the
+    first listed (then remembered)."""
+    import os
+
+    chosen = kv.get(MODEL_KEY) or os.environ.get("BOTIFYTHON_MODEL")
+    if chosen:
+        return str(chosen)
+    models = await client.models()
+    if not models:
+        raise OllamaError(
+            f"Ollama at {client.host} has no models installed. "
+            f"Install one with `ollama pull {DEFAULT_MODEL}`."
+        )
+    pick = next((m.name for m in models if same_model(m.name, DEFAULT_MODEL)), models[0].name)
+    kv[MODEL_KEY] = pick
+    return pick
+
+
 def same_model(installed: str, wanted: str) -> bool:
     """`llama3.2` and `llama3.2:latest` name the same model."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -29,7 +28,7 @@ from botifython_tui.core.conversation import (
     system_prompt,
 )
 from botifython_tui.core.ollama import (
-    DEFAULT_MODEL,
+    MODEL_KEY,
     OllamaClient,
     OllamaError,
     OllamaReplyError,
@@ -37,8 +36,8 @@ from botifython_tui.core.ollama import (
     ReplyDone,
     TokenReceived,
     ToolCallsReceived,
+    choose_model,
     ollama_host,
-    same_model,
 )
 from botifython_tui.core.store import Conversation, Message
 from botifython_tui.logs import get_logger
@@ -49,23 +48,14 @@ if TYPE_CHECKING:
 
 log = get_logger("chat")
 
-MODEL_KEY = "chat.model"
+
 NARRATION_KEY = "chat.narration"
 CONTEXT_KEY = "chat.context_tokens"
 TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
 MAX_MESSAGE_CHARS = 100_000
 YIELD_EVERY = 0.005
 GROUNDING_TOKENS = 1200  # of the context budget, for document passages
-
-
-def remember_chats(store) -> bool:
-    """The kv setting `memory.remember_chats`, else BOTIFYTHON_REMEMBER_CHATS (default on)."""
-    from botifython_tui.core.memory.feeds import REMEMBER_CHATS_KEY
-
-    value = store.kv.get(REMEMBER_CHATS_KEY)
-    if value is None:
-        return os.environ.get("BOTIFYTHON_REMEMBER_CHATS", "1") not in ("0", "false", "no")
-    return value is not False  # seconds of token handling between turns given to the event loop
+# seconds of token handling between turns given to the event loop
 
 
 STOPPED_MARK = "\n\n*(stopped)*"
@@ -270,18 +260,7 @@ class ChatSession:
         pane.live_reply.write(text)
 
     async def resolve_model(self, client: OllamaClient) -> str:
-        chosen = self.store.kv.get(MODEL_KEY) or os.environ.get("BOTIFYTHON_MODEL")
-        if chosen:
-            return str(chosen)
-        models = await client.models()
-        if not models:
-            raise OllamaError(
-                f"Ollama at {client.host} has no models installed. "
-                f"Install one with `ollama pull {DEFAULT_MODEL}`."
-            )
-        pick = next((m.name for m in models if same_model(m.name, DEFAULT_MODEL)), models[0].name)
-        self.store.kv[MODEL_KEY] = pick
-        return pick
+        return await choose_model(client, self.store.kv)
 
     def set_model(self, name: str) -> None:
         self.store.kv[MODEL_KEY] = name
@@ -407,8 +386,10 @@ class ChatSession:
 
     def _remember_exchange(self, conversation_id: int) -> None:
         """Each exchange joins the memory (in a thread; the setting `memory.remember_chats`)."""
+        from botifython_tui.core.memory.feeds import remembers_chats
+
         memory = self._memory()
-        if memory is None or not remember_chats(self.store):
+        if memory is None or not remembers_chats(self.store.kv):
             return
         profile_id = self.app.profile.id
         messages = self.conversations().messages(conversation_id, limit=4)

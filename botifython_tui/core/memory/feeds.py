@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,8 +14,11 @@ TOP_HUBS_IN_SUMMARY = 5
 
 
 def remembers_chats(kv: Any) -> bool:
-    """The setting that turns automatic chat memory off (on by default)."""
-    return kv.get(REMEMBER_CHATS_KEY, True) is not False
+    """The kv setting `memory.remember_chats`; unset, BOTIFYTHON_REMEMBER_CHATS (default on)."""
+    value = kv.get(REMEMBER_CHATS_KEY)
+    if value is None:
+        return os.environ.get("BOTIFYTHON_REMEMBER_CHATS", "1").lower() not in ("0", "false", "no")
+    return value is not False
 
 
 def chat_source(conversation_id: int) -> str:

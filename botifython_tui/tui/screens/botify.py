@@ -690,9 +690,9 @@ class BotifyScreen(AppScreen):
 
     def _remember_export(self, record: ExportRecord, profile_id: int) -> None:
         """The export's short summary joins the assistant's memory (never its rows)."""
-        from botifython_tui.tui.chat_session import remember_chats
+        from botifython_tui.core.memory.feeds import remembers_chats
 
-        if not remember_chats(self.store):  # the same switch: tests and opt-outs skip the model
+        if not remembers_chats(self.store.kv):  # the same switch: tests and opt-outs skip the model
             return
         try:
             memory = self.shell.memory
