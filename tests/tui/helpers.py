@@ -17,3 +17,14 @@ def table_rows(table: DataTable) -> list[list[str]]:
 
 def notifications(app) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Poll a condition while the app runs (never a fixed sleep); fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)

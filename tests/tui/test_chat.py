@@ -17,6 +17,7 @@ from botifython_tui.tui.screens.chat import ChatScreen
 from botifython_tui.tui.widgets.chat_input import ChatInput
 from botifython_tui.tui.widgets.chat_pane import ChatPane
 from tests.fakes.ollama_server import FakeOllama, Reply
+from tests.tui.helpers import until
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(200))
 
@@ -30,14 +31,6 @@ def ollama():
 @pytest.fixture
 def chat_settings(settings, ollama):
     return dataclasses.replace(settings, ollama_host=ollama.base_url)
-
-
-async def until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 async def open_chat(pilot) -> ChatPane:
@@ -75,7 +68,9 @@ async def test_tokens_appear_before_the_reply_ends(chat_settings, store, ollama)
         assert sent["messages"][-1] == {"role": "user", "content": "Tell me about link graphs"}
 
 
-async def test_escape_stops_the_reply_and_the_server_sees_the_disconnect(chat_settings, store, ollama):
+async def test_escape_stops_the_reply_and_the_server_sees_the_disconnect(
+    chat_settings, store, ollama
+):
     ollama.script(Reply(text=LONG_REPLY, token_delay=0.05))
     app = make_app(chat_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -203,7 +198,10 @@ async def test_a_hanging_ollama_never_slows_the_action_itself(settings, store):
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [
-        (lambda f: f.script(Reply(status=500, error="model runner has unexpectedly stopped")), "HTTP 500"),
+        (
+            lambda f: f.script(Reply(status=500, error="model runner has unexpectedly stopped")),
+            "HTTP 500",
+        ),
         (lambda f: f.script(Reply(text=LONG_REPLY, error_after=5)), "error in the middle"),
         (lambda f: f.script(Reply(text=LONG_REPLY, drop_after=5)), "dropped"),
         (lambda f: f.script(Reply(status=503)), "busy"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 
@@ -13,6 +12,7 @@ from botifython_tui.tui.screens.dialogs import Confirm
 from botifython_tui.tui.widgets.chat_input import ChatInput
 from botifython_tui.tui.widgets.chat_pane import ChatPane
 from tests.fakes.ollama_server import FakeOllama, Reply
+from tests.tui.helpers import until
 
 
 @pytest.fixture
@@ -24,14 +24,6 @@ def ollama():
 @pytest.fixture
 def chat_settings(settings, ollama):
     return dataclasses.replace(settings, ollama_host=ollama.base_url)
-
-
-async def until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.02)
 
 
 async def ask(pilot, text: str) -> ChatPane:

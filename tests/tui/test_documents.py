@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 
 import pytest
 
@@ -18,14 +17,11 @@ from botifython_tui.tui.screens.documents import DocumentsScreen  # noqa: E402
 from botifython_tui.tui.widgets.chat_input import ChatInput  # noqa: E402
 from botifython_tui.tui.widgets.chat_pane import ChatPane  # noqa: E402
 from tests.fakes.ollama_server import FakeOllama, Reply  # noqa: E402
+from tests.tui.helpers import until as wait_until  # noqa: E402
 
 
 async def until(pilot, condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
+    await wait_until(pilot, condition, timeout)
 
 
 @pytest.fixture
