@@ -490,14 +490,19 @@ class BotifyClient:
             raise BotifyError("Unexpected answer from Botify about the export job.")
         return result
 
-    def download_stream(self, url: str, *, read_timeout: float = 60.0) -> Any:
-        """Stream a finished export. The token is never sent: downloads live on a CDN."""
+    def download_stream(
+        self, url: str, *, read_timeout: float = 60.0, headers: dict[str, str] | None = None
+    ) -> Any:
+        """Stream a finished export (`headers`: e.g. a `Range` to resume). The token is never
+        sent: downloads live on a CDN."""
         import httpx
 
         if not url.startswith(("http://", "https://")):
             url = self.resolve(url)
         timeout = httpx.Timeout(read_timeout, connect=self.timeout.connect)
-        return self._http.stream("GET", url, timeout=timeout)
+        # identity: byte offsets (a resume) then count the file's own bytes
+        sent = {"Accept-Encoding": "identity", **(headers or {})}
+        return self._http.stream("GET", url, timeout=timeout, headers=sent)
 
 
 def _json_body(response: httpx.Response, what: str) -> Any:

@@ -23,12 +23,34 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from botifython_tui.core.botify import BotifyClient, BotifyError
+from botifython_tui.core.export_files import (
+    ExportFilesError,
+    check_rows,
+    credits,
+    estimate_bytes,
+    export_base,
+    fingerprint,
+    forget_part,
+    part_name,
+    preflight,
+    register_part,
+    remove_stale_parts,
+    safe_name_part,
+)
 from botifython_tui.core.graph_stats import LinkGraphStats
+from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 
 log = get_logger("linkgraph")
 
+__all__ = [  # also re-exported for the front ends
+    "ExportFilesError",
+    "remove_stale_parts",
+    "safe_name_part",
+]
+
 DEFAULT_MAX_EDGES = 1_000_000
+DOWNLOAD_RETRIES = 3  # a dropped download is fetched again from the same link, never a new job
 DIRECT_DOWNLOAD_CAP = 1_000_000  # rows per direct-download export
 MAX_DEPTH = 30
 CHUNK_SIZE = 1 << 20
@@ -95,6 +117,39 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class ExportPlan:
+    """What an export will do, known before any job is created (no credits spent yet)."""
+
+    org: str
+    project: str
+    analysis: str
+    depth: int
+    edges: int  # links counted at depth <= depth
+    nodes: int  # URLs counted at depth <= depth + 1 (0 without node attributes)
+    reason: str
+    include_meta: bool
+    links_path: Path
+    meta_path: Path | None
+
+    @property
+    def credits(self) -> float:
+        return credits(self.edges, self.nodes)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p in (self.links_path, self.meta_path) if p is not None]
+
+    def existing_files(self) -> list[Path]:
+        """Files of an earlier export at the same depth that this one would replace."""
+        return [p for p in self.paths if p.exists()]
+
+
+@dataclass(frozen=True)
+class PlanReady:
+    plan: ExportPlan
+
+
+@dataclass(frozen=True)
 class LinkGraphResult:
     org: str
     project: str
@@ -106,6 +161,8 @@ class LinkGraphResult:
     meta_path: Path | None
     summary: dict[str, Any]
     meta_columns: list[str] = field(default_factory=list)
+    # per kind: {"path", "size", "rows", "fingerprint"}, recorded to check the files later
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +174,7 @@ Event = (
     StepStarted
     | DepthChecked
     | DepthChosen
+    | PlanReady
     | JobCreated
     | JobPolled
     | BytesDownloaded
@@ -149,12 +207,19 @@ class LinkGraphRequest:
 
 
 # The node attributes exported next to the edges: (field under crawl.<analysis>, column name).
+# Columns in this order (a contract other readers rely on); see the README's "Node attributes".
 META_FIELDS: list[tuple[str, str]] = [
     ("depth", "depth"),
     ("segments.pagetype.value", "pagetype"),
+    ("http_code", "http_code"),
     ("compliant.is_compliant", "is_compliant"),
     ("canonical.to.equal", "canonical_is_self"),
+    ("canonical.to.url", "canonical_to"),
     ("sitemaps.present", "in_sitemap"),
+    ("inlinks_internal.nb.unique", "inlinks"),
+    ("outlinks_internal.nb.unique", "outlinks"),
+    ("internal_page_rank.value", "pagerank_botify"),
+    ("internal_page_rank.position", "pagerank_botify_position"),
 ]
 SEARCH_CONSOLE_METRICS: list[tuple[str, str]] = [
     ("search_console.period_0.count_impressions", "impressions"),
@@ -165,19 +230,13 @@ SEARCH_CONSOLE_METRICS: list[tuple[str, str]] = [
 # --- file names --------------------------------------------------------------------------------
 
 
-def safe_name_part(value: str) -> str:
-    """A piece of a file name that cannot leave the folder or hide itself."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", value).strip(".-")
-    # 60: three parts, the suffix and the hidden `.part-PID-ID` name stay within NAME_MAX (255)
-    return cleaned[:60] or "unnamed"
-
-
 def export_paths(
     downloads_dir: Path, org: str, project: str, analysis: str, depth: int
 ) -> tuple[Path, Path]:
-    base = f"{safe_name_part(org)}_{safe_name_part(project)}_{safe_name_part(analysis)}"
+    """The links and node-attribute files of one export; both names carry the depth."""
+    base = export_base(org, project, analysis)
     links = downloads_dir / f"{base}_linkgraph_depth-{int(depth)}.csv"
-    meta = downloads_dir / f"{base}_meta.csv"
+    meta = downloads_dir / f"{base}_depth-{int(depth)}_meta.csv"
     root = downloads_dir.resolve()
     for path in (links, meta):
         if path.resolve().parent != root:
@@ -185,23 +244,15 @@ def export_paths(
     return links, meta
 
 
-def remove_stale_parts(downloads_dir: Path, older_than: float = 3600.0) -> int:
-    """Partial files left by a killed process are hidden (`.name.part-…`); tidy old ones."""
-    removed = 0
-    now = time.time()
-    for path in downloads_dir.glob(".*.part-*"):
-        with contextlib.suppress(OSError):
-            if now - path.stat().st_mtime > older_than:
-                path.unlink()
-                removed += 1
-    return removed
-
-
 # --- streaming decode and rewrite --------------------------------------------------------------
 
 
 class TruncatedDownload(ExportFailed):
-    pass
+    """The file arrived whole over HTTP but its content ends early: fetched again from the start."""
+
+    @property
+    def reason(self) -> str:
+        return str(self)
 
 
 class StreamDecoder:
@@ -230,9 +281,10 @@ class StreamDecoder:
             elif data[:4] == b"PK\x03\x04":
                 self.kind = "zip"
                 fd, name = tempfile.mkstemp(
-                    prefix=".export.part-", suffix=".zip", dir=self._spool_dir
+                    prefix=f".export.part-{os.getpid()}-", suffix=".zip", dir=self._spool_dir
                 )
                 self.spool_path = Path(name)
+                register_part(self.spool_path)
                 self._spool = os.fdopen(fd, "wb")
             else:
                 self.kind = "plain"
@@ -250,9 +302,7 @@ class StreamDecoder:
             try:
                 out.append(self._gzip.decompress(data))
             except zlib.error as exc:
-                raise TruncatedDownload(
-                    f"The downloaded export is not valid gzip ({exc})."
-                ) from exc
+                raise TruncatedDownload(f"the file is not valid gzip: {exc}") from exc
             data = self._gzip.unused_data
             if data and self._gzip.eof:  # concatenated gzip members
                 self._gzip = zlib.decompressobj(wbits=31)
@@ -266,10 +316,7 @@ class StreamDecoder:
             self.kind = "plain"
             return self._head
         if self.kind == "gzip" and not self._gzip.eof:
-            raise TruncatedDownload(
-                "The download was cut short: the gzip stream ends before its end marker. "
-                "Run the export again."
-            )
+            raise TruncatedDownload("the gzip stream ends before its end marker")
         if self.kind == "zip" and self._spool is not None:
             self._spool.close()
         return b""
@@ -287,9 +334,7 @@ class StreamDecoder:
                     while chunk := member.read(CHUNK_SIZE):
                         yield chunk
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-            raise TruncatedDownload(
-                f"The downloaded zip is damaged or cut short ({exc}). Run the export again."
-            ) from exc
+            raise TruncatedDownload(f"the zip is damaged or cut short: {exc}") from exc
 
     def cleanup(self) -> None:
         if self._spool is not None and not self._spool.closed:
@@ -297,6 +342,7 @@ class StreamDecoder:
         if self.spool_path is not None:
             with contextlib.suppress(OSError):
                 self.spool_path.unlink()
+            forget_part(self.spool_path)
 
 
 class CsvRewriter:
@@ -405,8 +451,50 @@ def _records(lines: list[bytes]) -> list[bytes]:
 # --- the job -----------------------------------------------------------------------------------
 
 
+@dataclass
+class _Staged:
+    """A downloaded file, checked, waiting beside its final name until every file is ready."""
+
+    kind: str
+    part: Path
+    final: Path
+    rows: int
+
+
+class _Pipeline:
+    """One download's decode → rewrite → count chain, writing to the partial file."""
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        spool_dir: Path,
+        columns: list[str],
+        on_rows: Callable[[list[bytes]], list[bytes]],
+        on_block: Callable[[bytes], bool] | None,
+    ) -> None:
+        self.out = out
+        self.decoder = StreamDecoder(spool_dir)
+        self.rewriter = CsvRewriter(out, columns, on_rows, on_block)
+
+    def consume(self, data: bytes) -> None:
+        self.rewriter.feed(self.decoder.feed(data))
+
+    def finish(self) -> None:
+        self.rewriter.feed(self.decoder.finish())
+        if self.decoder.kind == "zip":
+            for chunk in self.decoder.zip_chunks():
+                self.rewriter.feed(chunk)
+        self.rewriter.finish()
+        self.out.flush()
+        os.fsync(self.out.fileno())
+
+
 class LinkGraphExport:
-    """One run of the link-graph export. Cancel the task that iterates `run()` to stop it."""
+    """One run of the link-graph export. Cancel the task that iterates `run()` to stop it.
+
+    `prepare()` counts (no credits spent) and yields a `PlanReady`; a front end shows the plan's
+    credits and asks, then calls `run(plan)`. `run()` without a plan does both at once.
+    """
 
     def __init__(
         self,
@@ -416,20 +504,25 @@ class LinkGraphExport:
         *,
         poll: PollPolicy | None = None,
         progress_interval: float = 0.1,
+        retry_delay: float = 1.0,
     ) -> None:
         self.client = client
         self.request = request
         self.downloads_dir = downloads_dir
         self.poll = poll or PollPolicy()
         self.progress_interval = progress_interval
+        self.retry_delay = retry_delay
         self.stats = LinkGraphStats()
         self.crawl = f"crawl.{request.analysis}"
+        self.plan: ExportPlan | None = None
+        self._staged: list[_Staged] = []
 
-    async def run(self) -> AsyncIterator[Event]:
+    async def prepare(self) -> AsyncIterator[Event]:
+        """Check the folder, choose the depth, count the URLs: everything before paying."""
         request = self.request
         if request.max_edges < 1:
             raise ExportFailed("The edge budget must be at least 1.")
-        self.downloads_dir.mkdir(parents=True, exist_ok=True)
+        _preflight(self.downloads_dir)
         remove_stale_parts(self.downloads_dir)
 
         yield StepStarted(
@@ -442,22 +535,62 @@ class LinkGraphExport:
         links_path, meta_path = export_paths(
             self.downloads_dir, request.org, request.project, request.analysis, chosen.depth
         )
+        nodes = await self.count_urls(chosen.depth + 1) if request.include_meta else 0
+        edges = min(chosen.edges, request.max_edges, DIRECT_DOWNLOAD_CAP)
+        _preflight(self.downloads_dir, estimate_bytes(edges, nodes))
+        self.plan = ExportPlan(
+            org=request.org,
+            project=request.project,
+            analysis=request.analysis,
+            depth=chosen.depth,
+            edges=edges,
+            nodes=min(nodes, DIRECT_DOWNLOAD_CAP),
+            reason=chosen.reason,
+            include_meta=request.include_meta,
+            links_path=links_path,
+            meta_path=meta_path if request.include_meta else None,
+        )
+        yield PlanReady(self.plan)
 
-        yield StepStarted("links", f"Exporting the links of depth ≤ {chosen.depth}")
-        export_size = min(max(chosen.edges, 1), request.max_edges, DIRECT_DOWNLOAD_CAP)
+    async def run(self, plan: ExportPlan | None = None) -> AsyncIterator[Event]:
+        if plan is None:
+            async for event in self.prepare():
+                yield event
+            plan = self.plan
+            assert plan is not None
+        else:
+            _preflight(self.downloads_dir)
+        self.plan = plan
+        self._staged = []
+        try:
+            async for event in self._run(plan):
+                yield event
+        finally:
+            self.discard_staged()  # cancelled or failed: the partial files go, nothing else
+
+    def discard_staged(self) -> None:
+        for staged in self._staged:
+            with contextlib.suppress(OSError):
+                staged.part.unlink()
+            forget_part(staged.part)
+        self._staged = []
+
+    async def _run(self, plan: ExportPlan) -> AsyncIterator[Event]:
+        yield StepStarted("links", f"Exporting the links of depth ≤ {plan.depth}")
         links_query = {
             "collections": [self.crawl],
             "query": {
                 "dimensions": ["url", f"{self.crawl}.outlinks_internal.graph.url"],
                 "metrics": [],
-                "filters": self._depth_filter(chosen.depth),
+                "filters": self._depth_filter(plan.depth),
             },
         }
         async for event in self._export(
             "links",
             links_query,
-            export_size,
-            links_path,
+            max(plan.edges, 1),
+            plan.edges,
+            plan.links_path,
             ["source", "target"],
             self.stats.add_edge_lines,
             self.stats.add_edge_block,
@@ -465,10 +598,13 @@ class LinkGraphExport:
             yield event
 
         meta_columns: list[str] = []
-        written_meta: Path | None = None
-        if request.include_meta:
-            yield StepStarted("meta", "Exporting the node attributes (pagetype, compliance, …)")
-            meta_query, meta_columns = await self._meta_query(chosen.depth)
+        if plan.meta_path is not None:
+            yield StepStarted(
+                "meta",
+                f"Exporting the node attributes to depth {plan.depth + 1} "
+                "(pagetype, compliance, PageRank, …)",
+            )
+            meta_query, meta_columns = await self._meta_query(plan.depth + 1)
             if "impressions" not in meta_columns:
                 yield Notice(
                     "This project has no Search Console data: the node file has no clicks or impressions."
@@ -481,44 +617,64 @@ class LinkGraphExport:
                 return lines
 
             async for event in self._export(
-                "meta", meta_query, DIRECT_DOWNLOAD_CAP, meta_path, meta_columns, on_meta_rows
+                "meta",
+                meta_query,
+                DIRECT_DOWNLOAD_CAP,
+                plan.nodes,
+                plan.meta_path,
+                meta_columns,
+                on_meta_rows,
             ):
                 yield event
-            written_meta = meta_path
 
         yield StepStarted("summary", "Summarising the graph")
         summary = await asyncio.to_thread(self.stats.summary)
-        summary["depth"] = chosen.depth
-        summary["depth_reason"] = chosen.reason
+        summary["depth"] = plan.depth
+        summary["depth_reason"] = plan.reason
+        # Every file came in whole: only now do they replace an earlier export's files.
+        files = await asyncio.to_thread(self._commit)
+        for staged in files:
+            yield FileWritten(staged.kind, staged.final, staged.rows, staged.final.stat().st_size)
         yield ExportFinished(
             LinkGraphResult(
-                org=request.org,
-                project=request.project,
-                analysis=request.analysis,
-                depth=chosen.depth,
+                org=plan.org,
+                project=plan.project,
+                analysis=plan.analysis,
+                depth=plan.depth,
                 edges=self.stats.edges,
                 urls=summary["urls"],
-                links_path=links_path,
-                meta_path=written_meta,
+                links_path=plan.links_path,
+                meta_path=plan.meta_path,
                 summary=summary,
                 meta_columns=meta_columns,
+                files={
+                    staged.kind: {
+                        "path": str(staged.final),
+                        "size": staged.final.stat().st_size,
+                        "rows": staged.rows,
+                        "fingerprint": fingerprint(staged.final),
+                    }
+                    for staged in files
+                },
             )
         )
+
+    def _commit(self) -> list[_Staged]:
+        staged = list(self._staged)
+        for item in staged:
+            os.replace(item.part, item.final)
+            forget_part(item.part)
+        self._staged = []
+        return staged
 
     # --- step 1: depth ------------------------------------------------------------------------
     def _depth_filter(self, depth: int) -> dict[str, Any]:
         return {"field": f"{self.crawl}.depth", "predicate": "lte", "value": depth}
 
-    async def count_edges(self, depth: int) -> int:
+    async def _count(self, metric: Any, depth: int, what: str) -> int:
         body = {
             "collections": [self.crawl],
-            "query": {
-                "dimensions": [],
-                "metrics": [
-                    {"function": "sum", "args": [f"{self.crawl}.outlinks_internal.nb.total"]}
-                ],
-                "filters": self._depth_filter(depth),
-            },
+            "query": {"dimensions": [], "metrics": [metric], "filters": self._depth_filter(depth)},
         }
         result = await self.client.query(self.request.org, self.request.project, body)
         try:
@@ -529,8 +685,16 @@ class LinkGraphExport:
             return int(value or 0)
         except (TypeError, ValueError) as exc:
             raise BotifyError(
-                f"Botify returned an edge count that is not a number: {value!r}."
+                f"Botify returned {what} that is not a number: {single_line(repr(value))[:80]}."
             ) from exc
+
+    async def count_edges(self, depth: int) -> int:
+        metric = {"function": "sum", "args": [f"{self.crawl}.outlinks_internal.nb.total"]}
+        return await self._count(metric, depth, "an edge count")
+
+    async def count_urls(self, depth: int) -> int:
+        """URLs at depth <= `depth`: the rows of the node-attribute export."""
+        return await self._count({"field": f"{self.crawl}.count_urls_crawl"}, depth, "a URL count")
 
     async def _choose_depth(self, out: list[DepthChosen]) -> AsyncIterator[Event]:
         budget = self.request.max_edges
@@ -602,6 +766,7 @@ class LinkGraphExport:
         kind: str,
         query: dict[str, Any],
         export_size: int,
+        counted: int,
         final_path: Path,
         columns: list[str],
         on_rows: Callable[[list[bytes]], list[bytes]],
@@ -620,16 +785,28 @@ class LinkGraphExport:
         job = await self.client.create_job(payload)
         job_id = str(job.get("job_id") or job.get("job_url"))
         yield JobCreated(kind, job_id)
-        download_url: list[str] = []
-        async for event in self._wait_for(kind, job, download_url):
+        done: list[dict[str, Any]] = []
+        async for event in self._wait_for(kind, job, done):
             yield event
+        results = done[0]
+        nb_lines = _int_or_none(results.get("nb_lines"))
+        staged: list[_Staged] = []
         async for event in self._download(
-            kind, download_url[0], final_path, columns, on_rows, on_block
+            kind, str(results["download_url"]), final_path, columns, on_rows, on_block, staged
         ):
             yield event
+        rows = staged[0].rows
+        problem = check_rows(_label(kind), rows, counted, nb_lines, export_size)
+        if problem:
+            self.discard_staged()
+            raise ExportFailed(
+                f"{problem} Botify job {job_id}. Your earlier files were left as they were and "
+                "nothing was recorded; no further job was started. Botify may still be "
+                "writing the file: try again in a few minutes."
+            )
 
     async def _wait_for(
-        self, kind: str, job: dict[str, Any], out: list[str]
+        self, kind: str, job: dict[str, Any], out: list[dict[str, Any]]
     ) -> AsyncIterator[Event]:
         started = time.monotonic()
         delay = self.poll.first_delay
@@ -647,7 +824,7 @@ class LinkGraphExport:
                         f"Botify finished the {kind} export (job {job.get('job_id')}) but gave no "
                         "download link. Try the export again."
                     )
-                out.append(str(url))
+                out.append(results)
                 return
             if status == "FAILED":
                 raise ExportFailed(
@@ -663,6 +840,16 @@ class LinkGraphExport:
             delay = min(delay * self.poll.factor, self.poll.max_delay)
             state = await self.client.job(job)
 
+    def _reset_stats(self, kind: str) -> None:
+        """A download restarted from its first byte: forget what its first try counted."""
+        if kind == "links":
+            self.stats.out_degree.clear()
+            self.stats.in_degree.clear()
+            self.stats.edges = 0
+            self.stats.skipped_rows = 0
+        else:
+            self.stats.depths.clear()
+
     async def _download(
         self,
         kind: str,
@@ -670,96 +857,180 @@ class LinkGraphExport:
         final_path: Path,
         columns: list[str],
         on_rows: Callable[[list[bytes]], list[bytes]],
-        on_block: Callable[[bytes], bool] | None = None,
+        on_block: Callable[[bytes], bool] | None,
+        out_staged: list[_Staged],
     ) -> AsyncIterator[Event]:
-        part = final_path.with_name(f".{final_path.name}.part-{os.getpid()}-{id(self):x}")
-        decoder = StreamDecoder(self.downloads_dir)
+        """Stream the file into a hidden partial file, resuming or restarting a broken download."""
+        part = part_name(final_path, f"{id(self):x}")
+        register_part(part)
         pending: asyncio.Future[Any] | None = None
+        pipeline: _Pipeline | None = None
+        attempt = 0
         try:
             with open(part, "wb") as out:
-                os.chmod(part, 0o644)
-                rewriter = CsvRewriter(out, columns, on_rows, on_block)
-
-                def consume(data: bytes) -> None:
-                    rewriter.feed(decoder.feed(data))
-
-                async with _download_errors(kind), self.client.download_stream(url) as response:
-                    if response.status_code >= 400:
-                        raise _download_error(response.status_code, kind)
-                    total = _int_or_none(response.headers.get("content-length"))
-                    received = 0
-                    last_report = 0.0
-                    yield BytesDownloaded(kind, 0, total)
-                    async for chunk in response.aiter_bytes():  # as it arrives: live progress
-                        received += len(chunk)
-                        # Decompressing and parsing run off the event loop, so the UI stays live.
-                        pending = asyncio.ensure_future(asyncio.to_thread(consume, chunk))
+                os.chmod(part, 0o600)
+                pipeline = _Pipeline(out, self.downloads_dir, columns, on_rows, on_block)
+                received = 0  # bytes of the body taken in so far (where a resume starts)
+                total: int | None = None
+                resumable = False
+                while True:
+                    attempt += 1
+                    try:
+                        resumed = False
+                        headers = {"Range": f"bytes={received}-"} if received else {}
+                        async with (
+                            _download_errors(kind),
+                            self.client.download_stream(url, headers=headers) as response,
+                        ):
+                            if response.status_code >= 400:
+                                raise _download_error(response.status_code, kind)
+                            start = _resume_start(response) if received else 0
+                            if received and start == received:
+                                resumed = True
+                            elif received:  # the server sent the whole file again
+                                await asyncio.to_thread(pipeline.decoder.cleanup)
+                                out.seek(0)
+                                out.truncate()
+                                self._reset_stats(kind)
+                                pipeline = _Pipeline(
+                                    out, self.downloads_dir, columns, on_rows, on_block
+                                )
+                                received = 0
+                            length = _int_or_none(response.headers.get("content-length"))
+                            if not resumed:
+                                total = length
+                            elif length is not None:
+                                total = received + length
+                            last_report = 0.0
+                            yield BytesDownloaded(kind, received, total)
+                            resumable = _identity(response)
+                            chunks = response.aiter_raw() if resumable else response.aiter_bytes()
+                            async for chunk in chunks:  # as it arrives: live progress
+                                received += len(chunk)
+                                # Decompressing and parsing run off the event loop: the UI stays live.
+                                pending = asyncio.ensure_future(
+                                    asyncio.to_thread(pipeline.consume, chunk)
+                                )
+                                await asyncio.shield(pending)
+                                pending = None
+                                now = time.monotonic()
+                                if now - last_report >= self.progress_interval:
+                                    last_report = now
+                                    yield BytesDownloaded(kind, received, total)
+                            if total is not None and received < total:
+                                raise _Dropped(
+                                    f"it stopped at {received:,} of {total:,} bytes", resume=True
+                                )
+                            yield BytesDownloaded(kind, received, total)
+                        pending = asyncio.ensure_future(asyncio.to_thread(pipeline.finish))
                         await asyncio.shield(pending)
                         pending = None
-                        now = time.monotonic()
-                        if now - last_report >= self.progress_interval:
-                            last_report = now
-                            yield BytesDownloaded(kind, received, total)
-                    if total is not None and received < total:
-                        raise TruncatedDownload(
-                            f"The {kind} download stopped at {received:,} of {total:,} bytes. "
-                            "Run the export again."
+                        break
+                    except (_Dropped, TruncatedDownload) as exc:
+                        pending = None
+                        resume = isinstance(exc, _Dropped) and exc.resume and resumable
+                        if attempt > DOWNLOAD_RETRIES:
+                            raise ExportFailed(
+                                f"The {_label(kind)} download of the finished Botify job kept "
+                                f"breaking off ({exc.reason}) after {attempt} tries. The job's "
+                                "download link may still work for a while: try again later. "
+                                "Your earlier files were left as they were."
+                            ) from exc
+                        if not resume:  # a cut-short file: fetch it again from its first byte
+                            await asyncio.to_thread(pipeline.decoder.cleanup)
+                            out.seek(0)
+                            out.truncate()
+                            self._reset_stats(kind)
+                            pipeline = _Pipeline(
+                                out, self.downloads_dir, columns, on_rows, on_block
+                            )
+                            received = 0
+                        where = f" from byte {received:,}" if received else ""
+                        yield Notice(
+                            f"The {_label(kind)} download broke off ({exc.reason}); fetching it "
+                            f"again from the same link{where} (retry {attempt} of "
+                            f"{DOWNLOAD_RETRIES}), no new job."
                         )
-                    yield BytesDownloaded(kind, received, total)
-
-                def finish() -> None:
-                    rewriter.feed(decoder.finish())
-                    if decoder.kind == "zip":
-                        for chunk in decoder.zip_chunks():
-                            rewriter.feed(chunk)
-                    rewriter.finish()
-                    out.flush()
-                    os.fsync(out.fileno())
-
-                pending = asyncio.ensure_future(asyncio.to_thread(finish))
-                await asyncio.shield(pending)
-                pending = None
-            os.replace(part, final_path)
+                        log.info("retrying the %s download: %s", kind, exc.reason)
+                        await asyncio.sleep(self.retry_delay * attempt)
         except BaseException:
             if pending is not None:  # let the worker thread finish its chunk before cleaning up
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(asyncio.shield(pending), timeout=5)
             with contextlib.suppress(OSError):
                 part.unlink()
+            forget_part(part)
             raise
         finally:
-            decoder.cleanup()
-        yield FileWritten(kind, final_path, rewriter.rows, final_path.stat().st_size)
+            if pipeline is not None:
+                pipeline.decoder.cleanup()
+        staged = _Staged(kind, part, final_path, pipeline.rewriter.rows)
+        self._staged.append(staged)
+        out_staged.append(staged)
+
+
+class _Dropped(Exception):
+    """The connection closed before the whole body came: worth fetching again."""
+
+    def __init__(self, reason: str, *, resume: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.resume = resume
+
+
+def _label(kind: str) -> str:
+    return {"links": "links", "meta": "node attributes"}.get(kind, kind)
+
+
+def _identity(response: Any) -> bool:
+    """No content-encoding: the raw bytes are the file's, so byte offsets mean something."""
+    return response.headers.get("content-encoding", "identity").lower() in ("", "identity")
+
+
+def _resume_start(response: Any) -> int | None:
+    """Where a 206 answer to our Range request starts (None: a 200 with the whole file)."""
+    if response.status_code != 206:
+        return None
+    match = re.match(r"\s*bytes\s+(\d+)-", response.headers.get("content-range", ""))
+    return int(match.group(1)) if match else None
+
+
+def _preflight(downloads_dir: Path, need_bytes: int = 0) -> None:
+    try:
+        preflight(downloads_dir, need_bytes)
+    except ExportFilesError as exc:
+        raise ExportFailed(str(exc)) from exc
 
 
 @contextlib.asynccontextmanager
 async def _download_errors(kind: str) -> AsyncIterator[None]:
-    """Network failures mid-download become one clear message."""
+    """Network failures mid-download are retried from the same link; a stall too."""
     import httpx
 
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise ExportFailed(
-            f"The {kind} download stalled ({type(exc).__name__}). Run the export again."
-        ) from exc
+        raise _Dropped(f"it stalled: {type(exc).__name__}", resume=True) from exc
     except httpx.HTTPError as exc:
-        raise ExportFailed(
-            f"The {kind} download broke off: {exc or type(exc).__name__}. Run the export again."
-        ) from exc
+        raise _Dropped(str(exc) or type(exc).__name__, resume=True) from exc
 
 
-def _download_error(status: int, kind: str) -> ExportFailed:
+def _download_error(status: int, kind: str) -> Exception:
+    what = _label(kind)
     if status in (401, 403):
         return ExportFailed(
-            f"The {kind} download link was refused (HTTP {status}): export links expire. "
-            "Run the export again."
+            f"The {what} download link was refused (HTTP {status}): Botify's export links "
+            "expire. Your earlier files were left as they were; exporting again starts a new "
+            "job (and spends credits)."
         )
     if status == 404:
         return ExportFailed(
-            f"The {kind} download link no longer exists (HTTP 404). Run the export again."
+            f"The {what} download link no longer exists (HTTP 404). Your earlier files were "
+            "left as they were; exporting again starts a new job (and spends credits)."
         )
-    return ExportFailed(f"The {kind} download failed with HTTP {status}. Try again later.")
+    if status >= 500:
+        return _Dropped(f"HTTP {status}", resume=True)
+    return ExportFailed(f"The {what} download failed with HTTP {status}. Try again later.")
 
 
 def _failure_reason(state: dict[str, Any]) -> str:

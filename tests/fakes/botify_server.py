@@ -49,6 +49,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
 import random
 import re
@@ -157,6 +158,7 @@ class SyntheticGraph:
         self._offsets: array | None = None
         self._targets: array | None = None
         self._inlinks: array | None = None
+        self._pagerank: tuple[list[float], array] | None = None
         self._urls: list[str] | None = None
         self._url_re = re.compile(re.escape(self.host) + r"/d(\d+)/page-(\d+)")
         self.build_seconds: float | None = None
@@ -400,6 +402,42 @@ class SyntheticGraph:
             return True
         return self.http_code(i) == 200 and self.canonical_equal(i) and self._u(i, 3) < 0.95
 
+    def canonical_url(self, i: int) -> str:
+        """The URL itself when canonical to itself, else a deterministic other URL."""
+        if self.canonical_equal(i) or self.n_urls < 2:
+            return self.url(i)
+        other = int(self._u(i, 8) * (self.n_urls - 1)) + 1
+        return self.url(other if other != i else 0)
+
+    def unique_inlinks(self, i: int) -> int:
+        # Every link of the graph has a distinct (source, target) pair: unique == total.
+        return self.inlink_count(i)
+
+    def _ensure_pagerank(self) -> tuple[list[float], array]:
+        """Stand-in for Botify's internal PageRank: a log scale of in-degree, and its rank."""
+        if self._pagerank is None:
+            inl = self._ensure_inlinks()
+            with self._lock:
+                if self._pagerank is None:
+                    top = math.log1p(max(inl) if len(inl) else 0) or 1.0
+                    values = [round(10.0 * math.log1p(n) / top, 6) for n in inl]
+                    order = sorted(range(self.n_urls), key=lambda k: (-inl[k], k))
+                    position = array("i", bytes(4 * self.n_urls))
+                    for rank, k in enumerate(order, 1):
+                        position[k] = rank
+                    self._pagerank = (values, position)
+        return self._pagerank
+
+    def pagerank_value(self, i: int) -> float:
+        return self._ensure_pagerank()[0][i]
+
+    def pagerank_position(self, i: int) -> int:
+        return self._ensure_pagerank()[1][i]
+
+    def pagerank_raw(self, i: int) -> float:
+        inl = self._ensure_inlinks()
+        return (inl[i] + 1) / (len(self._targets or ()) + self.n_urls)
+
     def in_sitemap(self, i: int) -> bool:
         if i == 0:
             return True
@@ -530,6 +568,22 @@ class _Response:
     length: int = 0  # bytes of `file` to send
     delay: float = 0.0
     rate_limited_stream: bool = False
+    offset: int = 0  # first byte of `file` to send (a Range request)
+    cut: int | None = None  # close the connection after this many bytes (a dropped download)
+
+
+_PER_DOWNLOAD_FAULTS = ("truncated", "drop", "forbidden", "not_found")
+
+
+def _byte_range(header: str | None) -> tuple[int, int | None] | None:
+    """`bytes=N-` or `bytes=N-M` (one range only); anything else is ignored, as S3 does."""
+    match = re.fullmatch(r"\s*bytes=(\d+)-(\d*)\s*", header or "")
+    if not match:
+        return None
+    start, end = int(match.group(1)), match.group(2)
+    if end and int(end) < start:
+        return None
+    return start, int(end) if end else None
 
 
 _INJECT_CODES = {
@@ -691,6 +745,12 @@ _LABEL_OVERRIDES = {
     "metadata.title.content": "Title",
     "outlinks_internal.nb.total": "No. of Internal Outlinks",
     "inlinks_internal.nb.total": "No. of Internal Inlinks",
+    "outlinks_internal.nb.unique": "No. of Unique Internal Outlinks",
+    "inlinks_internal.nb.unique": "No. of Unique Internal Inlinks",
+    "canonical.to.url": "Canonical To",
+    "internal_page_rank.value": "Internal PageRank",
+    "internal_page_rank.position": "Internal PageRank Position",
+    "internal_page_rank.raw": "Internal PageRank (raw)",
     "segments.pagetype.value": "Pagetype",
     "segments.pagetype.depth_1": "Pagetype (depth 1)",
     "compliant.is_compliant": "Is Compliant",
@@ -722,7 +782,13 @@ _CRAWL_FIELDS: dict[str, tuple[str, Callable[[SyntheticGraph, int], Any]]] = {
     "metadata.title.content": ("str", SyntheticGraph.title),
     "outlinks_internal.nb.total": ("int", SyntheticGraph.out_degree_of),
     "outlinks_internal.graph.url": ("list", SyntheticGraph.outlink_urls),
+    "outlinks_internal.nb.unique": ("int", SyntheticGraph.out_degree_of),
     "inlinks_internal.nb.total": ("int", SyntheticGraph.inlink_count),
+    "inlinks_internal.nb.unique": ("int", SyntheticGraph.unique_inlinks),
+    "canonical.to.url": ("str", SyntheticGraph.canonical_url),
+    "internal_page_rank.value": ("float", SyntheticGraph.pagerank_value),
+    "internal_page_rank.position": ("int", SyntheticGraph.pagerank_position),
+    "internal_page_rank.raw": ("float", SyntheticGraph.pagerank_raw),
     "segments.pagetype.value": ("str", SyntheticGraph.pagetype),
     "segments.pagetype.depth_1": ("str", SyntheticGraph.pagetype),
     "compliant.is_compliant": ("bool", SyntheticGraph.is_compliant),
@@ -1087,7 +1153,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(resp.body)
             return
         with open(resp.file, "rb") as fh:
-            remaining = length
+            fh.seek(resp.offset)
+            remaining = length if resp.cut is None else min(length, resp.cut)
             while remaining > 0 and not fake._stopping.is_set():
                 rate = fake.download_rate if resp.rate_limited_stream else None
                 chunk = 65536 if not rate else max(256, min(65536, int(rate / 20)))
@@ -1098,8 +1165,12 @@ class _Handler(BaseHTTPRequestHandler):
                 remaining -= len(data)
                 if rate:
                     time.sleep(len(data) / float(rate))
-            if remaining > 0:
+            if remaining > 0 or resp.cut is not None:
                 self.close_connection = True
+                if resp.cut is not None:  # the peer sees the body end early
+                    with contextlib.suppress(OSError):
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1139,7 +1210,15 @@ class FakeBotify:
       (0: the first poll is terminal). ``poll_delay``: extra delay on job polls.
     * ``job_outcome``: ``"done"`` | ``"failed"`` | ``"done_without_results"`` (DONE, results null).
     * ``download_fault``: None | ``"truncated"`` (half the bytes, matching Content-Length) |
-      ``"forbidden"`` (403 S3 XML) | ``"not_found"`` (404 S3 XML) | ``"empty"`` (header only).
+      ``"forbidden"`` (403 S3 XML) | ``"not_found"`` (404 S3 XML) | ``"empty"`` (header only) |
+      ``"short"`` (a valid file with a tenth of the rows, and no ``nb_lines`` in the results) |
+      ``"nb_lines_mismatch"`` (a tenth of the rows while ``nb_lines`` gives the full count) |
+      ``"drop"`` (the connection closes after half the body, Content-Length announcing all).
+      ``empty``, ``short`` and ``nb_lines_mismatch`` are fixed when a job turns DONE.
+    * ``download_fault_times``: None (the download fault lasts) or N: only the next N downloads
+      get the fault (``truncated``, ``drop``, ``forbidden``, ``not_found``), later ones are fine.
+    * ``accept_ranges``: downloads honour ``Range: bytes=N-`` with 206 (default True, like S3
+      and CloudFront); False ignores the header and answers 200 with the whole file.
     * ``download_format``: None (zip when extra_config filetype/compression is zip, else gzip)
       | ``"gzip"`` | ``"zip"`` | ``"plain"``. ``download_rate``: bytes/s cap on downloads.
     * ``error_code_as_number``, ``unauthorized_shape`` (``"envelope"`` | ``"drf"``),
@@ -1184,7 +1263,9 @@ class FakeBotify:
         self.polls_before_done: int = 2
         self.poll_delay: float = 0.0
         self.job_outcome: str = "done"  # "done" | "failed" | "done_without_results"
-        self.download_fault: str | None = None  # None|"truncated"|"forbidden"|"not_found"|"empty"
+        self.download_fault: str | None = None  # see the class docstring
+        self.download_fault_times: int | None = None  # None: every download
+        self.accept_ranges: bool = True
         self.download_format: str | None = None  # None|"gzip"|"zip"|"plain"
         self.download_rate: float | None = None  # bytes per second
         self.error_code_as_number: bool = False
@@ -1860,7 +1941,9 @@ class FakeBotify:
                         400, 1044, "Query can not be executed", {"reason": f"{slug} is a metric"}
                     )
                 return _Item(spec.slug, spec.short, spec.label, spec)
-            default = {"int": "sum", "count": "sum", "bool": "count_true"}.get(spec.kind, "count")
+            default = {"int": "sum", "float": "sum", "count": "sum", "bool": "count_true"}.get(
+                spec.kind, "count"
+            )
             return _Item(spec.slug, spec.short, spec.label, spec, func=default)
 
         if not isinstance(func, str) or func not in _AGG_FUNCS or role != "metric":
@@ -1879,7 +1962,7 @@ class FakeBotify:
         arg = args[0]
         arg_slug = arg.get("field") if isinstance(arg, dict) else arg
         spec = self._resolve_field(ctx, arg_slug)
-        if func in ("sum", "avg") and spec.kind not in ("int", "count", "bool"):
+        if func in ("sum", "avg") and spec.kind not in ("int", "float", "count", "bool"):
             raise ApiError(
                 400, 1044, "Query can not be executed", {"reason": f"{func} on {spec.slug}"}
             )
@@ -2315,8 +2398,14 @@ class FakeBotify:
                     job["results"] = None
             else:
                 fmt = self._job_format(job)
-                empty = self.download_fault == "empty"
+                fault = self.download_fault
+                empty = fault == "empty"
                 _, nb_lines, _ = self._ensure_export(job, fmt, empty=empty)
+                limit = None
+                if fault in ("short", "nb_lines_mismatch"):
+                    limit = max(1, nb_lines // 10) if nb_lines else 0
+                    self._ensure_export(job, fmt, empty=False, limit=limit)
+                job["_cut"] = (empty, limit)
                 p: _Project = job["project"]
                 day = job["date_created"].strftime("%Y-%m-%d")
                 ext = {"gzip": ".csv.gz", "zip": ".zip", "plain": ".csv"}[fmt]
@@ -2325,8 +2414,10 @@ class FakeBotify:
                     job["status"] = "DONE"
                     job["results"] = {
                         "download_url": f"{self.base_url}/downloads/{job['job_id']}/{name}",
-                        "nb_lines": nb_lines,
+                        "nb_lines": limit if fault == "short" else nb_lines,
                     }
+                    if fault == "short":  # the client falls back on its own count
+                        del job["results"]["nb_lines"]
         resp = self._json(200, self._job_view(job))
         resp.delay += float(self.poll_delay or 0.0)
         return resp
@@ -2340,7 +2431,9 @@ class FakeBotify:
         wanted = str(ec.get("filetype") or ec.get("compression") or "").lower()
         return "zip" if wanted == "zip" else "gzip"
 
-    def _ensure_export(self, job: dict[str, Any], fmt: str, empty: bool) -> tuple[str, int, int]:
+    def _ensure_export(
+        self, job: dict[str, Any], fmt: str, empty: bool, limit: int | None = None
+    ) -> tuple[str, int, int]:
         """(path, data rows, file size) of the job's export, generated once and cached on disk."""
         plan: _Plan = job["_plan"]
         payload = job["payload"]
@@ -2354,6 +2447,7 @@ class FakeBotify:
                 "fmt": fmt,
                 "size": size,
                 "empty": empty,
+                "limit": limit,
                 "inner": inner if fmt == "zip" else None,
             },
             sort_keys=True,
@@ -2371,7 +2465,9 @@ class FakeBotify:
             ext = {"gzip": ".csv.gz", "zip": ".zip", "plain": ".csv"}[fmt]
             dest = f"{_export_dir()}/{key}{ext}"
             try:
-                rows = self._write_export(plan, fc, fmt, size, empty, inner, dest)
+                rows = self._write_export(
+                    plan, fc, fmt, size if limit is None else min(size, limit), empty, inner, dest
+                )
                 fut.set_result((dest, rows, os.path.getsize(dest)))
             except BaseException as exc:
                 with _EXPORT_LOCK:
@@ -2472,23 +2568,52 @@ class FakeBotify:
         ):
             return self._s3_error(404, "NoSuchKey", "The specified key does not exist.")
         fault = self.download_fault
+        with self._lock:
+            if fault in _PER_DOWNLOAD_FAULTS and self.download_fault_times is not None:
+                if self.download_fault_times > 0:
+                    self.download_fault_times -= 1
+                else:
+                    fault = None
         if fault == "forbidden":
             return self._s3_error(403, "AccessDenied", "Request has expired")
         if fault == "not_found":
             return self._s3_error(404, "NoSuchKey", "The specified key does not exist.")
         fmt = self._job_format(job)
-        path, _, size = self._ensure_export(job, fmt, empty=fault == "empty")
+        empty, limit = job.get("_cut") or (self.download_fault == "empty", None)
+        path, _, size = self._ensure_export(job, fmt, empty=empty, limit=limit)
         length = size
         if fault == "truncated":
             length = max(1, size // 2)
+        status, offset, extra = 200, 0, []
+        wanted = _byte_range(rec.headers.get("range")) if self.accept_ranges else None
+        if wanted is not None and rec.method == "GET":
+            start, end = wanted
+            if start >= length:
+                return _Response(416, b"", [("Content-Range", f"bytes */{length}")])
+            end = length - 1 if end is None else min(end, length - 1)
+            status, offset = 206, start
+            extra = [("Content-Range", f"bytes {start}-{end}/{length}")]
+            length = end - start + 1
+        cut = max(1, length // 2) if fault == "drop" else None
         ctype = {"gzip": "application/gzip", "zip": "application/zip", "plain": "text/csv"}[fmt]
         filename = rec.path.rsplit("/", 1)[-1]
         headers = [
             ("Content-Type", ctype),
             ("Content-Disposition", f'attachment; filename="{unquote(filename)}"'),
             ("ETag", f'"{hashlib.md5(path.encode()).hexdigest()}"'),
+            *extra,
         ]
-        return _Response(200, headers=headers, file=path, length=length, rate_limited_stream=True)
+        if self.accept_ranges:
+            headers.append(("Accept-Ranges", "bytes"))
+        return _Response(
+            status,
+            headers=headers,
+            file=path,
+            length=length,
+            rate_limited_stream=True,
+            offset=offset,
+            cut=cut,
+        )
 
     @staticmethod
     def _s3_error(status: int, code: str, message: str) -> _Response:

@@ -56,7 +56,20 @@ ORG, PROJECT, A = "acme-org", "example.com", "20241108-2"
 GRAPH = SyntheticGraph(depth_sizes=[1, 6, 30, 120], out_degree=(2, 5), seed=7)
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, total_time=10)
 FAST_POLL = PollPolicy(first_delay=0.01, factor=1.5, max_delay=0.05, deadline=30)
-META_COLUMNS = ["id", "depth", "pagetype", "is_compliant", "canonical_is_self", "in_sitemap"]
+META_COLUMNS = [
+    "id",
+    "depth",
+    "pagetype",
+    "http_code",
+    "is_compliant",
+    "canonical_is_self",
+    "canonical_to",
+    "in_sitemap",
+    "inlinks",
+    "outlinks",
+    "pagerank_botify",
+    "pagerank_botify_position",
+]
 
 
 @pytest.fixture
@@ -95,7 +108,8 @@ async def run_export(
     poll: PollPolicy = FAST_POLL,
 ) -> tuple[LinkGraphResult, list]:
     events = []
-    async for event in LinkGraphExport(client, req, downloads, poll=poll).run():
+    job = LinkGraphExport(client, req, downloads, poll=poll, retry_delay=0.01)
+    async for event in job.run():
         events.append(event)
     assert isinstance(events[-1], ExportFinished)
     return events[-1].result, events
@@ -104,7 +118,8 @@ async def run_export(
 async def expect_failure(client, downloads, req, exc=ExportFailed, poll=FAST_POLL) -> list:
     events: list = []
     with pytest.raises(exc) as info:
-        async for event in LinkGraphExport(client, req, downloads, poll=poll).run():
+        job = LinkGraphExport(client, req, downloads, poll=poll, retry_delay=0.01)
+        async for event in job.run():
             events.append(event)
     events.append(info.value)
     return events
@@ -283,7 +298,7 @@ async def test_full_export(
     # Files: final names, nothing else left in the folder.
     base = f"{ORG}_{PROJECT}_{A}"
     assert result.links_path == downloads / f"{base}_linkgraph_depth-{depth}.csv"
-    assert result.meta_path == downloads / f"{base}_meta.csv"
+    assert result.meta_path == downloads / f"{base}_depth-{depth}_meta.csv"
     assert listing(downloads) == sorted([result.links_path.name, result.meta_path.name])
 
     # Edges: exactly the graph's, under our header, no `sep=`.
@@ -301,7 +316,7 @@ async def test_full_export(
     assert set(by_url) == set(GRAPH.urls()[: GRAPH.url_count(depth)])
     home = by_url[GRAPH.url(0)]
     assert home[1:3] == ["0", "home"]
-    assert int(home[6]) == GRAPH.gsc_impressions(0) and int(home[7]) == GRAPH.gsc_clicks(0)
+    assert int(home[12]) == GRAPH.gsc_impressions(0) and int(home[13]) == GRAPH.gsc_clicks(0)
 
     # Events report the files.
     written = {e.kind: e for e in events if isinstance(e, FileWritten)}
@@ -322,13 +337,13 @@ async def test_full_export(
 
     # What was asked of Botify.
     links_payload, meta_payload = job_posts(fake)
-    for payload in (links_payload, meta_payload):
+    for payload, deepest in ((links_payload, depth), (meta_payload, depth + 1)):
         assert payload["username"] == ORG and payload["project"] == PROJECT
         assert payload["connector"] == "direct_download" and payload["formatter"] == "csv"
         assert payload["query"]["query"]["filters"] == {
             "field": f"crawl.{A}.depth",
             "predicate": "lte",
-            "value": depth,
+            "value": deepest,
         }
     assert links_payload["query"]["query"]["dimensions"] == [
         "url",
@@ -366,15 +381,12 @@ async def test_without_meta_summary_still_matches_the_links(client: BotifyClient
     check_summary(result.summary, independent_summary(result.links_path, None))
 
 
-async def test_empty_export_writes_the_header_only(
-    fake: FakeBotify, client: BotifyClient, downloads: Path
-):
+async def test_empty_export_is_refused(fake: FakeBotify, client: BotifyClient, downloads: Path):
     fake.download_fault = "empty"
-    result, events = await run_export(client, downloads, request())
-    assert result.links_path.read_text() == "source,target\n"
-    assert result.meta_path.read_text() == ",".join(result.meta_columns) + "\n"
-    assert result.edges == 0 and result.summary["urls"] == 0
-    assert [e.rows for e in events if isinstance(e, FileWritten)] == [0, 0]
+    events = await expect_failure(client, downloads, request())
+    assert "came back empty" in str(events[-1])
+    assert not any(isinstance(e, FileWritten) for e in events)
+    assert listing(downloads) == []
 
 
 # --- failures: nothing partial under a final name ---------------------------------------------
@@ -405,8 +417,13 @@ async def test_truncated_download(
 ):
     fake.download_format = fmt
     fake.download_fault = "truncated"
-    events = await expect_failure(client, downloads, request(), exc=TruncatedDownload)
-    assert "again" in str(events[-1])
+    events = await expect_failure(client, downloads, request())
+    message = str(events[-1])
+    assert "after 4 tries" in message and "Run the export again" not in message
+    assert isinstance(events[-1].__cause__, TruncatedDownload)
+    # the same link, fetched four times; no second job
+    assert len(fake.find_requests("/downloads/")) == 4
+    assert len(fake.find_requests("/v1/jobs", "POST")) == 1
     assert_nothing_written(downloads)  # no final file, no .part, no zip spool
 
 
@@ -449,7 +466,7 @@ async def test_failed_reexport_keeps_the_previous_good_file(
     first, _ = await run_export(client, downloads, request(include_meta=False))
     good = first.links_path.read_bytes()
     fake.download_fault = "truncated"
-    await expect_failure(client, downloads, request(include_meta=False), exc=TruncatedDownload)
+    await expect_failure(client, downloads, request(include_meta=False))
     assert first.links_path.read_bytes() == good
     assert listing(downloads) == [first.links_path.name]
 
@@ -635,17 +652,29 @@ async def test_long_names_export_end_to_end(
     assert listing(downloads) == sorted([result.links_path.name, result.meta_path.name])
 
 
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def test_remove_stale_parts(tmp_path: Path):
+    """Partial files of a process that no longer runs go at once; a live one's stay."""
     old = time.time() - 7200
-    stale = [tmp_path / ".a_linkgraph_depth-3.csv.part-123-abc", tmp_path / ".export.part-x.zip"]
-    fresh = tmp_path / ".b_meta.csv.part-456-def"
+    dead, alive = dead_pid(), os.getppid()
+    of_dead = tmp_path / f".b_depth-3_meta.csv.part-{dead}-def"  # fresh, but its writer is gone
+    of_live = tmp_path / f".a_linkgraph_depth-3.csv.part-{alive}-abc"
+    no_pid_old, no_pid_new = tmp_path / ".export.part-x.zip", tmp_path / ".x.part-y"
     keep = [tmp_path / "a_linkgraph_depth-3.csv", tmp_path / ".config", tmp_path / "x.part-1"]
-    for path in [*stale, fresh, *keep]:
+    for path in [of_dead, of_live, no_pid_old, no_pid_new, *keep]:
         path.write_text("x")
-    for path in [*stale, *keep]:
+    for path in [no_pid_old, *keep]:
         os.utime(path, (old, old))
     assert remove_stale_parts(tmp_path) == 2
-    assert listing(tmp_path) == sorted(p.name for p in [fresh, *keep])
+    assert listing(tmp_path) == sorted(p.name for p in [of_live, no_pid_new, *keep])
+    # a live process's file that is a day old: its PID was reused by something else
+    os.utime(of_live, (time.time() - 2 * 86400,) * 2)
+    assert remove_stale_parts(tmp_path) == 1
     assert remove_stale_parts(tmp_path, older_than=0) == 1
     assert listing(tmp_path) == sorted(p.name for p in keep)
 
