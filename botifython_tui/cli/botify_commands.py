@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import getpass
 import re
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botifython_tui.cli.output import CommandError, say
+from botifython_tui.cli.output import CommandError, fail, say
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
@@ -27,7 +29,7 @@ from botifython_tui.logs import get_logger, register_secret
 
 if TYPE_CHECKING:
     from botifython_tui.core.botify import Analysis, BotifyClient, ProjectRef
-    from botifython_tui.core.linkgraph import FileWritten, LinkGraphResult
+    from botifython_tui.core.linkgraph import ExportPlan, FileWritten, LinkGraphResult
 
 log = get_logger("cli.botify")
 
@@ -99,8 +101,10 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         parents=[common],
         help="export an analysis's internal link graph to CSV",
         description="Export the internal links (source,target) of an analysis, down to the "
-        "deepest crawl depth that fits the edge budget, plus node attributes; then summarise "
-        "the graph. Exports cost Botify credits.",
+        "deepest crawl depth that fits the edge budget, plus node attributes to one level "
+        "deeper; then summarise the graph. Exports cost Botify credits (0.1 per link, 1 per "
+        "URL): the estimate is shown first and asked about at a terminal; without a terminal "
+        "pass --yes (exit code 3 otherwise).",
     )
     sub.add_argument(
         "--project",
@@ -121,7 +125,15 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--no-meta", action="store_true", help="skip the node attributes file (one job less)"
     )
     sub.add_argument(
-        "--yes", action="store_true", help="export again even if this analysis was exported"
+        "--yes",
+        action="store_true",
+        help="spend the credits without asking (and replace an export of the same depth)",
+    )
+    sub.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the chosen depth, the counts and the credits an export would spend; "
+        "create no job",
     )
     sub.add_argument(
         "--profile", metavar="NAME", help="record the export in this profile, not the current one"
@@ -340,49 +352,129 @@ def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
 
 @dataclass
 class _Run:
-    """What one export has done so far, so a failure can undo exactly that."""
+    """What one export has done so far, for the messages of a cancel or a failure."""
 
     analysis: str = ""
     latest: bool = False
-    new_paths: set[Path] = field(default_factory=set)
     written: list[FileWritten] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
+    plan: ExportPlan | None = None
     result: LinkGraphResult | None = None
-
-    def remove_written(self) -> list[Path]:
-        """Delete files this run created (never one an earlier export left at the same path)."""
-        removed = []
-        for written in self.written:
-            if written.path in self.new_paths:
-                with contextlib.suppress(OSError):
-                    written.path.unlink()
-                    removed.append(written.path)
-        return removed
+    signal: int | None = None  # SIGTERM, SIGHUP or SIGINT, when one stopped the export
 
 
-def _refuse_if_exported(
-    store: Store, profile: Profile, org: str, project: str, analysis: str
-) -> None:
-    """Exports cost credits: a second export of the same analysis needs --yes."""
-    if (org, project, analysis) not in store.exported_analyses():
+class NeedsConfirmation(CommandError):
+    """The export would spend credits or replace files, and nobody said yes: exit code 3."""
+
+
+SIGNAL_NAMES = {
+    signal.SIGINT: "interrupted",
+    signal.SIGTERM: "terminated (SIGTERM)",
+    signal.SIGHUP: "the terminal closed (SIGHUP)",
+}
+
+
+def _on_signal(run: _Run, signum: int, task: asyncio.Task[Any]) -> None:
+    """Partial files go at once (not when the task gets round to it), then the task stops."""
+    from botifython_tui.core.export_files import remove_live_parts
+
+    run.signal = run.signal or signum
+    remove_live_parts()
+    task.cancel()
+
+
+async def _with_signals(run: _Run, work: Any) -> Any:
+    """Run `work` with SIGINT, SIGTERM and SIGHUP cancelling it (and its partial files)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    installed = []
+    for signum in SIGNAL_NAMES:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, _on_signal, run, signum, task)
+            installed.append(signum)
+    try:
+        return await work
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _earlier_export(store: Store, plan: ExportPlan) -> tuple[str, list[Path]] | None:
+    """An export of the same org, project, analysis and depth whose files this one replaces."""
+    same = [
+        record
+        for profile in store.profiles.list()
+        for record in store.exports(profile.id).list()
+        if (record.org, record.project, record.analysis, record.depth)
+        == (plan.org, plan.project, plan.analysis, plan.depth)
+    ]
+    existing = plan.existing_files()
+    if not same and not existing:
+        return None
+    when = f" on {max(r.created_at for r in same)[:10]}" if same else ""
+    return when, existing
+
+
+def _question(store: Store, plan: ExportPlan) -> str:
+    from botifython_tui.core.export_files import credits_text
+
+    text = (
+        f"Exporting {plan.org}/{plan.project} {plan.analysis} at depth {plan.depth} spends "
+        f"{credits_text(plan.edges, plan.nodes)}."
+    )
+    earlier = _earlier_export(store, plan)
+    if earlier is not None:
+        when, existing = earlier
+        names = ", ".join(p.name for p in existing) or "its files"
+        text += (
+            f" The analysis was already exported at depth {plan.depth}{when}: this export "
+            f"replaces {names}."
+        )
+    return text
+
+
+def _confirm(args: argparse.Namespace, store: Store, plan: ExportPlan) -> None:
+    """Credits are spent only with --yes or a yes typed at the terminal."""
+    question = _question(store, plan)
+    if args.yes:
+        say(single_line(question))
         return
-    earlier = next(
-        (
-            record
-            for record in store.exports(profile.id).list()
-            if (record.org, record.project, record.analysis) == (org, project, analysis)
-        ),
-        None,
-    )
-    where = (
-        f" on {earlier.created_at[:10]} (links in {single_line(earlier.links_path)})"
-        if earlier
-        else ""
-    )
-    raise CommandError(
-        f"The analysis {analysis} of {org}/{project} was already exported{where}. "
-        "Exports cost Botify credits: run the command again with --yes to export it anyway."
-    )
+    if not (sys.stdin is not None and sys.stdin.isatty()):
+        raise NeedsConfirmation(
+            f"{question} Nothing was exported and no job was created: re-run with --yes to "
+            "confirm (or --dry-run to see this without being asked)."
+        )
+    say(single_line(question))
+    try:
+        answer = input("Export? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CommandError("Not confirmed: nothing was exported, no credits were spent.")
+
+
+def _plan_lines(plan: ExportPlan, store: Store) -> list[str]:
+    from botifython_tui.core.export_files import credits_text
+
+    lines = [
+        f"Dry run for {single_line(plan.org)}/{single_line(plan.project)}, analysis "
+        f"{single_line(plan.analysis)}: no job was created, no credits were spent.",
+        f"  depth    {plan.depth} ({single_line(plan.reason)})",
+        f"  links    {plan.edges:,} (sources at depth ≤ {plan.depth})",
+    ]
+    if plan.include_meta:
+        lines.append(f"  URLs     {plan.nodes:,} (node attributes to depth {plan.depth + 1})")
+    lines.append(f"  credits  {credits_text(plan.edges, plan.nodes)}")
+    for path in plan.paths:
+        lines.append(f"  file     {single_line(str(path))}")
+    earlier = _earlier_export(store, plan)
+    if earlier is not None:
+        lines.append(
+            f"  note     already exported at depth {plan.depth}{earlier[0]}: an export "
+            "replaces those files (and asks first)"
+        )
+    return lines
 
 
 async def _pick_analysis(
@@ -407,62 +499,74 @@ async def _pick_analysis(
     return wanted, bool(finished) and finished[0].slug == wanted
 
 
-async def _export(
-    args: argparse.Namespace,
-    settings: Settings,
-    store: Store,
-    profile: Profile,
-    ref: ProjectRef,
-    token: str,
-    run: _Run,
-) -> None:
-    from botifython_tui.cli.progress import make_renderer
-    from botifython_tui.core.linkgraph import (
-        DepthChosen,
-        ExportFinished,
-        FileWritten,
-        JobCreated,
-        LinkGraphExport,
-        LinkGraphRequest,
-        PollPolicy,
-        export_paths,
+def _request(args: argparse.Namespace, settings: Settings, ref: ProjectRef, run: _Run) -> Any:
+    from botifython_tui.core.linkgraph import LinkGraphRequest
+
+    return LinkGraphRequest(
+        org=ref.org,
+        project=ref.project,
+        analysis=run.analysis,
+        max_edges=args.max_edges or settings.max_edges,
+        include_meta=not args.no_meta,
     )
+
+
+async def _prepare(
+    args: argparse.Namespace, settings: Settings, ref: ProjectRef, token: str, run: _Run
+) -> None:
+    """Step one, free: the analysis, the folder checks, the depth and the counts."""
+    from botifython_tui.cli.progress import make_renderer
+    from botifython_tui.core.linkgraph import LinkGraphExport, PlanReady, PollPolicy
 
     max_edges = args.max_edges or settings.max_edges
     async with _client(settings, token) as client:
         wanted = args.analysis or ref.analysis
         run.analysis, run.latest = await _pick_analysis(client, ref.org, ref.project, wanted)
-        if not args.yes:
-            _refuse_if_exported(store, profile, ref.org, ref.project, run.analysis)
         which = " (the latest)" if run.latest else ""
         say(
-            f"Exporting the link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
+            f"Link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
             f"at most {max_edges:,} edges, into {settings.downloads_dir}"
-        )
-        log.info(
-            "linkgraph export %s/%s/%s, max %d edges", ref.org, ref.project, run.analysis, max_edges
-        )
-        request = LinkGraphRequest(
-            org=ref.org,
-            project=ref.project,
-            analysis=run.analysis,
-            max_edges=max_edges,
-            include_meta=not args.no_meta,
         )
         job = LinkGraphExport(
             client,
-            request,
+            _request(args, settings, ref, run),
             settings.downloads_dir,
             poll=PollPolicy(first_delay=args.poll_interval),
         )
         with make_renderer() as renderer:
-            async for event in job.run():
-                if isinstance(event, DepthChosen):
-                    planned = export_paths(
-                        settings.downloads_dir, ref.org, ref.project, run.analysis, event.depth
-                    )
-                    run.new_paths = {path for path in planned if not path.exists()}
-                elif isinstance(event, JobCreated):
+            async for event in job.prepare():
+                if isinstance(event, PlanReady):
+                    run.plan = event.plan
+                renderer.handle(event)
+
+
+async def _export(
+    args: argparse.Namespace, settings: Settings, ref: ProjectRef, token: str, run: _Run
+) -> None:
+    """Step two, paid: the jobs, the downloads, the checks and the files."""
+    from botifython_tui.cli.progress import make_renderer
+    from botifython_tui.core.linkgraph import (
+        ExportFinished,
+        FileWritten,
+        JobCreated,
+        LinkGraphExport,
+        PollPolicy,
+    )
+
+    assert run.plan is not None
+    log.info(
+        "linkgraph export %s/%s/%s at depth %d", ref.org, ref.project, run.analysis, run.plan.depth
+    )
+    async with _client(settings, token) as client:
+        job = LinkGraphExport(
+            client,
+            _request(args, settings, ref, run),
+            settings.downloads_dir,
+            poll=PollPolicy(first_delay=args.poll_interval),
+        )
+        with make_renderer() as renderer:
+            async for event in job.run(run.plan):
+                if isinstance(event, JobCreated):
                     run.jobs.append(event.job_id)
                 elif isinstance(event, FileWritten):
                     run.written.append(event)
@@ -471,56 +575,75 @@ async def _export(
                 renderer.handle(event)
 
 
+def _stopped(run: _Run) -> int:
+    """A signal or Ctrl+C stopped the export: say what is left, exit 128 + the signal."""
+    signum = run.signal or signal.SIGINT
+    log.info("linkgraph export stopped by signal %d", signum)
+    jobs = f" The Botify job {', '.join(run.jobs)} may still finish on Botify." if run.jobs else ""
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+        print(
+            f"botifython: {SIGNAL_NAMES.get(signum, 'stopped')}: the export was cancelled, its "
+            f"partial files removed; earlier exports were left as they were.{single_line(jobs)}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return 128 + int(signum)
+
+
+def _run_stage(run: _Run, work: Any) -> None:
+    asyncio.run(_with_signals(run, work))
+
+
 def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     from botifython_tui.core.botify import BotifyError
+    from botifython_tui.core.export_files import remove_stale_parts
 
     ref = _project_ref(args.project)
     if args.analysis is not None and not _ANALYSIS_SLUG.match(args.analysis):
         raise CommandError(f"{args.analysis!r} is not a valid analysis slug (like 20241108).")
     profile = _profile(args, store)  # an unknown --profile fails before any credit is spent
     token = _stored_token(settings)
-    wanted = args.analysis or ref.analysis
-    if wanted and not args.yes:  # no need to ask Botify to know this one
-        _refuse_if_exported(store, profile, ref.org, ref.project, wanted)
+    if settings.downloads_dir.is_dir():  # what a killed earlier run left behind
+        remove_stale_parts(settings.downloads_dir)
 
     run = _Run()
     try:
-        asyncio.run(_export(args, settings, store, profile, ref, token, run))
-    except KeyboardInterrupt:
-        removed = run.remove_written()
-        log.info("linkgraph export cancelled; removed %s", [str(p) for p in removed])
-        kept = [w.path for w in run.written if w.path not in removed]
-        files = (
-            "no export files were kept"
-            if not kept
-            else "kept "
-            + ", ".join(str(p) for p in kept)
-            + " (it replaced an earlier export's file)"
-        )
-        jobs = (
-            f" The Botify job {', '.join(run.jobs)} may still finish on Botify." if run.jobs else ""
-        )
-        print(f"botifython: cancelled; {single_line(files)}.{jobs}", file=sys.stderr, flush=True)
-        return 130
+        _run_stage(run, _prepare(args, settings, ref, token, run))
+        if run.signal is not None:
+            return _stopped(run)
+        assert run.plan is not None
+        if args.dry_run:
+            for line in _plan_lines(run.plan, store):
+                say(line)
+            return 0
+        try:
+            _confirm(args, store, run.plan)
+        except NeedsConfirmation as exc:
+            return fail(str(exc), code=3)
+        _run_stage(run, _export(args, settings, ref, token, run))
+        if run.signal is not None:
+            return _stopped(run)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return _stopped(run)
     except BotifyError as exc:  # ExportFailed too
-        run.remove_written()
         log.warning("linkgraph export failed: %s", exc, exc_info=True)
+        if run.signal is not None:
+            return _stopped(run)
         raise CommandError(str(exc)) from exc
     except OSError as exc:
-        run.remove_written()
         log.warning("linkgraph export failed", exc_info=True)
+        if run.signal is not None:
+            return _stopped(run)
         where = f" ({exc.filename})" if exc.filename else ""
+        full = " The disk is full." if exc.errno == errno.ENOSPC else ""
         raise CommandError(
             f"Could not write the export into {settings.downloads_dir}{where}: "
-            f"{exc.strerror or exc}. Free some space or choose another --downloads-dir."
+            f"{exc.strerror or exc}.{full} Earlier exports were left as they were; free some "
+            "space or choose another --downloads-dir."
         ) from exc
-    except BaseException:
-        run.remove_written()
-        raise
 
     result = run.result
     if result is None:  # the job ended without a result event: treat as a failure
-        run.remove_written()
         raise CommandError("The export ended without a result; nothing was recorded.")
     from botifython_tui.cli.progress import summary_lines
 
@@ -534,6 +657,7 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
         links_path=str(result.links_path),
         meta_path=str(result.meta_path) if result.meta_path else None,
         summary=result.summary,
+        files=result.files,
     )
     say("")
     for line in summary_lines(result, run.written):

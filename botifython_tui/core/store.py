@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -209,6 +209,15 @@ def _migrate_6(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX chunks_source_only ON chunks(profile_id, source)")
 
 
+def _migrate_7(db: sqlite_utils.Database) -> None:
+    """What each export file was when written (size, rows, fingerprint), to notice later changes.
+
+    A JSON object per export: `{"links": {"path", "size", "rows", "fingerprint"}, "meta": …}`;
+    NULL for exports recorded before, which are then only checked to exist.
+    """
+    db.execute("ALTER TABLE exports ADD COLUMN files TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_1,
     _migrate_2,
@@ -216,6 +225,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migrate_4,
     _migrate_5,
     _migrate_6,
+    _migrate_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -866,20 +876,29 @@ class ExportRecord:
     meta_path: str | None
     summary: dict[str, Any]
     created_at: str
+    # per kind ("links", "meta"): {"path", "size", "rows", "fingerprint"} when written; {} for
+    # exports recorded before these were kept
+    files: dict[str, Any] = field(default_factory=dict)
 
 
 _EXPORT_COLUMNS = (
     "id, profile_id, org, project, analysis, depth, edges, urls, links_path, meta_path, "
-    "summary, created_at"
+    "summary, created_at, files"
 )
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _export(row: tuple) -> ExportRecord:
     values = list(row)
-    try:
-        values[10] = json.loads(values[10] or "{}")
-    except ValueError:
-        values[10] = {}
+    values[10] = _json_object(values[10])
+    values[12] = _json_object(values[12])
     values[6] = values[6] or 0
     values[7] = values[7] or 0
     return ExportRecord(*values)
@@ -904,11 +923,12 @@ class ProfileExports:
         links_path: str,
         meta_path: str | None,
         summary: dict[str, Any],
+        files: dict[str, Any] | None = None,
     ) -> ExportRecord:
         with self._store.write() as db:
             cursor = db.execute(
                 f"INSERT INTO exports ({_EXPORT_COLUMNS.removeprefix('id, ')}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     self.profile_id,
                     org,
@@ -921,6 +941,7 @@ class ProfileExports:
                     meta_path,
                     json.dumps(summary),
                     utc_now(),
+                    json.dumps(files) if files else None,
                 ],
             )
             export_id = cursor.lastrowid

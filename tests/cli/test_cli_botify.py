@@ -362,15 +362,15 @@ def assert_links_file(path: Path, graph: SyntheticGraph, depth: int) -> None:
 
 
 def test_linkgraph_exports_summarises_and_records(ws, fake):
-    result = run(ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.01")
+    result = run(ws, fake, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.01")
     assert result.returncode == 0, result.stderr
     links, depth = links_file(ws)
     assert LATEST in links.name  # the latest analysis by default
     assert_links_file(links, latest_graph(), depth)
-    meta = ws.downloads / f"{ORG}_{PROJECT}_{LATEST}_meta.csv"
+    meta = ws.downloads / f"{ORG}_{PROJECT}_{LATEST}_depth-{depth}_meta.csv"
     meta_rows = read_csv(meta)
     assert meta_rows[0][:2] == ["id", "depth"]
-    assert len(meta_rows) - 1 == latest_graph().url_count(depth)
+    assert len(meta_rows) - 1 == latest_graph().url_count(depth + 1)
     assert not [name for name in ws.files() if name.startswith(".")]
 
     out = result.stdout
@@ -396,18 +396,19 @@ def test_linkgraph_exports_summarises_and_records(ws, fake):
     assert (record.depth, record.edges, record.urls) == (depth, edges, urls)
     assert record.links_path == str(links) and record.meta_path == str(meta)
 
-    # A second export of the same analysis costs credits: refused unless --yes.
+    # A second export of the same analysis at the same depth replaces its files: it asks
+    # (exit code 3 without a terminal), and creates no job until told --yes.
     jobs = len(fake.jobs)
     again = run(ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}")
-    assert again.returncode == 1
-    assert "already exported" in again.stderr and "--yes" in again.stderr
+    assert again.returncode == 3
+    assert "already exported at depth" in again.stderr and "--yes" in again.stderr
+    assert links.name in again.stderr and "credits" in again.stderr
     assert len(fake.jobs) == jobs
-    requests = len(fake.requests)
     explicit = run(ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--analysis", LATEST)
-    assert explicit.returncode == 1 and "--yes" in explicit.stderr
-    assert len(fake.requests) == requests  # a named analysis is refused before asking Botify
+    assert explicit.returncode == 3 and "--yes" in explicit.stderr
+    assert len(fake.jobs) == jobs and not fake.find_requests("/v1/jobs", "POST")[jobs:]
     forced = run(
-        ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--yes", "--poll-interval", "0"
+        ws, fake, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--yes", "--poll-interval", "0"
     )
     assert forced.returncode == 0, forced.stderr
     assert len(ws.exports()) == 2
@@ -434,7 +435,7 @@ def test_linkgraph_analysis_choice_and_budget(tmp_path, fake):
     for name, args in cases.items():
         spaces[name].save_token()
         running[name] = Running(
-            spaces[name], fake.base_url, ("linkgraph", *args, "--poll-interval", "0.01"), None
+            spaces[name], fake.base_url, ("linkgraph", "--yes", *args, "--poll-interval", "0.01"), None
         )
     results = {name: checked(proc.result()) for name, proc in running.items()}
 
@@ -472,15 +473,15 @@ def test_linkgraph_analysis_choice_and_budget(tmp_path, fake):
 def test_linkgraph_rejects_bad_numbers(ws):
     url = f"http://127.0.0.1:{closed_port()}"
     for value in ("0", "-5", "lots"):
-        result = run(ws, url, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--max-edges", value)
+        result = run(ws, url, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--max-edges", value)
         assert result.returncode == 2
         assert "argument --max-edges" in result.stderr
-    result = run(ws, url, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "-1")
+    result = run(ws, url, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "-1")
     assert result.returncode == 2 and "argument --poll-interval" in result.stderr
 
 
 def test_linkgraph_without_a_token(tmp_path, fake):
-    result = run(Workspace(tmp_path), fake, "linkgraph", "--project", f"{ORG}/{PROJECT}")
+    result = run(Workspace(tmp_path), fake, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}")
     assert result.returncode == 1 and "botifython token set" in result.stderr
 
 
@@ -496,7 +497,20 @@ FAULTS: dict[str, tuple[dict[str, object], Callable[[FakeBotify], None] | None, 
         None,
         "gave no download link",
     ),
-    "truncated gzip": ({"download_fault": "truncated"}, None, "cut short"),
+    "truncated gzip": ({"download_fault": "truncated"}, None, "kept breaking off"),
+    "empty export": ({"download_fault": "empty"}, None, "came back empty"),
+    "short export": ({"download_fault": "short"}, None, "holds only"),
+    "nb_lines mismatch": (
+        {"download_fault": "nb_lines_mismatch"},
+        None,
+        "row count for the file says",
+    ),
+    "dropped download, resumed": ({"download_fault": "drop", "download_fault_times": 1}, None, None),
+    "dropped download, no Range": (
+        {"download_fault": "drop", "download_fault_times": 1, "accept_ranges": False},
+        None,
+        None,
+    ),
     "403 on download": ({"download_fault": "forbidden"}, None, "refused (HTTP 403)"),
     "429 until retries run out": (
         {},
@@ -530,7 +544,7 @@ def fault_runs(tmp_path_factory) -> Iterator[dict[str, FaultRun]]:
         ws = Workspace(tmp_path_factory.mktemp(re.sub(r"\W+", "-", name)))
         ws.save_token()
         project = f"{ORG}/unknown.example" if name.startswith("404") else f"{ORG}/{PROJECT}"
-        args = ("linkgraph", "--project", project, "--poll-interval", "0.01")
+        args = ("linkgraph", "--yes", "--project", project, "--poll-interval", "0.01")
         started[name] = (fake, ws, Running(ws, fake.base_url, args, None))
     runs = {
         name: FaultRun(fake, ws, checked(proc.result()))
@@ -556,8 +570,27 @@ def test_linkgraph_faults(fault_runs, name):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("botifython: error: "), result.stderr
     assert expected in lines[0]
+    assert "run the export again" not in lines[0].lower()
     assert run_.ws.files() == []  # no partial (.part) and no final file
     assert run_.ws.exports() == []
+    assert len(run_.fake.find_requests("/v1/jobs", "POST")) <= 2  # never a job to retry
+
+
+@pytest.mark.parametrize("ranges", [True, False])
+def test_a_dropped_download_is_fetched_again_from_the_same_link(fault_runs, ranges):
+    name = "dropped download, resumed" if ranges else "dropped download, no Range"
+    run_ = fault_runs[name]
+    fake = run_.fake
+    assert run_.result.returncode == 0, run_.result.stderr
+    assert len(fake.find_requests("/v1/jobs", "POST")) == 2  # links and meta: no new job
+    links_job = min(fake.jobs)
+    tries = fake.find_requests(f"/downloads/{links_job}/")
+    assert len(tries) == 2 and tries[0].path == tries[1].path
+    resumed_from = tries[1].headers.get("range")
+    assert resumed_from and resumed_from.startswith("bytes=") and resumed_from != "bytes=0-"
+    assert tries[1].status == (206 if ranges else 200)
+    assert "fetching it again from the same link" in run_.result.stdout
+    assert "run the export again" not in (run_.result.stdout + run_.result.stderr).lower()
 
 
 def test_retry_after_is_honoured(fault_runs):
@@ -584,7 +617,7 @@ def test_ctrl_c_while_polling_exits_130_without_files(ws):
         proc = Running(
             ws,
             fake.base_url,
-            ("linkgraph", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.05"),
+            ("linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.05"),
             None,
         )
         wait_for(lambda: any(job["polls"] >= 2 for job in list(fake.jobs.values())), what="polls")
@@ -606,7 +639,7 @@ def test_ctrl_c_while_downloading_leaves_no_partial_file(ws):
         proc = Running(
             ws,
             fake.base_url,
-            ("linkgraph", "--project", f"{ORG}/big.example.com", "--poll-interval", "0"),
+            ("linkgraph", "--yes", "--project", f"{ORG}/big.example.com", "--poll-interval", "0"),
             None,
         )
         wait_for(lambda: any(n.startswith(".") for n in ws.files()), what="a partial file")
@@ -625,7 +658,7 @@ def test_linkgraph_on_a_terminal_shows_rich_progress(ws, fake):
     main, child = pty.openpty()
     env = cli_env(fake.base_url) | {"TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
     proc = subprocess.Popen(
-        ws.argv("linkgraph", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.01"),
+        ws.argv("linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.01"),
         cwd=ws.root,
         env=env,
         stdin=subprocess.DEVNULL,

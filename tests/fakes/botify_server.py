@@ -2579,7 +2579,8 @@ class FakeBotify:
         if fault == "not_found":
             return self._s3_error(404, "NoSuchKey", "The specified key does not exist.")
         fmt = self._job_format(job)
-        empty, limit = job.get("_cut") or (self.download_fault == "empty", None)
+        empty, limit = job.get("_cut") or (False, None)
+        empty = empty or self.download_fault == "empty"  # also when set after DONE
         path, _, size = self._ensure_export(job, fmt, empty=empty, limit=limit)
         length = size
         if fault == "truncated":
