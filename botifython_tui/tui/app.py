@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
@@ -225,9 +226,23 @@ class BotifythonApp(App):
                 log.exception("An event listener failed on %s", kind)
 
 
+def tidy_downloads(folder: Path) -> None:
+    """Remove the partial export files of a process that no longer runs (killed, power cut)."""
+    from botifython_tui.core.export_files import remove_stale_parts
+
+    try:
+        if folder.is_dir():
+            removed = remove_stale_parts(folder)
+            if removed:
+                log.info("removed %d partial export files left in %s", removed, folder)
+    except OSError:
+        log.warning("could not tidy the downloads folder %s", folder, exc_info=True)
+
+
 def make_app(settings: Settings, store: Store, **kwargs: Any) -> BotifythonApp:
     """Build the app; used by the command line and the tests alike."""
     configure_logging(settings.log_path)
+    tidy_downloads(settings.downloads_dir)
     app = BotifythonApp(settings, store, **kwargs)
     app.title = f"Botifython {__version__}"
     return app

@@ -27,7 +27,7 @@ from tests.tui.test_botify_support import (
 pytest_plugins = ["tests.tui.test_botify_support"]
 
 LINKS = "acme-org_example.com_20241108_linkgraph_depth-3.csv"
-META = "acme-org_example.com_20241108_meta.csv"
+META = "acme-org_example.com_20241108_depth-3_meta.csv"
 
 
 @pytest.fixture
@@ -76,11 +76,25 @@ async def watch(pilot, seen: list[str], condition, timeout: float = 8.0) -> None
     raise AssertionError(f"condition not met in time; saw {seen[-5:]}")
 
 
-async def start(pilot) -> BotifyScreen:
+async def confirm_credits(pilot, screen: BotifyScreen, answer: str = "y") -> str:
+    """Wait for the credit question (asked once the counts are made); answer it."""
+    await until(
+        pilot, lambda: isinstance(pilot.app.screen, Confirm) or screen.exporting is None, 8
+    )
+    assert isinstance(pilot.app.screen, Confirm), export_status(pilot.app)
+    question = pilot.app.screen.question
+    await pilot.press(answer)
+    await pilot.pause()
+    return question
+
+
+async def start(pilot, *, confirm: bool = True) -> BotifyScreen:
     screen = await open_botify(pilot)
     assert screen.query_one(TabbedContent).active == "tab-export"
     await pilot.press("s")
     await pilot.pause()
+    if confirm:
+        await confirm_credits(pilot, screen)
     return screen
 
 
@@ -187,7 +201,9 @@ async def test_cancel_while_downloading_stops_and_removes_partial_files(
     [
         ("job_outcome", "failed", "failed"),
         ("job_outcome", "done_without_results", "no download link"),
-        ("download_fault", "truncated", "cut short"),
+        ("download_fault", "truncated", "kept breaking off"),
+        ("download_fault", "empty", "came back empty"),
+        ("download_fault", "nb_lines_mismatch", "cut short"),
         ("download_fault", "forbidden", "HTTP 403"),
     ],
 )
@@ -227,6 +243,23 @@ async def test_second_start_is_refused_while_one_runs(chosen, store, fake, quick
         await until(pilot, lambda: screen.exporting is None)
 
 
+async def test_the_credits_are_asked_about_before_any_job(chosen, store, fake, quick_polls):
+    graph = fake.project("acme-org", "example.com").analyses[0].graph
+    app = make_app(chosen, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, confirm=False)
+        question = await confirm_credits(pilot, screen, "n")
+        edges, urls = graph.edge_count(3), graph.url_count(4)
+        assert f"about {round(edges * 0.1 + urls):,} Botify credits" in question
+        assert f"{edges:,} links" in question and "depth 3" in question
+        await until(pilot, lambda: screen.exporting is None)
+        assert fake.find_requests("/v1/jobs", "POST") == []
+        assert "no credits were spent" in export_status(app) or "Not exported" in export_status(
+            app
+        )
+    assert leftovers(chosen) == [] and store.exports(1).list() == []
+
+
 async def test_an_analysis_already_exported_asks_first(chosen, store, fake, quick_polls):
     store.exports(1).add(
         org="acme-org",
@@ -241,14 +274,13 @@ async def test_an_analysis_already_exported_asks_first(chosen, store, fake, quic
     )
     app = make_app(chosen, store)
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await start(pilot)
-        assert isinstance(app.screen, Confirm)
-        assert "credits" in app.screen.question
-        await pilot.press("n")
-        await pilot.pause()
-        assert screen.exporting is None and fake.jobs == {}
+        screen = await start(pilot, confirm=False)
+        question = await confirm_credits(pilot, screen, "n")
+        assert "credits" in question and "already exported at depth 3" in question
+        await until(pilot, lambda: screen.exporting is None)
+        assert fake.jobs == {}
         await pilot.press("s")
-        await pilot.press("y")
+        await confirm_credits(pilot, screen, "y")
         await until(pilot, lambda: screen.exporting is None and len(store.exports(1).list()) == 2)
 
 
@@ -268,6 +300,7 @@ async def test_edge_budget_is_validated_and_limits_the_depth(chosen, store, fake
 
         budget.value = f"{graph.edge_count(2):,}"
         await pilot.press("enter")  # Enter in the field starts the export
+        await confirm_credits(pilot, screen)
         await until(pilot, lambda: screen.exporting is None and store.exports(1).list())
         log = progress_text(app)
         assert f"depth 3: {graph.edge_count(3):,} edges, over budget" in log

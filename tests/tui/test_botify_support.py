@@ -54,6 +54,7 @@ def quick_polls(monkeypatch):
     monkeypatch.setattr(
         BotifyScreen, "poll_policy", PollPolicy(first_delay=0.05, factor=1.0, max_delay=0.05)
     )
+    monkeypatch.setattr(BotifyScreen, "retry_delay", 0.01)
 
 
 async def until(pilot, condition, timeout: float = 5.0) -> None:

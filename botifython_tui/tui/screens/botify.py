@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 import re
+import signal
 from pathlib import Path
 
 from rich.text import Text
@@ -32,18 +35,18 @@ from botifython_tui.core.botify import (
     mask_token,
     parse_project_ref,
 )
+from botifython_tui.core.export_files import credits_text, remove_live_parts
 from botifython_tui.core.linkgraph import (
-    DepthChosen,
     ExportFailed,
     ExportFinished,
+    ExportPlan,
     LinkGraphExport,
     LinkGraphRequest,
     PollPolicy,
-    export_paths,
 )
 from botifython_tui.core.selection import Selection, load_selection, save_selection
 from botifython_tui.core.store import ExportRecord
-from botifython_tui.core.text import single_line
+from botifython_tui.core.text import neutralize_controls, single_line
 from botifython_tui.logs import get_logger
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.screens.base import AppScreen
@@ -69,7 +72,8 @@ EXPORT_HINT = "s: start · Esc: cancel · b: edge budget · v: visualise · 4: s
 EXPORT_INTRO = (
     "The export finds the deepest crawl depth whose links fit in the edge budget, then "
     "downloads the links and the page attributes (pagetype, compliance, …) as CSV files into "
-    "the downloads folder. Exports spend Botify credits."
+    "the downloads folder. Exports spend Botify credits: the estimate is shown, and asked "
+    "about, before any job starts."
 )
 
 
@@ -93,6 +97,7 @@ class BotifyScreen(AppScreen):
     app_name = "Botify"
     # Tests make polling quick; None means the job's default (growing pauses up to 10 s).
     poll_policy: PollPolicy | None = None
+    retry_delay: float = 1.0  # seconds before fetching a broken download again (× the try)
 
     BINDINGS = [
         Binding("s", "start_export", "Export", id="botify.export"),
@@ -675,17 +680,7 @@ class BotifyScreen(AppScreen):
             self.query_one(TabbedContent).active = "tab-export"
             field.focus()
             return
-        key = (selection.org, selection.project, selection.analysis)
-        if key in self.store.exported_analyses():
-            self.app.push_screen(
-                Confirm(
-                    f"{selection.project_label} {selection.analysis} was already exported. "
-                    "Exports spend Botify credits: export it again?",
-                    confirm_label="Export again",
-                ),
-                lambda yes: self._start(selection, budget) if yes else None,
-            )
-            return
+        # The counts come first (free); the credits are asked about before any job (see _export).
         self._start(selection, budget)
 
     def _remember_export(self, record: ExportRecord, profile_id: int) -> None:
@@ -752,6 +747,49 @@ class BotifyScreen(AppScreen):
         self.refresh_bindings()
         self._update_status()
 
+    def _credit_question(self, plan: ExportPlan) -> str:
+        """What the export will spend, and which earlier files of the same depth it replaces."""
+        text = (
+            f"Export the link graph of {plan.org}/{plan.project} {plan.analysis} at depth "
+            f"{plan.depth}? It spends {credits_text(plan.edges, plan.nodes)}."
+        )
+        same = [
+            record
+            for profile in self.store.profiles.list()
+            for record in self.store.exports(profile.id).list()
+            if (record.org, record.project, record.analysis, record.depth)
+            == (plan.org, plan.project, plan.analysis, plan.depth)
+        ]
+        existing = plan.existing_files()
+        if same or existing:
+            when = f" on {max(r.created_at for r in same)[:10]}" if same else ""
+            names = ", ".join(p.name for p in existing) or "its files"
+            text += (
+                f"\n\nIt was already exported at depth {plan.depth}{when}: this export replaces "
+                f"{names}."
+            )
+        return neutralize_controls(text)
+
+    def _watch_signals(self) -> list[int]:
+        """SIGINT, SIGTERM and SIGHUP during an export: partial files go at once, then quit."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._on_signal, signum)
+                installed.append(signum)
+        return installed
+
+    def _on_signal(self, signum: int) -> None:
+        removed = remove_live_parts()
+        log.info("signal %d during an export: removed %s", signum, [str(p) for p in removed])
+        code = 128 + int(signum)
+        if self.export_worker is not None:
+            self.export_worker.cancel()
+        self.app.exit(return_code=code)
+        # After SIGHUP the terminal is gone and drawing may block: do not wait for ever.
+        asyncio.get_running_loop().call_later(5.0, os._exit, code)
+
     async def _export(self, request: LinkGraphRequest, profile_id: int) -> None:
         progress = self.query_one(ExportProgress)
         label = f"{request.org}/{request.project} {request.analysis}"
@@ -763,16 +801,32 @@ class BotifyScreen(AppScreen):
         new_paths: set[Path] = set()
         result = None
         recorded = False
+        signals = self._watch_signals()
         try:
             async with make_client(self.app, interactive=False) as client:
-                job = LinkGraphExport(client, request, downloads, poll=self.poll_policy)
-                async for event in job.run():
-                    if isinstance(event, DepthChosen):
-                        planned = export_paths(
-                            downloads, request.org, request.project, request.analysis, event.depth
-                        )
-                        new_paths = {path for path in planned if not path.exists()}
-                    elif isinstance(event, ExportFinished):
+                job = LinkGraphExport(
+                    client, request, downloads, poll=self.poll_policy, retry_delay=self.retry_delay
+                )
+                async for event in job.prepare():  # free: folder checks, depth, counts
+                    progress.show(event)
+                plan = job.plan
+                assert plan is not None
+                progress.set_status(
+                    f"Depth {plan.depth}: {credits_text(plan.edges, plan.nodes)}. Confirm to start."
+                )
+                confirmed = await self.app.push_screen_wait(
+                    Confirm(self._credit_question(plan), confirm_label="Export")
+                )
+                if not confirmed:
+                    progress.finish(
+                        "Not exported: no job was created, no credits were spent.",
+                        "Not exported.",
+                    )
+                    self.shell.post_event("export_cancelled", **event_data)
+                    return
+                new_paths = {path for path in plan.paths if not path.exists()}
+                async for event in job.run(plan):
+                    if isinstance(event, ExportFinished):
                         result = event.result
                     progress.show(event)
             if result is None:
@@ -787,6 +841,7 @@ class BotifyScreen(AppScreen):
                 links_path=str(result.links_path),
                 meta_path=str(result.meta_path) if result.meta_path else None,
                 summary=result.summary,
+                files=result.files,
             )
             recorded = True
         except asyncio.CancelledError:
@@ -801,9 +856,14 @@ class BotifyScreen(AppScreen):
             raise
         except OSError as exc:
             _remove(new_paths)
+            fix = (
+                "Free some space or choose another --downloads-dir."
+                if exc.errno == errno.ENOSPC
+                else "Check the folder's permissions or choose another --downloads-dir."
+            )
             failure = ExportFailed(
                 f"Could not write the export into {downloads}: {exc.strerror or exc}. "
-                "Free some space or choose another --downloads-dir."
+                f"Earlier exports were left as they were. {fix}"
             )
             progress.finish(f"Failed: {failure}", "Failed: see the message above.")
             self.shell.post_event("export_failed", **event_data, reason=str(failure))
@@ -814,6 +874,9 @@ class BotifyScreen(AppScreen):
             self.shell.post_event("export_failed", **event_data, reason=str(exc))
             raise
         finally:
+            loop = asyncio.get_running_loop()
+            for signum in signals:
+                loop.remove_signal_handler(signum)
             self.exporting = None
             self.shell.running_export = None
             with contextlib.suppress(Exception):
