@@ -274,6 +274,19 @@ def fingerprint(path: Path) -> str:
     return "sha256-ends:" + digest.hexdigest()[:32]
 
 
+_fingerprints: dict[tuple[str, int, int], str] = {}
+
+
+def _cached_fingerprint(path: Path, mtime_ns: int, size: int) -> str:
+    """A list redrawn often reads each unchanged file once."""
+    key = (str(path), mtime_ns, size)
+    if key not in _fingerprints:
+        if len(_fingerprints) > 1024:
+            _fingerprints.clear()
+        _fingerprints[key] = fingerprint(path)
+    return _fingerprints[key]
+
+
 @dataclass(frozen=True)
 class FileCheck:
     kind: str  # "links" or "meta"
@@ -298,7 +311,8 @@ def check_files(files: dict[str, Any], paths: Iterable[tuple[str, str | None]]) 
         path = Path(text)
         recorded = files.get(kind) if isinstance(files, dict) else None
         try:
-            size = path.stat().st_size if path.is_file() else None
+            info = path.stat()
+            size = info.st_size if path.is_file() else None
         except OSError:
             size = None
         if size is None:
@@ -310,7 +324,7 @@ def check_files(files: dict[str, Any], paths: Iterable[tuple[str, str | None]]) 
                 problem = f"changed ({size:,} bytes, {int(recorded['size']):,} when exported)"
             elif recorded.get("fingerprint"):
                 try:
-                    now = fingerprint(path)
+                    now = _cached_fingerprint(path, info.st_mtime_ns, size)
                 except OSError as exc:
                     problem = f"unreadable ({exc.strerror or exc})"
                 else:

@@ -124,6 +124,67 @@ async def test_missing_files_are_flagged_and_explained(serving, store):
         assert "acme-org_example.com_20241108_linkgraph_depth-2.csv" in note.message
 
 
+async def test_files_changed_since_the_export_are_flagged_per_row(serving, store):
+    """The size and a fingerprint are recorded at export time; a later edit is noticed."""
+    from botifython_tui.core.export_files import fingerprint
+
+    folder = serving.downloads_dir
+    records = {}
+    for analysis in ("20241001", "20241108"):
+        links = folder / f"acme-org_example.com_{analysis}_linkgraph_depth-2.csv"
+        meta = folder / f"acme-org_example.com_{analysis}_depth-2_meta.csv"
+        links.write_text("source,target\nhttps://example.com/,https://example.com/a\n")
+        meta.write_text("id,depth,pagetype\nhttps://example.com/,0,home\n")
+        files = {
+            kind: {
+                "path": str(p),
+                "size": p.stat().st_size,
+                "rows": 1,
+                "fingerprint": fingerprint(p),
+            }
+            for kind, p in (("links", links), ("meta", meta))
+        }
+        records[analysis] = store.exports(1).add(
+            org="acme-org",
+            project="example.com",
+            analysis=analysis,
+            depth=2,
+            edges=1,
+            urls=2,
+            links_path=str(links),
+            meta_path=str(meta),
+            summary=SUMMARY,
+            files=files,
+        )
+    # 20241108: same size, other content (a hand edit); 20241001: shorter (a later bad write)
+    edited = Path(records["20241108"].links_path)
+    edited.write_text(edited.read_text().replace("/a", "/b"))
+    shrunk = Path(records["20241001"].meta_path)
+    shrunk.write_text("id\n")
+    app = make_app(serving, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_linkgraphs(pilot)
+        rows = table_rows(screen.query_one(DataTable))
+        assert [(row[1], row[4]) for row in rows] == [
+            ("20241108", "changed"),
+            ("20241001", "changed"),
+        ]
+        line = str(screen.query_one("#export-files", Static).render())
+        assert "Not as exported" in line and "changed since the export" in line
+        await pilot.press("down")
+        await pilot.pause()
+        line = str(screen.query_one("#export-files", Static).render())
+        assert "…_depth-2_meta.csv changed" in line and "bytes" in line
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Files changed" in [n.title for n in app._notifications]
+        # an export whose files are back as they were is fine again
+        shrunk.write_text("id,depth,pagetype\nhttps://example.com/,0,home\n")
+        screen.refresh_data()
+        await pilot.pause()
+        assert table_rows(screen.query_one(DataTable))[1][4] == "2 ok"
+
+
 async def test_visualise_serves_the_files_and_gives_the_cosmograph_link(serving, store):
     record = add_export(store, serving, "20241108")
     app = make_app(serving, store)

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from botifython_tui.core.linkgraph import safe_name_part
+from botifython_tui.core.export_files import FileCheck, check_files, safe_name_part
 from botifython_tui.core.store import ExportRecord
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
@@ -28,8 +28,25 @@ def record_files(record: ExportRecord) -> list[Path]:
     return [Path(p) for p in (record.links_path, record.meta_path) if p]
 
 
+def file_checks(record: ExportRecord) -> list[FileCheck]:
+    """Each file of the export: there, and as it was written (size and fingerprint)."""
+    return check_files(record.files, [("links", record.links_path), ("meta", record.meta_path)])
+
+
 def missing_files(record: ExportRecord) -> list[Path]:
-    return [path for path in record_files(record) if not path.is_file()]
+    return [check.path for check in file_checks(record) if check.problem == "missing"]
+
+
+def changed_files(record: ExportRecord) -> list[FileCheck]:
+    return [check for check in file_checks(record) if check.problem not in (None, "missing")]
+
+
+def files_cell(checks: list[FileCheck]) -> Text:
+    if any(check.problem == "missing" for check in checks):
+        return Text("missing", style="bold")
+    if any(not check.ok for check in checks):
+        return Text("changed", style="bold")
+    return Text(f"{len(checks)} ok")
 
 
 def short_name(record: ExportRecord, path: Path) -> str:
@@ -92,10 +109,7 @@ class LinkGraphsScreen(AppScreen):
         self.records = self.store.exports(self.profile.id).list()
         table.clear()
         for record in self.records:
-            gone = missing_files(record)
-            files = (
-                Text("missing", style="bold") if gone else Text(f"{len(record_files(record))} ok")
-            )
+            files = files_cell(file_checks(record))
             table.add_row(
                 Text(single_line(f"{record.org}/{record.project}"), overflow="ellipsis"),
                 Text(single_line(record.analysis)),
@@ -130,15 +144,20 @@ class LinkGraphsScreen(AppScreen):
         if record is None:
             line.update(EMPTY)
             return
-        gone = missing_files(record)
+        checks = file_checks(record)
+        gone = [check.path for check in checks if check.problem == "missing"]
+        changed = [check for check in checks if check.problem not in (None, "missing")]
         folder = short_path(Path(record.links_path).parent) + "/"
         if gone:
             names = ", ".join(short_name(record, path) for path in gone)
             line.update(single_line(f"Missing from {folder}: {names}"))
+        elif changed:
+            names = ", ".join(f"{short_name(record, c.path)} {c.problem}" for c in changed)
+            line.update(single_line(f"Not as exported, in {folder}: {names}"))
         else:
             names = ", ".join(short_name(record, path) for path in record_files(record))
             line.update(single_line(f"Files in {folder}: {names}"))
-        line.set_class(bool(gone), "-missing")
+        line.set_class(bool(gone or changed), "-missing")
 
     def _show_summary(self, record: ExportRecord) -> None:
         self.shown = record
@@ -176,6 +195,17 @@ class LinkGraphsScreen(AppScreen):
                 f"in {gone[0].parent}). The summary below is from the record; export the analysis "
                 "again from Botify (F4) to visualise it.",
                 title="Files missing",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+        elif changed := changed_files(record):
+            names = ", ".join(f"{c.path.name} ({c.problem})" for c in changed)
+            self.notify(
+                f"The files of this export changed since it was made: {names}. The summary "
+                "below is from the record and may not match them; export the analysis again "
+                "from Botify (F4) for files that match.",
+                title="Files changed",
                 severity="warning",
                 markup=False,
                 timeout=10,
