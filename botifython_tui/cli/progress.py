@@ -14,6 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
+from botifython_tui.core.export_files import credits_text
 from botifython_tui.core.linkgraph import (
     BytesDownloaded,
     DepthChecked,
@@ -24,6 +25,7 @@ from botifython_tui.core.linkgraph import (
     JobPolled,
     LinkGraphResult,
     Notice,
+    PlanReady,
     StepStarted,
 )
 from botifython_tui.core.text import single_line
@@ -92,6 +94,8 @@ class PlainRenderer:
             return (
                 f"  using depth {event.depth} ({event.edges:,} edges): {single_line(event.reason)}"
             )
+        if isinstance(event, PlanReady):
+            return f"  {credits_text(event.plan.edges, event.plan.nodes)}"
         if isinstance(event, JobCreated):
             return f"  {_kind(event.kind)} export job {single_line(event.job_id)} started"
         if isinstance(event, JobPolled):
@@ -199,6 +203,8 @@ class RichRenderer:
             self._print(
                 f"  using depth {event.depth} ({event.edges:,} edges): {single_line(event.reason)}"
             )
+        elif isinstance(event, PlanReady):
+            self._print(f"  {credits_text(event.plan.edges, event.plan.nodes)}")
         elif isinstance(event, JobCreated):
             self._set_status(
                 f"{_kind(event.kind)} export job {single_line(event.job_id)}: waiting for Botify"

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import ProgressBar, RichLog, Static
 
+from botifython_tui.core.export_files import credits_text
 from botifython_tui.core.linkgraph import (
     BytesDownloaded,
     DepthChecked,
@@ -21,6 +22,7 @@ from botifython_tui.core.linkgraph import (
     JobCreated,
     JobPolled,
     Notice,
+    PlanReady,
     StepStarted,
 )
 from botifython_tui.core.text import single_line
@@ -115,6 +117,9 @@ class ExportProgress(Vertical):
             self.write(f"  depth {event.depth}: {event.edges:,} edges, {verdict}")
         elif isinstance(event, DepthChosen):
             self.write(f"  → depth {event.depth} chosen: {event.reason}")
+        elif isinstance(event, PlanReady):
+            plan = event.plan
+            self.write(f"  → {credits_text(plan.edges, plan.nodes)}")
         elif isinstance(event, JobCreated):
             self.write(f"  {event.kind} job {event.job_id} created")
             self._job_kind, self._job_status = event.kind, "CREATED"
