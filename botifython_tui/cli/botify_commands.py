@@ -460,7 +460,7 @@ def _plan_lines(plan: ExportPlan, store: Store) -> list[str]:
     lines = [
         f"Dry run for {single_line(plan.org)}/{single_line(plan.project)}, analysis "
         f"{single_line(plan.analysis)}: no job was created, no credits were spent.",
-        f"  depth    {plan.depth} ({single_line(plan.reason)})",
+        f"  depth    {plan.depth}: {single_line(plan.reason)}",
         f"  links    {plan.edges:,} (sources at depth ≤ {plan.depth})",
     ]
     if plan.include_meta:
