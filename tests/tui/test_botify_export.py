@@ -78,9 +78,7 @@ async def watch(pilot, seen: list[str], condition, timeout: float = 8.0) -> None
 
 async def confirm_credits(pilot, screen: BotifyScreen, answer: str = "y") -> str:
     """Wait for the credit question (asked once the counts are made); answer it."""
-    await until(
-        pilot, lambda: isinstance(pilot.app.screen, Confirm) or screen.exporting is None, 8
-    )
+    await until(pilot, lambda: isinstance(pilot.app.screen, Confirm) or screen.exporting is None, 8)
     assert isinstance(pilot.app.screen, Confirm), export_status(pilot.app)
     question = pilot.app.screen.question
     await pilot.press(answer)
@@ -254,9 +252,7 @@ async def test_the_credits_are_asked_about_before_any_job(chosen, store, fake, q
         assert f"{edges:,} links" in question and "depth 3" in question
         await until(pilot, lambda: screen.exporting is None)
         assert fake.find_requests("/v1/jobs", "POST") == []
-        assert "no credits were spent" in export_status(app) or "Not exported" in export_status(
-            app
-        )
+        assert "no credits were spent" in export_status(app) or "Not exported" in export_status(app)
     assert leftovers(chosen) == [] and store.exports(1).list() == []
 
 
@@ -328,3 +324,23 @@ async def test_the_app_stays_usable_during_an_export(chosen, store, fake, quick_
         assert "links job" in progress_text(app)  # the progress is still there
         await pilot.press("escape")
         await until(pilot, lambda: screen.exporting is None)
+
+
+async def test_a_downloads_folder_that_cannot_take_files_fails_before_any_job(
+    chosen, store, fake, quick_polls
+):
+    folder = chosen.downloads_dir
+    if folder.exists():
+        folder.rmdir()
+    folder.write_text("a file where the folder should be")
+    app = make_app(chosen, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await start(pilot, confirm=False)
+        await until(pilot, lambda: screen.exporting is None, timeout=8)
+        await pilot.pause()
+        assert not isinstance(app.screen, Confirm)  # nothing to confirm: it cannot be written
+        note = message(app, "Export failed")
+        assert str(folder) in note and "is a file" in note
+        assert "Free some space" not in note
+    assert fake.find_requests("/v1/jobs") == []
+    assert store.exports(1).list() == []

@@ -770,15 +770,26 @@ class BotifyScreen(AppScreen):
             )
         return neutralize_controls(text)
 
-    def _watch_signals(self) -> list[int]:
+    def _watch_signals(self) -> list[tuple[int, object]]:
         """SIGINT, SIGTERM and SIGHUP during an export: partial files go at once, then quit."""
         loop = asyncio.get_running_loop()
         installed = []
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                previous = signal.getsignal(signum)
                 loop.add_signal_handler(signum, self._on_signal, signum)
-                installed.append(signum)
+                installed.append((signum, previous))
         return installed
+
+    @staticmethod
+    def _unwatch_signals(installed: list[tuple[int, object]]) -> None:
+        """Give the signals back to whoever handled them before the export."""
+        loop = asyncio.get_running_loop()
+        for signum, previous in installed:
+            with contextlib.suppress(RuntimeError, ValueError, TypeError):
+                loop.remove_signal_handler(signum)
+                if previous is not None:
+                    signal.signal(signum, previous)
 
     def _on_signal(self, signum: int) -> None:
         removed = remove_live_parts()
@@ -874,9 +885,7 @@ class BotifyScreen(AppScreen):
             self.shell.post_event("export_failed", **event_data, reason=str(exc))
             raise
         finally:
-            loop = asyncio.get_running_loop()
-            for signum in signals:
-                loop.remove_signal_handler(signum)
+            self._unwatch_signals(signals)
             self.exporting = None
             self.shell.running_export = None
             with contextlib.suppress(Exception):
