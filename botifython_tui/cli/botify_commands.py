@@ -445,11 +445,10 @@ def _confirm(args: argparse.Namespace, store: Store, plan: ExportPlan) -> None:
             f"{question} Nothing was exported and no job was created: re-run with --yes to "
             "confirm (or --dry-run to see this without being asked)."
         )
-    say(single_line(question))
-    try:
-        answer = input("Export? [y/N] ")
-    except EOFError:
-        answer = ""
+    # On standard error: the question must reach the person even when the output is piped.
+    sys.stderr.write(f"{single_line(question)}\nExport? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
     if answer.strip().lower() not in ("y", "yes"):
         raise CommandError("Not confirmed: nothing was exported, no credits were spent.")
 

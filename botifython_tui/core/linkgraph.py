@@ -1030,6 +1030,8 @@ def _download_error(status: int, kind: str) -> Exception:
         )
     if status >= 500:
         return _Dropped(f"HTTP {status}", resume=True)
+    if status == 416:  # the resume point is past the file's end: fetch it whole again
+        return _Dropped("HTTP 416 for the resume point", resume=False)
     return ExportFailed(f"The {what} download failed with HTTP {status}. Try again later.")
 
 
