@@ -696,6 +696,79 @@ def test_download_faults(fake, client, anon):
         zipfile.ZipFile(io.BytesIO(anon.get(url).content))
 
 
+def test_row_count_faults_are_fixed_when_the_job_is_done(fake, client, anon):
+    fake.polls_before_done = 0
+    full = GRAPH.edge_count(3)
+    fake.download_fault = "short"
+    short = run_job(client, fake, export_payload(edges_query(3)))
+    assert "nb_lines" not in short["results"]  # the client must fall back on its own count
+    fake.download_fault = "nb_lines_mismatch"
+    mismatch = run_job(client, fake, export_payload(edges_query(3)))
+    assert mismatch["results"]["nb_lines"] == full
+    fake.download_fault = None  # later downloads still serve what the job was given
+    for status in (short, mismatch):
+        lines = read_export(anon.get(status["results"]["download_url"]).content).splitlines()
+        assert lines[:2] == ["sep=,", "Full URL,Outlinks Internal Graph URL"]
+        assert len(lines) - 2 == full // 10
+    fake.download_fault = "empty"
+    empty = run_job(client, fake, export_payload(edges_query(3)))
+    assert empty["results"]["nb_lines"] == 0
+
+
+def test_range_requests_and_dropped_downloads(fake, client, anon):
+    fake.polls_before_done = 0
+    url = run_job(client, fake, export_payload(edges_query(3)))["results"]["download_url"]
+    full = anon.get(url).content
+    assert anon.get(url).headers["accept-ranges"] == "bytes"
+
+    part = anon.get(url, headers={"Range": "bytes=100-"})
+    assert part.status_code == 206 and part.content == full[100:]
+    assert part.headers["content-range"] == f"bytes 100-{len(full) - 1}/{len(full)}"
+    middle = anon.get(url, headers={"Range": "bytes=10-19"})
+    assert middle.status_code == 206 and middle.content == full[10:20]
+    assert anon.get(url, headers={"Range": f"bytes={len(full)}-"}).status_code == 416
+    assert anon.get(url, headers={"Range": "lines=1-"}).content == full  # ignored, like S3
+
+    fake.download_fault = "drop"
+    fake.download_fault_times = 1
+    with pytest.raises(httpx.RemoteProtocolError):
+        anon.get(url)  # half the body, then the connection closes
+    resumed = anon.get(url, headers={"Range": "bytes=5-"})  # the fault was used up
+    assert resumed.status_code == 206 and resumed.content == full[5:]
+
+    fake.accept_ranges = False
+    whole = anon.get(url, headers={"Range": "bytes=100-"})
+    assert whole.status_code == 200 and whole.content == full
+    assert "accept-ranges" not in whole.headers
+
+
+def test_link_graph_node_fields(client):
+    fields = [
+        "http_code",
+        "canonical.to.url",
+        "inlinks_internal.nb.unique",
+        "outlinks_internal.nb.unique",
+        "internal_page_rank.value",
+        "internal_page_rank.position",
+        "internal_page_rank.raw",
+    ]
+    body = query_body(["url", *(f"crawl.{A}.{name}" for name in fields)])
+    rows, _ = all_pages(client, QUERY_PATH, body)
+    assert len(rows) == GRAPH.n_urls
+    positions = []
+    for row in rows:
+        url, code, canonical, inl, outl, value, position, raw = row["dimensions"]
+        i = GRAPH.index_of(url)
+        assert code == GRAPH.http_code(i) and inl == GRAPH.inlink_count(i)
+        assert outl == GRAPH.out_degree_of(i)
+        assert (canonical == url) == GRAPH.canonical_equal(i)
+        assert 0.0 <= value <= 10.0 and 0 < raw < 1
+        positions.append(position)
+    assert sorted(positions) == list(range(1, GRAPH.n_urls + 1))
+    best = min(rows, key=lambda r: r["dimensions"][6])["dimensions"]
+    assert best[5] == 10.0 and best[3] == max(GRAPH.inlink_count(i) for i in range(GRAPH.n_urls))
+
+
 def test_download_rate_allows_cancel(fake, client, anon):
     fake.polls_before_done = 0
     url = run_job(client, fake, export_payload(edges_query(3)))["results"]["download_url"]
