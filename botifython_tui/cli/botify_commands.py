@@ -634,11 +634,14 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
         if run.signal is not None:
             return _stopped(run)
         where = f" ({exc.filename})" if exc.filename else ""
-        full = " The disk is full." if exc.errno == errno.ENOSPC else ""
+        fix = (
+            "free some space or choose another --downloads-dir"
+            if exc.errno == errno.ENOSPC
+            else "check the folder's permissions or choose another --downloads-dir"
+        )
         raise CommandError(
             f"Could not write the export into {settings.downloads_dir}{where}: "
-            f"{exc.strerror or exc}.{full} Earlier exports were left as they were; free some "
-            "space or choose another --downloads-dir."
+            f"{exc.strerror or exc}. Earlier exports were left as they were; {fix}."
         ) from exc
 
     result = run.result
