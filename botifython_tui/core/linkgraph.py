@@ -932,9 +932,10 @@ class LinkGraphExport:
                         if attempt > DOWNLOAD_RETRIES:
                             raise ExportFailed(
                                 f"The {_label(kind)} download of the finished Botify job kept "
-                                f"breaking off ({exc.reason}) after {attempt} tries. The job's "
-                                "download link may still work for a while: try again later. "
-                                "Your earlier files were left as they were."
+                                f"breaking off ({exc.reason}) after {attempt} tries from the "
+                                "same link; no new job was started and your earlier files were "
+                                "left as they were. Check the connection and try again later "
+                                "(a new export is a new job and spends credits)."
                             ) from exc
                         if not resume:  # a cut-short file: fetch it again from its first byte
                             await asyncio.to_thread(pipeline.decoder.cleanup)

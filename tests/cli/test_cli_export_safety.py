@@ -290,3 +290,32 @@ def test_partial_files_of_a_dead_process_are_removed_at_the_next_start(ws, fake)
     assert result.returncode == 0, result.stderr
     assert not stale.exists()  # fresh, but its process is gone
     assert live.exists()  # this test process still runs
+
+
+def test_a_disk_that_fills_up_during_the_export_keeps_the_earlier_files(ws, fake):
+    """The folder had room when checked; it is full by the time the file comes."""
+    fake.polls_before_done = 10_000
+    with tmpfs(ws.downloads, "24m") as folder:
+        earlier = folder / f"{ORG}_{PROJECT}_20241108-2_linkgraph_depth-3.csv"
+        earlier.write_text("source,target\nhttps://example.com/,https://example.com/a\n")
+        proc = Running(
+            ws,
+            fake.base_url,
+            ("linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.02"),
+            None,
+        )
+        wait_for(lambda: fake.jobs, what="the links job")
+        with contextlib.suppress(OSError), open(folder / "filler.bin", "wb") as handle:
+            while True:
+                handle.write(b"\0" * (1 << 20))
+        fake.polls_before_done = 0  # now the job is done and its file downloads
+        result = checked(proc.result(timeout=40))
+        left = sorted(p.name for p in folder.iterdir())
+        content = earlier.read_text()
+    assert result.returncode == 1, result.stdout
+    [line] = result.stderr.strip().splitlines()
+    assert "No space left" in line and "free some space" in line
+    assert "left as they were" in line
+    assert left == sorted([earlier.name, "filler.bin"])  # no partial file
+    assert content.startswith("source,target\nhttps://example.com/,")
+    assert ws.exports() == []
