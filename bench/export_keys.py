@@ -85,6 +85,13 @@ async def measure(base_url: str, tmp: Path) -> dict[str, float]:
             screen = app.screen
             started = time.perf_counter()
             await screen.run_action("start_export")
+            # the counts come first, then the credit question: say yes
+            from botifython_tui.tui.screens.dialogs import Confirm
+
+            while screen.exporting is not None and not isinstance(app.screen, Confirm):
+                await asyncio.sleep(0.02)
+            if isinstance(app.screen, Confirm):
+                app.screen.dismiss(True)
             await pilot.pause(0.2)
             counter = 0
             while screen.exporting is not None:

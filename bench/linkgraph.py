@@ -88,6 +88,7 @@ def cli_argv(data: Path, downloads: Path) -> list[str]:
         "--downloads-dir",
         str(downloads),
         "linkgraph",
+        "--yes",  # the credit question is answered: only the export is timed
         "--project",
         f"{ORG}/{PROJECT}",
         "--poll-interval",
