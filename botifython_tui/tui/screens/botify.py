@@ -711,7 +711,8 @@ class BotifyScreen(AppScreen):
         self._start(selection, budget)
         return (
             f"Started the link-graph export of {selection.project_label} {selection.analysis} "
-            f"with a budget of {budget:,} edges; progress shows on the Botify screen."
+            f"with a budget of {budget:,} edges: once the depth and counts are known, the app "
+            "shows the credits it will spend and asks before any job starts."
         )
 
     def _start(self, selection: Selection, budget: int) -> None:
