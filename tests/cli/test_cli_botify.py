@@ -362,7 +362,9 @@ def assert_links_file(path: Path, graph: SyntheticGraph, depth: int) -> None:
 
 
 def test_linkgraph_exports_summarises_and_records(ws, fake):
-    result = run(ws, fake, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.01")
+    result = run(
+        ws, fake, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.01"
+    )
     assert result.returncode == 0, result.stderr
     links, depth = links_file(ws)
     assert LATEST in links.name  # the latest analysis by default
@@ -408,7 +410,7 @@ def test_linkgraph_exports_summarises_and_records(ws, fake):
     assert explicit.returncode == 3 and "--yes" in explicit.stderr
     assert len(fake.jobs) == jobs and not fake.find_requests("/v1/jobs", "POST")[jobs:]
     forced = run(
-        ws, fake, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--yes", "--poll-interval", "0"
+        ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--yes", "--poll-interval", "0"
     )
     assert forced.returncode == 0, forced.stderr
     assert len(ws.exports()) == 2
@@ -435,7 +437,10 @@ def test_linkgraph_analysis_choice_and_budget(tmp_path, fake):
     for name, args in cases.items():
         spaces[name].save_token()
         running[name] = Running(
-            spaces[name], fake.base_url, ("linkgraph", "--yes", *args, "--poll-interval", "0.01"), None
+            spaces[name],
+            fake.base_url,
+            ("linkgraph", "--yes", *args, "--poll-interval", "0.01"),
+            None,
         )
     results = {name: checked(proc.result()) for name, proc in running.items()}
 
@@ -473,10 +478,14 @@ def test_linkgraph_analysis_choice_and_budget(tmp_path, fake):
 def test_linkgraph_rejects_bad_numbers(ws):
     url = f"http://127.0.0.1:{closed_port()}"
     for value in ("0", "-5", "lots"):
-        result = run(ws, url, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--max-edges", value)
+        result = run(
+            ws, url, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--max-edges", value
+        )
         assert result.returncode == 2
         assert "argument --max-edges" in result.stderr
-    result = run(ws, url, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "-1")
+    result = run(
+        ws, url, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "-1"
+    )
     assert result.returncode == 2 and "argument --poll-interval" in result.stderr
 
 
@@ -505,7 +514,11 @@ FAULTS: dict[str, tuple[dict[str, object], Callable[[FakeBotify], None] | None, 
         None,
         "row count for the file says",
     ),
-    "dropped download, resumed": ({"download_fault": "drop", "download_fault_times": 1}, None, None),
+    "dropped download, resumed": (
+        {"download_fault": "drop", "download_fault_times": 1},
+        None,
+        None,
+    ),
     "dropped download, no Range": (
         {"download_fault": "drop", "download_fault_times": 1, "accept_ranges": False},
         None,
