@@ -18,6 +18,7 @@ from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import configure_logging, get_logger
 from botifython_tui.tui.registry import AppSpec, builtin_apps, plugin_apps, resolve_apps
+from botifython_tui.tui.safe_output import SafeOutput
 
 if TYPE_CHECKING:
     from botifython_tui.core.fileserver import DownloadsServer
@@ -35,7 +36,7 @@ class AppEvent:
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
-class BotifythonApp(App):
+class BotifythonApp(SafeOutput, App):
     """Botifython's terminal UI."""
 
     CSS_PATH = "app.tcss"
