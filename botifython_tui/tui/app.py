@@ -206,9 +206,19 @@ class BotifythonApp(SafeOutput, App):
             from botifython_tui.core.fileserver import DownloadsServer
 
             self._downloads_server = DownloadsServer(
-                self.settings.downloads_dir, port=self.settings.serve_port
+                self.settings.downloads_dir,
+                port=self.settings.serve_port,
+                allowed=self._served_exports,
+                origins=self.settings.cors_origins,
             )
         return self._downloads_server
+
+    def _served_exports(self) -> list:
+        """The files the server may serve: the current profile's recorded exports (any thread)."""
+        from botifython_tui.core.fileserver import export_files
+
+        profile = self.profile
+        return [] if profile is None else export_files(self.store.exports(profile.id).list())
 
     def on_unmount(self) -> None:
         self.chat.shutdown()
