@@ -267,7 +267,7 @@ class OllamaClient:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._http_error(response.status_code, response.content, model)
-                async for line in response.aiter_lines():
+                async for line in _ndjson_lines(response):
                     if not line.strip():
                         continue
                     try:
@@ -335,6 +335,23 @@ class OllamaClient:
         return OllamaReplyError(
             f"Ollama at {self.host} refused the request (HTTP {status}): {text}"
         )
+
+
+async def _ndjson_lines(response: httpx.Response) -> AsyncIterator[str]:
+    """NDJSON lines, split on b"\\n" only.
+
+    httpx's aiter_lines() splits like str.splitlines(), also on U+0085, U+2028 and other
+    separators that JSON strings may hold raw (Go's encoder leaves U+0085 as it is): a reply
+    containing one would be cut into two halves that are not JSON.
+    """
+    pending = b""
+    async for chunk in response.aiter_bytes():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
 
 
 def _error_text(content: bytes) -> str:
