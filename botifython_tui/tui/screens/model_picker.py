@@ -45,7 +45,11 @@ class ModelPicker(ModalScreen[str | None]):
             status.update(Text(neutralize_controls(str(exc))))
             return
         listing = self.query_one(OptionList)
+        seen: set[str] = set()
         for model in models:
+            if model.name in seen:  # two names that differ only in control characters
+                continue
+            seen.add(model.name)
             size = f"{model.size / 1e9:.1f} GB" if model.size else ""
             # A Text prompt: a model name is never read as markup (and is neutralised already).
             listing.add_option(Option(Text(single_line(f"{model.name}  {size}")), id=model.name))
