@@ -548,3 +548,23 @@ def test_url_for_encodes_each_component(root: Path):
         assert url == srv.url_for(Path(name))  # relative to the root
         response = httpx.get(url)
         assert (response.status_code, response.text) == (200, "s,t\n")
+
+
+# --- the setting ---------------------------------------------------------------------------------
+
+
+def test_the_origins_setting(tmp_path: Path):
+    from botifython_tui.config import ConfigError, Settings
+
+    def origins(value: str | None) -> tuple[str, ...]:
+        env = {} if value is None else {"BOTIFYTHON_CORS_ORIGINS": value}
+        return Settings.resolve(env=env, cwd=tmp_path).cors_origins
+
+    assert origins(None) == origins("") == ("https://cosmograph.app",)
+    assert origins("https://Graphs.example.org/, http://localhost:5173") == (
+        "https://graphs.example.org",
+        "http://localhost:5173",
+    )
+    for bad in ("*", "https://cosmograph.app/run/", "cosmograph.app", "javascript:alert(1)"):
+        with pytest.raises(ConfigError):
+            origins(bad)
