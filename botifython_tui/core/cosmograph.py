@@ -91,12 +91,11 @@ def ssh_forward_hint(
     lines = [
         "This machine has no browser. On your own computer run:",
         f"  ssh -L {port}:127.0.0.1:{port}{ssh_port} {user}@{host}",
-        "then open the link there (keep that ssh session open while Cosmograph loads the "
-        "files; use the same port on both ends):",
+        "then open the link there (it carries the server's secret; keep that ssh session open "
+        "while Cosmograph loads the files; use the same port on both ends)"
+        + (f":\n  {link}" if link else "."),
+        LOCAL_NETWORK_NOTE,
     ]
-    if link:
-        lines.append(f"  {link}")
-    lines.append(LOCAL_NETWORK_NOTE)
     return "\n".join(lines)
 
 

@@ -54,7 +54,7 @@ class VisualiseDialog(ModalScreen[None]):
         self.has_browser = browser_available()
 
     def _ssh_hint(self) -> str:
-        return ssh_forward_hint(self.port, link=self.url)
+        return ssh_forward_hint(self.port)  # the link, with its secret, is shown just above
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="visualise"):
