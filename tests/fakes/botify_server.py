@@ -1138,6 +1138,7 @@ class FakeBotify:
     * ``polls_before_done``: job polls answered PROCESSING before the terminal one
       (0: the first poll is terminal). ``poll_delay``: extra delay on job polls.
     * ``job_outcome``: ``"done"`` | ``"failed"`` | ``"done_without_results"`` (DONE, results null).
+    * ``job_error_message``: the ``error.message`` of a failed job.
     * ``download_fault``: None | ``"truncated"`` (half the bytes, matching Content-Length) |
       ``"forbidden"`` (403 S3 XML) | ``"not_found"`` (404 S3 XML) | ``"empty"`` (header only).
     * ``download_format``: None (zip when extra_config filetype/compression is zip, else gzip)
@@ -1184,6 +1185,7 @@ class FakeBotify:
         self.polls_before_done: int = 2
         self.poll_delay: float = 0.0
         self.job_outcome: str = "done"  # "done" | "failed" | "done_without_results"
+        self.job_error_message: str = "The export failed"  # the failed job's error.message
         self.download_fault: str | None = None  # None|"truncated"|"forbidden"|"not_found"|"empty"
         self.download_format: str | None = None  # None|"gzip"|"zip"|"plain"
         self.download_rate: float | None = None  # bytes per second
@@ -2308,7 +2310,7 @@ class FakeBotify:
                 with self._lock:
                     job["status"] = "FAILED"
                     job["results"] = None
-                    job["error"] = {"message": "The export failed", "error_code": "1060"}
+                    job["error"] = {"message": self.job_error_message, "error_code": "1060"}
             elif outcome == "done_without_results":
                 with self._lock:
                     job["status"] = "DONE"
