@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 DEFAULT_SERVE_PORT = 8777
+DEFAULT_CORS_ORIGINS = ("https://cosmograph.app",)
 DEFAULT_MAX_EDGES = 1_000_000
 DB_FILENAME = "botifython.db"
 LOG_FILENAME = "botifython.log"
@@ -27,6 +29,8 @@ class Settings:
     botify_api_url: str = DEFAULT_BOTIFY_API_URL
     ollama_host: str | None = None  # from --ollama-host or OLLAMA_HOST; else the app's setting
     serve_port: int = DEFAULT_SERVE_PORT
+    # Web apps that may read the served exports (a self-hosted Cosmograph, for example).
+    cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     max_edges: int = DEFAULT_MAX_EDGES
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -63,6 +67,7 @@ class Settings:
             botify_api_url=(env.get("BOTIFY_API_URL") or DEFAULT_BOTIFY_API_URL).rstrip("/"),
             ollama_host=ollama_host or env.get("OLLAMA_HOST") or None,
             serve_port=_int_setting(env, "BOTIFYTHON_SERVE_PORT", DEFAULT_SERVE_PORT, 0, 65535),
+            cors_origins=_origins_setting(env, "BOTIFYTHON_CORS_ORIGINS", DEFAULT_CORS_ORIGINS),
             max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )
 
@@ -100,6 +105,29 @@ def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: i
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} is out of range ({low}–{high}).")
     return value
+
+
+_ORIGIN = re.compile(r"^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$")
+
+
+def _origins_setting(env: dict[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Origins separated by commas or spaces, such as `https://cosmograph.app`; never `*`."""
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    origins: list[str] = []
+    for item in re.split(r"[\s,]+", raw.strip()):
+        origin = item.rstrip("/").lower()
+        if not origin:
+            continue
+        if not _ORIGIN.match(origin):
+            raise ConfigError(
+                f"{name}: {item!r} is not an origin such as https://cosmograph.app (scheme and "
+                "host, optionally a port; no path, and * is not allowed)."
+            )
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins) or default
 
 
 _OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token")

@@ -9,6 +9,8 @@ import re
 import threading
 from pathlib import Path
 
+from botifython_tui.core.text import neutralize_controls, single_line
+
 LOGGER_NAME = "botifython"
 _AUTH_HEADER = re.compile(r"(?i)\b(token|bearer)\s+[A-Za-z0-9._~+/=-]{6,}")
 _secrets: set[str] = set()
@@ -31,10 +33,21 @@ def redact(text: str) -> str:
 
 
 class RedactingFormatter(logging.Formatter):
-    """Redacts after formatting, so secrets in arguments and tracebacks are caught too."""
+    """Redacts after formatting, so secrets in arguments and tracebacks are caught too.
+
+    Every record is neutralised as well: a username or a model name from a server may carry
+    escape sequences (which would run in whoever `cat`s or `tail`s the log) or line breaks (which
+    would forge log lines). The message is kept on one line; tracebacks keep their lines, indented,
+    so that only a record's first line starts at the margin.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = single_line(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        text = neutralize_controls(redact(super().format(record)))
+        return text.replace("\n", "\n    ")
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):

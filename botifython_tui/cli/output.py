@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from botifython_tui.core.text import single_line
+from botifython_tui.core.text import neutralize_controls, single_line
 
 
 class CommandError(Exception):
@@ -12,7 +12,13 @@ class CommandError(Exception):
 
 
 def say(text: str) -> None:
-    print(text, flush=True)
+    """Print a line for the user; outside text in it can never drive the terminal."""
+    print(neutralize_controls(text), flush=True)
+
+
+def warn(text: str) -> None:
+    """Print to stderr, neutralised like `say`."""
+    print(neutralize_controls(text), file=sys.stderr, flush=True)
 
 
 def fail(message: str, *, code: int = 1) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from botifython_tui.core.text import neutralize_controls
 from botifython_tui.logs import get_logger, register_secret
 
 if TYPE_CHECKING:  # httpx costs ~0.1 s to import: loaded with the first client, not at start-up
@@ -36,7 +37,9 @@ class BotifyError(Exception):
     status: int | None = None
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        super().__init__(message)
+        # Botify's own words (job failures, usernames) may carry escape sequences: the message
+        # is made safe once, here, for every notification, log line and terminal it reaches.
+        super().__init__(neutralize_controls(str(message)))
         if status is not None:
             self.status = status
         self.code = code

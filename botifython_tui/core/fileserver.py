@@ -1,95 +1,139 @@
-"""Serve the downloads folder read-only on localhost, so Cosmograph (in the browser) can load it.
+"""Serve the current profile's exports read-only on localhost, so Cosmograph can load them.
 
-Cosmograph is a web app (https://cosmograph.app) running in the user's browser. It fetches the
-link-graph CSVs from a URL, so after an export the app serves the downloads folder on
-127.0.0.1 and shows a Cosmograph link built with `cosmograph_url()`. The app often runs on a
-headless box over SSH: `browser_available()` tells whether a link can be opened here, and
-`ssh_forward_hint()` explains the `ssh -L` port forward otherwise.
+Cosmograph (https://cosmograph.app) runs in the user's browser and fetches the link-graph CSVs
+from a URL. While it does, every other page open in that browser could try the same URL, so the
+server is a capability, not an open door:
 
-The server only ever answers GET/HEAD (files, single byte ranges, a JSON list of the CSVs at
-`/`) and OPTIONS (CORS preflight, including Chrome's private-network access). It never serves a
-file outside the folder (no `..`, no encoded separators, symlinks are resolved and checked),
-hidden or partial files (names starting with `.`), or directory listings. It logs to the
-`botifython.fileserver` logger only, never to stderr.
+- it binds to loopback and answers only a `Host` of `127.0.0.1`, `localhost` or `[::1]` with its
+  own port (anything else, such as a DNS-rebinding name, gets 421);
+- every URL carries a random secret made when it starts (`/<secret>/<file>`); without it: 404;
+- CORS headers (and Chrome's `Access-Control-Allow-Private-Network`) go only to the allowed
+  origins, by default `https://cosmograph.app`; a request from any other origin gets 403;
+- it serves only the export files the store records for the current profile (links, node
+  attributes, and the per-node analytics beside them): names are looked up, never resolved, so
+  no encoding of `..` reaches the file system; no listing; anything else is 404;
+- request lines, headers and `Range` values are bounded and answered at once (400/414/416/431),
+  and so are concurrent connections: at the limit the oldest idle one is dropped for a new one.
 
-Standard library only; no Textual.
+When its port is taken (another Botifython serving the same folder, say) it serves on a free port
+instead and says which (`notice`). It logs to `botifython.fileserver` only, never to stderr.
+Standard library only; no Textual. The browser and SSH helpers live in `core/cosmograph.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import getpass
+import hmac
+import http.client
 import http.server
-import json
 import logging
 import mimetypes
 import os
 import re
+import secrets
 import selectors
 import socket
 import socketserver
 import stat
-import sys
 import threading
-import webbrowser
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, unquote
+
+from botifython_tui.logs import register_secret
 
 log = logging.getLogger("botifython.fileserver")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8777
 PORT_ENV_VAR = "BOTIFYTHON_SERVE_PORT"
-COSMOGRAPH_RUN_URL = "https://cosmograph.app/run/"
+DEFAULT_ORIGINS = ("https://cosmograph.app",)  # the setting: config.Settings.cors_origins
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+ALLOWED_REQUEST_HEADERS = "Range, If-Range, If-Modified-Since, If-None-Match, Cache-Control"
+EXPOSED_HEADERS = "Content-Length, Content-Range"
+MAX_CONNECTIONS = 32
+MAX_REQUEST_LINE = 4096
+MAX_HEADER_BYTES = 16 * 1024
+MAX_RANGE_CHARS = 100
+READ_TIMEOUT = 15.0  # seconds a connection may stay silent (waiting for a request, or a write)
 
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 _ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
-_CONTENT_TYPES = {
-    ".csv": "text/csv; charset=utf-8",
-    ".json": "application/json",
-    ".txt": "text/plain; charset=utf-8",
-    ".log": "text/plain; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".gz": "application/gzip",
-    ".zip": "application/zip",
-    ".parquet": "application/vnd.apache.parquet",
-}
-# Browsers that take over the terminal (and would wreck the TUI) or wait until they are closed.
-_CONSOLE_BROWSERS = frozenset(
-    {"www-browser", "links", "links2", "elinks", "lynx", "w3m", "browsh", "carbonyl"}
-)
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json"}
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$", re.IGNORECASE)
+_LINKS_NAME = re.compile(r"^(?P<base>.+)_linkgraph_depth-(?P<depth>\d+)\.csv$")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 class FileServerError(Exception):
     """The downloads server cannot start, or a file cannot be served by it."""
 
 
+def export_files(records: Iterable[Any]) -> list[Path]:
+    """The files of these export records the server may serve: links, meta, and nodes beside them.
+
+    `records` are the store's ExportRecord objects (anything with `links_path` and `meta_path`).
+    The per-node analytics file `{base}_depth-{n}_nodes.csv` is included when it exists.
+    """
+    files: list[Path] = []
+    for record in records:
+        links = Path(record.links_path)
+        files.append(links)
+        if record.meta_path:
+            files.append(Path(record.meta_path))
+        match = _LINKS_NAME.match(links.name)
+        if match:
+            nodes = links.with_name(f"{match['base']}_depth-{match['depth']}_nodes.csv")
+            if nodes.is_file():
+                files.append(nodes)
+    return files
+
+
 # --- the server ----------------------------------------------------------------------------------
 
 
 class DownloadsServer:
-    """A read-only HTTP server for one folder, running in a daemon thread.
+    """A read-only HTTP server for the export files of one folder, in a daemon thread.
 
-    >>> with DownloadsServer(Path("downloads"), port=0) as server:  # doctest: +SKIP
+    `allowed` is called for each request and returns the files that may be served (normally
+    `export_files(...)` of the current profile's exports); without it nothing is served.
+
+    >>> with DownloadsServer(Path("downloads"), port=0, allowed=lambda: files) as server:  # doctest: +SKIP
     ...     server.url_for(Path("downloads/acme_site_20241108_linkgraph_depth-3.csv"))
-    'http://127.0.0.1:40123/acme_site_20241108_linkgraph_depth-3.csv'
+    'http://127.0.0.1:40123/3q2-…/acme_site_20241108_linkgraph_depth-3.csv'
     """
 
-    def __init__(self, root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    def __init__(
+        self,
+        root: Path,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        allowed: Callable[[], Iterable[str | Path]] | None = None,
+        origins: Iterable[str] = DEFAULT_ORIGINS,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         if not 0 <= int(port) <= 65535:
             raise FileServerError(
                 f"Port {port} is not a valid port number; use 1-65535 (or 0 for any free port) "
                 f"via the serve_port setting or {PORT_ENV_VAR}."
             )
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise FileServerError(f"The downloads server listens on loopback only, not {host}.")
         self.root = Path(root)
         self.host = host
         self.requested_port = int(port)
+        self.allowed = allowed or (lambda: ())
+        self.origins = tuple(origin.rstrip("/").lower() for origin in origins)
+        self.max_connections = max(1, int(max_connections))
+        self.secret = secrets.token_urlsafe(24)  # 192 bits, like Jupyter's token
+        register_secret(self.secret)  # request lines are logged at debug level
+        self.notice = ""  # set when the requested port was busy and another one was used
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -109,7 +153,7 @@ class DownloadsServer:
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:PORT` (no trailing slash)."""
+        """`http://127.0.0.1:PORT` (no trailing slash, no secret)."""
         port = self.port
         if port == 0:
             raise FileServerError(
@@ -120,7 +164,11 @@ class DownloadsServer:
     # -- life cycle --
 
     def start(self) -> DownloadsServer:
-        """Bind and serve in a daemon thread; does nothing if already running."""
+        """Bind and serve in a daemon thread; does nothing if already running.
+
+        A busy port (another Botifython, or another program) is not an error: a free port is
+        used instead and `notice` says so.
+        """
         with self._lock:
             if self.running:
                 return self
@@ -128,12 +176,22 @@ class DownloadsServer:
             root_real = os.path.realpath(self.root)
             if not os.path.isdir(root_real):
                 raise FileServerError(f"Cannot serve {self.root}: it is not an existing folder.")
-            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            self.notice = ""
             try:
-                server = _Server((self.host, self.requested_port), root_real, family)
+                server = self._bind(root_real, self.requested_port)
             except OSError as exc:
-                raise self._bind_error(exc) from exc
-            server.base_url = f"http://{_url_host(self.host)}:{server.server_address[1]}"
+                if exc.errno not in _ADDRESS_IN_USE or self.requested_port == 0:
+                    raise self._bind_error(exc) from exc
+                try:
+                    server = self._bind(root_real, 0)
+                except OSError as again:
+                    raise self._bind_error(again) from again
+                self.notice = (
+                    f"Port {self.requested_port} is in use (another Botifython, or another "
+                    f"program); serving on port {server.server_address[1]} instead. Set "
+                    f"{PORT_ENV_VAR} to choose the port."
+                )
+                log.info("port %d busy; serving on %d", self.requested_port, server.port)
             thread = threading.Thread(
                 target=server.serve_until_stopped,
                 name=f"botifython-fileserver-{server.server_address[1]}",
@@ -141,8 +199,23 @@ class DownloadsServer:
             )
             thread.start()
             self._server, self._thread = server, thread
-            log.info("serving %s read-only on %s", root_real, server.base_url)
+            log.info("serving exports of %s read-only on port %d", root_real, server.port)
             return self
+
+    def _bind(self, root_real: str, port: int) -> _Server:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        return _Server(
+            (self.host, port),
+            family,
+            _Config(
+                root_real=root_real,
+                root_abs=os.path.abspath(self.root),
+                secret=self.secret,
+                origins=self.origins,
+                allowed=self.allowed,
+                max_connections=self.max_connections,
+            ),
+        )
 
     def stop(self) -> None:
         """Stop serving and close open connections; does nothing if not running."""
@@ -159,7 +232,7 @@ class DownloadsServer:
             thread.join(timeout=5)
         server.close_connections()
         server.server_close()
-        log.info("stopped serving %s", server.root_real)
+        log.info("stopped serving %s", server.config.root_real)
 
     def _bind_error(self, exc: OSError) -> FileServerError:
         port, host = self.requested_port, self.host
@@ -169,10 +242,7 @@ class DownloadsServer:
             "or 0 to pick any free port)."
         )
         if exc.errno in _ADDRESS_IN_USE:
-            return FileServerError(
-                f"Port {port} on {host} is already in use (another Botifython, or another "
-                f"program, is listening there). {how}"
-            )
+            return FileServerError(f"Port {port} on {host} is already in use. {how}")
         if exc.errno in (errno.EACCES, errno.EPERM):
             return FileServerError(
                 f"Not allowed to listen on port {port} on {host} (ports below 1024 need "
@@ -201,50 +271,92 @@ class DownloadsServer:
     # -- URLs --
 
     def url_for(self, path: Path | str) -> str:
-        """The URL of a file under the root (relative paths are taken relative to the root).
+        """The secret URL of an export file (relative paths are taken relative to the root).
 
-        Each path component is percent-encoded. Raises FileServerError for a file the server
-        would refuse: outside the root (also through a symlink), or hidden (`.name`).
+        Raises FileServerError for a file the server would refuse: outside the root (also
+        through a symlink), hidden, or not an export recorded for the current profile.
         """
-        root_abs = os.path.abspath(self.root)
-        root_real = os.path.realpath(self.root)
         given = Path(path)
-        full = os.path.abspath(given if given.is_absolute() else Path(root_abs) / given)
-        if _inside(full, root_abs):
-            rel = os.path.relpath(full, root_abs)
-        elif _inside(os.path.realpath(full), root_real):
-            rel = os.path.relpath(os.path.realpath(full), root_real)
-        else:
-            rel = None
-        if rel is None or rel == "." or not _inside(os.path.realpath(full), root_real):
+        full = given if given.is_absolute() else Path(os.path.abspath(self.root)) / given
+        served = _served_files(os.path.realpath(self.root), self.root, self.allowed())
+        real = os.path.realpath(full)
+        for rel, target in served.items():
+            if target == real:
+                return f"{self.base_url}/{self.secret}/" + "/".join(
+                    quote(part, safe="") for part in rel.split("/")
+                )
+        if not _inside(real, os.path.realpath(self.root)):
             raise FileServerError(
                 f"{path} is not inside the served folder {self.root}; only files there can be "
                 "opened in Cosmograph."
             )
+        raise FileServerError(
+            f"{path} is not an export of this profile (or is hidden); only recorded exports "
+            "are served."
+        )
+
+
+def _served_files(root_real: str, root: Path, allowed: Iterable[str | Path]) -> dict[str, str]:
+    """{URL path relative to the root: real path} for the allowed files that are safe to serve."""
+    root_abs = os.path.abspath(root)
+    served: dict[str, str] = {}
+    for item in allowed:
+        try:
+            full = os.path.abspath(item)
+            real = os.path.realpath(full)
+        except (OSError, ValueError):
+            continue
+        if not _inside(real, root_real) or real == root_real:
+            continue  # outside the folder, also through a symlink
+        rel = os.path.relpath(full, root_abs) if _inside(full, root_abs) else None
+        if rel is None or rel.startswith(".."):
+            rel = os.path.relpath(real, root_real)
         parts = Path(rel).parts
-        if any(part.startswith(".") for part in parts):
-            raise FileServerError(f"{path} is a hidden or partial file; it is not served.")
-        return self.base_url + "/" + "/".join(quote(part, safe="") for part in parts)
+        if not parts or any(part.startswith(".") for part in parts):
+            continue  # hidden and partial files
+        served["/".join(parts)] = real
+    return served
 
 
 # --- HTTP internals ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Config:
+    root_real: str
+    root_abs: str
+    secret: str
+    origins: tuple[str, ...]
+    allowed: Callable[[], Iterable[str | Path]]
+    max_connections: int
+
+
+@dataclass
+class _Connection:
+    since: float
+    busy: bool = False  # answering a request (not evicted for a newcomer)
+    evicted: bool = False
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
     # SO_REUSEADDR lets a restart reuse a port in TIME_WAIT; on Windows it would let two servers
     # share a port, hiding the "port busy" error.
     allow_reuse_address = os.name != "nt"
 
-    def __init__(self, address: tuple[str, int], root_real: str, family: int) -> None:
+    def __init__(self, address: tuple[str, int], family: int, config: _Config) -> None:
         self.address_family = family
-        self.root_real = root_real
-        self.base_url = ""
-        self._connections: set[socket.socket] = set()
+        self.config = config
+        self._connections: dict[socket.socket, _Connection] = {}
         self._connections_lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()  # closed by server_close(), even on errors
         super().__init__(address, _Handler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
 
     def serve_until_stopped(self) -> None:
         """Like serve_forever(), but request_stop() wakes it at once instead of polling."""
@@ -274,13 +386,49 @@ class _Server(http.server.ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        """Admit the connection within the bound, dropping the oldest idle one if need be."""
         with self._connections_lock:
-            self._connections.add(request)
+            live = [(s, c) for s, c in self._connections.items() if not c.evicted]
+            admitted = len(live) < self.config.max_connections
+            if not admitted:
+                idle = [(c.since, s, c) for s, c in live if not c.busy]
+                if idle:
+                    _, victim, state = min(idle, key=lambda item: item[0])
+                    state.evicted = admitted = True
+                    with contextlib.suppress(OSError):
+                        victim.shutdown(socket.SHUT_RDWR)
+            if admitted:
+                self._connections[request] = _Connection(time.monotonic())
+        if not admitted:  # every connection is busy sending: a prompt 503, no thread
+            self._refuse_busy(request)
+            return
         super().process_request(request, client_address)
+
+    def _refuse_busy(self, request: socket.socket) -> None:
+        body = b"503 Busy: too many connections\n"
+        with contextlib.suppress(OSError):
+            request.settimeout(1)
+            request.sendall(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: %d\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s"
+                % (len(body), body)
+            )
+        self.shutdown_request(request)
+
+    def mark(self, request: socket.socket, *, busy: bool) -> None:
+        with self._connections_lock:
+            state = self._connections.get(request)
+            if state is not None:
+                state.busy = busy
+                state.since = time.monotonic()
+
+    def open_connections(self) -> int:
+        with self._connections_lock:
+            return sum(1 for c in self._connections.values() if not c.evicted)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
-            self._connections.discard(request)
+            self._connections.pop(request, None)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:
@@ -297,18 +445,41 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, extra: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.extra = extra
+
+
+class _BoundedReader:
+    """Reads the header section with a total byte budget (431 beyond it)."""
+
+    def __init__(self, raw: Any, budget: int) -> None:
+        self.raw = raw
+        self.budget = budget
+
+    def readline(self, size: int = -1) -> bytes:
+        if self.budget <= 0:
+            raise http.client.LineTooLong("header section")
+        limit = self.budget + 1 if size is None or size < 0 else min(size, self.budget + 1)
+        line = self.raw.readline(limit)
+        self.budget -= len(line)
+        if self.budget < 0:
+            raise http.client.LineTooLong("header section")
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # every answer, even to junk, has a status line
     server_version = "Botifython"
     sys_version = ""
-    timeout = 60  # idle keep-alive connections
+    timeout = READ_TIMEOUT
     error_content_type = "text/plain; charset=utf-8"
     error_message_format = "%(code)d %(message)s\n"
 
@@ -326,19 +497,49 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except _DISCONNECTS:
             self.close_connection = True
             log.debug("client %s went away", self.address_string())
+        except OSError:  # evicted for a newcomer, or the server stopped
+            self.close_connection = True
+
+    def handle_one_request(self) -> None:
+        """BaseHTTPRequestHandler's, with a short request line and a bounded header section."""
+        self.server.mark(self.connection, busy=False)
+        self._cors_origin = ""
+        self.command = self.request_version = self.requestline = ""
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.send_error(414, "Request line too long")
+                return
+            raw, self.rfile = self.rfile, _BoundedReader(self.rfile, MAX_HEADER_BYTES)
+            try:
+                parsed = self.parse_request()
+            finally:
+                self.rfile = raw
+            if not parsed:
+                return
+            self.server.mark(self.connection, busy=True)
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self._error(405, "Method Not Allowed: this server is read-only", self._allow())
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
 
     # -- headers on every response (errors included) --
 
     def end_headers(self) -> None:
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Access-Control-Allow-Methods", ALLOWED_METHODS)
-        self.send_header("Access-Control-Allow-Headers", "*")
-        self.send_header("Access-Control-Allow-Private-Network", "true")
-        self.send_header(
-            "Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges"
-        )
+        if self._cors_origin:
+            self.send_header("Access-Control-Allow-Origin", self._cors_origin)
+            self.send_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
+        self.send_header("Vary", "Origin")
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
         super().end_headers()
 
     def _error(self, status: int, reason: str, extra: tuple[tuple[str, str], ...] = ()) -> None:
@@ -350,9 +551,46 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         # The request may carry a body we did not read; never reuse the connection after an error.
         self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    @staticmethod
+    def _allow() -> tuple[tuple[str, str], ...]:
+        return (("Allow", ALLOWED_METHODS),)
+
+    # -- checks, in order: Host, secret, Origin, file --
+
+    def _check_request(self) -> str:
+        """The export's real path, or raise _Refused."""
+        config = self.server.config
+        host = (self.headers.get("Host") or "").strip().lower()
+        port = self.server.port
+        if host not in {f"{name}:{port}" for name in _LOOPBACK_NAMES}:
+            raise _Refused(
+                421,
+                f"Misdirected Request: use http://127.0.0.1:{port}/ (the same port on both "
+                "ends of an ssh -L forward)",
+            )
+        path = self.path.split("#", 1)[0].split("?", 1)[0]
+        prefix, _, rest = path.removeprefix("/").partition("/")
+        if not hmac.compare_digest(prefix.encode(), config.secret.encode()):
+            raise _Refused(404, "Not Found")
+        origin = self.headers.get("Origin")
+        if origin is not None:
+            if origin.strip().rstrip("/").lower() not in config.origins:
+                raise _Refused(403, "Forbidden: this origin may not read the exports")
+            self._cors_origin = origin.strip()
+        try:
+            name = unquote(rest, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise _Refused(404, "Not Found") from exc
+        # Looked up among the recorded exports by name: nothing from the request is resolved.
+        real = _served_files(config.root_real, Path(config.root_abs), config.allowed()).get(name)
+        if real is None:
+            raise _Refused(404, "Not Found")
+        return real
 
     # -- methods --
 
@@ -363,77 +601,54 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._get(head=True)
 
     def do_OPTIONS(self) -> None:
-        # CORS preflight (and Chrome's private network access preflight from an https page).
+        # CORS preflight (and Chrome's Local Network Access preflight from an https page).
+        try:
+            self._check_request()
+            if not self._cors_origin:
+                raise _Refused(403, "Forbidden: a preflight needs an allowed Origin")
+        except _Refused as refused:
+            self._refused(refused)
+            return
         self.send_response(204)
+        self.send_header("Access-Control-Allow-Methods", ALLOWED_METHODS)
+        self.send_header("Access-Control-Allow-Headers", ALLOWED_REQUEST_HEADERS)
+        self.send_header("Access-Control-Allow-Private-Network", "true")
         self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
         self.end_headers()
 
     def _read_only(self) -> None:
-        self._error(
-            405, "Method Not Allowed: this server is read-only", (("Allow", ALLOWED_METHODS),)
-        )
+        self._error(405, "Method Not Allowed: this server is read-only", self._allow())
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _read_only
 
-    def _get(self, head: bool) -> None:
-        raw = self.path.split("#", 1)[0].split("?", 1)[0]
-        try:
-            if raw == "/":
-                self._listing(head)
-                return
-            self._file(_resolve(self.server.root_real, raw), head)
-        except _Refused as refused:
-            log.debug("refused %r: %s", self.path, refused.reason)
-            self._error(refused.status, refused.reason)
+    def _refused(self, refused: _Refused) -> None:
+        log.debug("refused %r: %s", self.path, refused.reason)
+        self._error(refused.status, refused.reason, refused.extra)
 
-    def _listing(self, head: bool) -> None:
-        root_real = self.server.root_real
-        entries: list[dict[str, Any]] = []
+    def _get(self, head: bool) -> None:
         try:
-            with os.scandir(root_real) as scan:
-                for entry in scan:
-                    if entry.name.startswith(".") or not entry.name.lower().endswith(".csv"):
-                        continue
-                    real = os.path.realpath(entry.path)
-                    if not _inside(real, root_real):
-                        continue
-                    try:
-                        st = os.stat(real)
-                    except OSError:
-                        continue
-                    if stat.S_ISREG(st.st_mode):
-                        url = f"{self.server.base_url}/{quote(entry.name, safe='')}"
-                        entries.append({"name": entry.name, "size": st.st_size, "url": url})
-        except OSError as exc:
-            raise _Refused(404, "Not Found") from exc
-        entries.sort(key=lambda item: item["name"])
-        body = json.dumps(entries, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
+            self._file(self._check_request(), head)
+        except _Refused as refused:
+            self._refused(refused)
+        except _DISCONNECTS:
+            raise
+        except Exception:  # a bug must still get an answer, never a hung request
+            log.debug("failed to serve %r", self.path, exc_info=True)
+            self._error(500, "Internal Server Error")
 
     def _file(self, real: str, head: bool) -> None:
         try:
-            if not stat.S_ISREG(os.stat(real).st_mode):
-                raise _Refused(404, "Not Found")  # directories, fifos, devices
             flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
             fd = os.open(real, flags | getattr(os, "O_BINARY", 0))
-        except PermissionError as exc:
-            raise _Refused(403, "Forbidden") from exc
         except OSError as exc:
             raise _Refused(404, "Not Found") from exc
         with open(fd, "rb") as handle:
             st = os.fstat(handle.fileno())
             if not stat.S_ISREG(st.st_mode):
-                raise _Refused(404, "Not Found")
+                raise _Refused(404, "Not Found")  # directories, fifos, devices
             size = st.st_size
             wanted = _parse_range(self.headers.get("Range"), size)
-            if wanted == "unsatisfiable":
-                self._error(416, "Range Not Satisfiable", (("Content-Range", f"bytes */{size}"),))
-                return
             if wanted is None:
                 start, length = 0, size
                 self.send_response(200)
@@ -455,50 +670,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
 
 
-def _resolve(root_real: str, raw_path: str) -> str:
-    """Map a request path to a real path inside `root_real`, or raise _Refused."""
-    if not raw_path.startswith("/") or raw_path.startswith("//"):
-        raise _Refused(403, "Forbidden path")
-    parts: list[str] = []
-    for raw_part in raw_path[1:].split("/"):
-        try:
-            part = unquote(raw_part, errors="strict")
-        except UnicodeDecodeError as exc:
-            raise _Refused(400, "Bad path encoding") from exc
-        if part in (".", "..") or any(c in part for c in "/\\\x00"):
-            raise _Refused(403, "Forbidden path")
-        if os.name == "nt" and ":" in part:
-            raise _Refused(403, "Forbidden path")
-        if part == "" or part.startswith("."):
-            raise _Refused(404, "Not Found")  # directories (trailing /), hidden and partial files
-        parts.append(part)
-    real = os.path.realpath(os.path.join(root_real, *parts))
-    if not _inside(real, root_real):
-        raise _Refused(403, "Forbidden: outside the served folder")
-    rel = os.path.relpath(real, root_real)
-    if rel == "." or any(part.startswith(".") for part in Path(rel).parts):
-        raise _Refused(404, "Not Found")
-    return real
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single `bytes=` range as (start, end inclusive); None to serve the whole file.
 
-
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """A single `bytes=` range as (start, end inclusive); None to serve the whole file."""
-    if not header or "," in header:
-        return None  # no range, or several: serving everything is allowed
-    match = _RANGE.match(header)
-    if not match or match.group(1) == match.group(2) == "":
+    Raises _Refused(416) for a malformed, oversized or unsatisfiable byte range.
+    """
+    if header is None:
         return None
+    value = header.strip()
+    unsatisfiable = _Refused(416, "Range Not Satisfiable", (("Content-Range", f"bytes */{size}"),))
+    if len(value) > MAX_RANGE_CHARS:
+        raise unsatisfiable
+    unit, _, spec = value.partition("=")
+    if unit.strip().lower() != "bytes":
+        return None  # a unit we do not know: ignored, as RFC 9110 says
+    if "," in spec:
+        return None  # several ranges: serving everything is allowed
+    match = _RANGE.match("bytes=" + spec.replace(" ", ""))
+    if not match or match.group(1) == match.group(2) == "":
+        raise unsatisfiable
     first, last = match.group(1), match.group(2)
     if first == "":  # suffix: the last N bytes
         count = int(last)
         if count == 0 or size == 0:
-            return "unsatisfiable"
+            raise unsatisfiable
         return max(0, size - count), size - 1
     start = int(first)
-    if last != "" and int(last) < start:
-        return None  # invalid: ignore the header
-    if start >= size:
-        return "unsatisfiable"
+    if (last != "" and int(last) < start) or start >= size:
+        raise unsatisfiable
     end = size - 1 if last == "" else min(int(last), size - 1)
     return start, end
 
@@ -507,8 +706,7 @@ def _content_type(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext in _CONTENT_TYPES:
         return _CONTENT_TYPES[ext]
-    guessed = mimetypes.guess_type(path)[0]
-    return guessed or "application/octet-stream"
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
 def _inside(path: str, root: str) -> bool:
@@ -519,85 +717,4 @@ def _inside(path: str, root: str) -> bool:
 
 
 def _url_host(host: str) -> str:
-    if host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if host == "::":
-        return "[::1]"
     return f"[{host}]" if ":" in host else host
-
-
-# --- Cosmograph and the browser ------------------------------------------------------------------
-
-
-def cosmograph_url(links_url: str, meta_url: str | None, node_color: str = "pagetype") -> str:
-    """`https://cosmograph.app/run/?data=<links>&meta=<meta>&nodeColor=<column>`.
-
-    The inner URLs are percent-encoded completely; meta and nodeColor are left out without meta.
-    """
-    url = f"{COSMOGRAPH_RUN_URL}?data={quote(links_url, safe='')}"
-    if meta_url is not None:
-        url += f"&meta={quote(meta_url, safe='')}&nodeColor={quote(node_color, safe='')}"
-    return url
-
-
-def _over_ssh(env: Mapping[str, str]) -> bool:
-    return bool(env.get("SSH_CONNECTION") or env.get("SSH_TTY") or env.get("SSH_CLIENT"))
-
-
-def browser_available(*, env: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
-    """Whether a link opened here would show up in a graphical browser in front of the user.
-
-    False over SSH (unless X forwarding gives a DISPLAY), on Linux without DISPLAY or
-    WAYLAND_DISPLAY, and when the only browser found is a console one (lynx, w3m...) that would
-    take over the terminal. `env` and `platform` default to os.environ and sys.platform.
-    """
-    env = os.environ if env is None else env
-    platform = sys.platform if platform is None else platform
-    over_ssh = _over_ssh(env)
-    if platform == "darwin" or platform.startswith(("win", "cygwin")):
-        return not over_ssh
-    if over_ssh and not env.get("DISPLAY"):
-        return False
-    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        return False
-    try:
-        browser = webbrowser.get()
-    except webbrowser.Error:
-        return False
-    name = getattr(browser, "name", "") or ""
-    command = os.path.basename(name.split()[0]) if name.split() else ""
-    return command not in _CONSOLE_BROWSERS
-
-
-def ssh_forward_hint(port: int, *, env: Mapping[str, str] | None = None) -> str:
-    """Plain-language instructions for reaching the server through an `ssh -L` port forward."""
-    env = os.environ if env is None else env
-    user, host, ssh_port = "USER", "HOST", ""
-    fields = (env.get("SSH_CONNECTION") or "").split()
-    if len(fields) >= 3:
-        host = fields[2]
-        try:
-            user = getpass.getuser()
-        except (OSError, KeyError, ImportError):
-            user = "USER"
-        if len(fields) >= 4 and fields[3] not in ("", "22"):
-            ssh_port = f" -p {fields[3]}"
-    return (
-        "This machine has no browser. On your own computer run:\n"
-        f"  ssh -L {port}:127.0.0.1:{port}{ssh_port} {user}@{host}\n"
-        "then open the link there (keep that ssh session open while Cosmograph loads the files)."
-    )
-
-
-def open_in_browser(url: str) -> bool:
-    """Open `url` in a browser if one is available here; returns whether it was opened.
-
-    Some browsers make `webbrowser.open` wait; call this from a worker thread, not an event loop.
-    """
-    if not browser_available():
-        return False
-    try:
-        return bool(webbrowser.open(url, new=2))
-    except (webbrowser.Error, OSError):
-        log.debug("could not open a browser", exc_info=True)
-        return False

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from botifython_tui.core.text import neutralize_controls, single_line
 from botifython_tui.logs import get_logger
 
 if TYPE_CHECKING:
@@ -29,6 +30,11 @@ TOKEN_TIMEOUT = 120.0
 
 class OllamaError(Exception):
     """A chat call failed; `str()` is a message for the user, with the fix."""
+
+    def __init__(self, message: object = "") -> None:
+        # The server's own error text (often from a remote OLLAMA_HOST) is outside text: made
+        # safe once, here, for every notification, log line and terminal it reaches.
+        super().__init__(neutralize_controls(str(message)))
 
 
 class OllamaUnreachable(OllamaError):
@@ -95,7 +101,7 @@ async def choose_model(client: OllamaClient, kv: Any) -> str:
 
     chosen = kv.get(MODEL_KEY) or os.environ.get("BOTIFYTHON_MODEL")
     if chosen:
-        return str(chosen)
+        return single_line(str(chosen))  # saved by an older version, maybe with escapes
     models = await client.models()
     if not models:
         raise OllamaError(
@@ -221,9 +227,11 @@ class OllamaClient:
             listed = response.json().get("models") or []
         except (ValueError, AttributeError) as exc:
             raise OllamaReplyError(f"Ollama at {self.host} sent an unreadable model list.") from exc
+        # Model names are the server's text: never a way to drive the terminal (real names
+        # are plain `family:tag`, so a neutralised name only differs for a hostile one).
         return [
             ModelInfo(
-                str(m.get("name") or m.get("model")),
+                single_line(str(m.get("name") or m.get("model"))),
                 int(m.get("size") or 0),
                 m.get("details") or {},
             )
@@ -259,7 +267,7 @@ class OllamaClient:
                 if response.status_code >= 400:
                     await response.aread()
                     raise self._http_error(response.status_code, response.content, model)
-                async for line in response.aiter_lines():
+                async for line in _ndjson_lines(response):
                     if not line.strip():
                         continue
                     try:
@@ -327,6 +335,23 @@ class OllamaClient:
         return OllamaReplyError(
             f"Ollama at {self.host} refused the request (HTTP {status}): {text}"
         )
+
+
+async def _ndjson_lines(response: httpx.Response) -> AsyncIterator[str]:
+    """NDJSON lines, split on b"\\n" only.
+
+    httpx's aiter_lines() splits like str.splitlines(), also on U+0085, U+2028 and other
+    separators that JSON strings may hold raw (Go's encoder leaves U+0085 as it is): a reply
+    containing one would be cut into two halves that are not JSON.
+    """
+    pending = b""
+    async for chunk in response.aiter_bytes():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
 
 
 def _error_text(content: bytes) -> str:

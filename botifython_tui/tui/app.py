@@ -19,6 +19,7 @@ from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import configure_logging, get_logger
 from botifython_tui.tui.registry import AppSpec, builtin_apps, plugin_apps, resolve_apps
+from botifython_tui.tui.safe_output import SafeOutput
 
 if TYPE_CHECKING:
     from botifython_tui.core.fileserver import DownloadsServer
@@ -36,7 +37,7 @@ class AppEvent:
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
-class BotifythonApp(App):
+class BotifythonApp(SafeOutput, App):
     """Botifython's terminal UI."""
 
     CSS_PATH = "app.tcss"
@@ -206,9 +207,19 @@ class BotifythonApp(App):
             from botifython_tui.core.fileserver import DownloadsServer
 
             self._downloads_server = DownloadsServer(
-                self.settings.downloads_dir, port=self.settings.serve_port
+                self.settings.downloads_dir,
+                port=self.settings.serve_port,
+                allowed=self._served_exports,
+                origins=self.settings.cors_origins,
             )
         return self._downloads_server
+
+    def _served_exports(self) -> list:
+        """The files the server may serve: the current profile's recorded exports (any thread)."""
+        from botifython_tui.core.fileserver import export_files
+
+        profile = self.profile
+        return [] if profile is None else export_files(self.store.exports(profile.id).list())
 
     def on_unmount(self) -> None:
         self.chat.shutdown()

@@ -334,7 +334,7 @@ def test_markup_and_ansi_in_titles_are_printed_literally(cli: CLI):
     for out in (added, listed):
         assert "\x1b" not in out and "\x07" not in out  # never emitted raw
         assert "[bold]loud[/] [link=http://evil.example]click[/link]" in out  # markup literal
-        assert "␛[31mred␛[0m" in out  # ESC shown as a visible symbol
+        assert " red " in out and "31m" not in out  # escape sequences removed whole
         assert "␇bell" in out
     done = cli.ok("todo", "done", "1")
     assert "\x1b" not in done and "[bold]loud[/]" in done
@@ -354,7 +354,7 @@ def test_profile_names_with_escapes_are_neutralised(cli: CLI):
     out = cli.ok("profile", "add", "evil\x1b]0;pwned\x07")
     assert "\x1b" not in out and "\x07" not in out
     listed = cli.ok("profile", "list")
-    assert "\x1b" not in listed and "evil␛]0;pwned␇" in listed
+    assert "\x1b" not in listed and "evil" in listed and "pwned" not in listed
     err = cli.fails("profile", "add", "evil\x1b]0;pwned\x07")  # errors are neutralised too
     assert "\x1b" not in err and "\x07" not in err
 

@@ -1209,6 +1209,7 @@ class FakeBotify:
     * ``polls_before_done``: job polls answered PROCESSING before the terminal one
       (0: the first poll is terminal). ``poll_delay``: extra delay on job polls.
     * ``job_outcome``: ``"done"`` | ``"failed"`` | ``"done_without_results"`` (DONE, results null).
+    * ``job_error_message``: the ``error.message`` of a failed job.
     * ``download_fault``: None | ``"truncated"`` (half the bytes, matching Content-Length) |
       ``"forbidden"`` (403 S3 XML) | ``"not_found"`` (404 S3 XML) | ``"empty"`` (header only) |
       ``"short"`` (a valid file with a tenth of the rows, and no ``nb_lines`` in the results) |
@@ -1263,6 +1264,7 @@ class FakeBotify:
         self.polls_before_done: int = 2
         self.poll_delay: float = 0.0
         self.job_outcome: str = "done"  # "done" | "failed" | "done_without_results"
+        self.job_error_message: str = "The export failed"  # the failed job's error.message
         self.download_fault: str | None = None  # see the class docstring
         self.download_fault_times: int | None = None  # None: every download
         self.accept_ranges: bool = True
@@ -2391,7 +2393,7 @@ class FakeBotify:
                 with self._lock:
                     job["status"] = "FAILED"
                     job["results"] = None
-                    job["error"] = {"message": "The export failed", "error_code": "1060"}
+                    job["error"] = {"message": self.job_error_message, "error_code": "1060"}
             elif outcome == "done_without_results":
                 with self._lock:
                     job["status"] = "DONE"

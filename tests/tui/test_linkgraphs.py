@@ -94,7 +94,8 @@ async def test_lists_this_profiles_exports_and_reopens_their_summaries(serving, 
         await pilot.press("down", "enter")
         assert "20241001 · 31 URLs · 99 edges" in summary_title(app)
         assert screen.query_one("#linkgraph-summary-scroll").has_focus
-        assert "https://example.com/[bold]x[/]␛[2J" in rendered(screen.query_one("#summary-hubs"))
+        hubs = rendered(screen.query_one("#summary-hubs"))
+        assert "https://example.com/[bold]x[/]" in hubs and "\x1b" not in hubs and "2J" not in hubs
         await pilot.press("escape")
         assert screen.query_one(DataTable).has_focus
 
@@ -198,12 +199,22 @@ async def test_visualise_serves_the_files_and_gives_the_cosmograph_link(serving,
         assert isinstance(dialog, VisualiseDialog)
         server = app.downloads_server()
         assert server.running and server.base_url.startswith("http://127.0.0.1:")
-        links_url = f"{server.base_url}/acme-org_example.com_20241108_linkgraph_depth-2.csv"
+        links_url = (
+            f"{server.base_url}/{server.secret}/acme-org_example.com_20241108_linkgraph_depth-2.csv"
+        )
         assert dialog.links_url == links_url
         assert dialog.url.startswith("https://cosmograph.app/run/?data=")
         assert quote(links_url, safe="") in dialog.url
         assert quote(links_url.replace("linkgraph_depth-2", "meta"), safe="") in dialog.url
-        assert "ssh -L" in str(dialog.query_one("#visualise-hint", Static).render())
+        hint = str(dialog.query_one("#visualise-hint", Static).render())
+        assert "ssh -L" in hint and "Chrome asks once" in hint
+        assert "secret" in hint and server.secret in dialog.url  # the link carries it
+
+        # Only with the secret, only to this host, and only this profile's export files.
+        assert httpx.get(links_url.replace(server.secret, "x" * 32)).status_code == 404
+        assert httpx.get(links_url, headers={"Host": "evil.example"}).status_code == 421
+        (serving.downloads_dir / "notes.csv").write_text("private\n")
+        assert httpx.get(f"{server.base_url}/{server.secret}/notes.csv").status_code == 404
 
         response = httpx.get(links_url)
         assert response.status_code == 200
@@ -222,8 +233,8 @@ async def test_visualise_serves_the_files_and_gives_the_cosmograph_link(serving,
     assert "graph_visualised" in [e.kind for e in events]
 
 
-async def test_a_busy_port_is_a_clear_notification(settings, store, no_browser):
-    with socket.socket() as busy:
+async def test_a_busy_port_serves_on_another_and_says_which(settings, store, no_browser):
+    with socket.socket() as busy:  # another Botifython (or another program) holds the port
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
@@ -233,10 +244,17 @@ async def test_a_busy_port_is_a_clear_notification(settings, store, no_browser):
             await open_linkgraphs(pilot)
             await pilot.press("v")
             await pilot.pause()
-            assert isinstance(app.screen, LinkGraphsScreen)
+            dialog = app.screen
+            assert isinstance(dialog, VisualiseDialog)
+            server = app.downloads_server()
+            assert server.running and server.port != port
             (note,) = app._notifications
-            assert note.title == "Cannot serve the files"
-            assert f"Port {port}" in note.message and "already in use" in note.message
+            assert note.title == "Another port"
+            assert f"Port {port} is in use" in note.message
+            assert f"port {server.port} instead" in note.message
+            assert f":{server.port}/" in dialog.links_url
+            serving = str(dialog.query_one("#visualise-serving", Static).render())
+            assert f"port {server.port} instead" in serving
 
 
 async def test_no_exports_yet_says_where_to_make_one(serving, store):

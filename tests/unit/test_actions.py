@@ -645,7 +645,7 @@ def test_descriptions_show_arguments_literally(ctx: ActionContext, store):
 
     title = "[bold red]Pay[/] \x1b]0;pwned\x07 now\nplease"
     text = describe(REGISTRY["add_todo"], {"title": title}, ctx)
-    assert text == "Add the todo “[bold red]Pay[/] ␛]0;pwned␇ now please” to profile Default."
+    assert text == "Add the todo “[bold red]Pay[/]  now please” to profile Default."
     assert "\x1b" not in text and "\n" not in text
 
 

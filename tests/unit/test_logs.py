@@ -147,3 +147,20 @@ def test_configure_logging_is_idempotent(log_path: Path):
     log.info("once")
     assert log_path.read_text().count("once") == 1
     assert log.propagate is False  # app logs do not leak to the terminal via the root logger
+
+
+def test_escape_sequences_and_line_breaks_from_servers_never_reach_the_log(log_path: Path):
+    """A Botify username or model name with OSC 52, a title sequence or a forged log line."""
+    username = "jane\x1b]52;c;cHduZWQ=\x07\x1b]0;owned\x1b\\\u202e\nFAKE ERROR line"
+    log = logs.configure_logging(log_path)
+    log.info("connected as %s", username)  # in the arguments
+    logs.get_logger("botify").warning(f"user {username}")  # inside the message
+    try:
+        raise RuntimeError(f"job failed: {username}")
+    except RuntimeError:
+        log.exception("export %s", username)  # and in a traceback
+    text = log_path.read_text(encoding="utf-8")
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "cHduZWQ" not in text and "owned" not in text
+    assert not any(line.startswith("FAKE ERROR") for line in text.splitlines())
+    assert "connected as jane FAKE ERROR line" in text

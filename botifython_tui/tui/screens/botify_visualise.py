@@ -1,4 +1,4 @@
-"""Visualise an export: serve the downloads folder on localhost and hand out a Cosmograph link."""
+"""Visualise an export: serve the profile's exports on localhost and hand out a Cosmograph link."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
-from botifython_tui.core.fileserver import (
-    FileServerError,
+from botifython_tui.core.cosmograph import (
+    LOCAL_NETWORK_NOTE,
     browser_available,
     cosmograph_url,
     open_in_browser,
     ssh_forward_hint,
 )
+from botifython_tui.core.fileserver import FileServerError
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 
@@ -34,7 +35,14 @@ class VisualiseDialog(ModalScreen[None]):
     ]
 
     def __init__(
-        self, url: str, *, label: str, server_url: str, port: int, links_url: str = ""
+        self,
+        url: str,
+        *,
+        label: str,
+        server_url: str,
+        port: int,
+        links_url: str = "",
+        notice: str = "",
     ) -> None:
         super().__init__(classes="dialog")
         self.url = url
@@ -42,23 +50,29 @@ class VisualiseDialog(ModalScreen[None]):
         self.label = label
         self.server_url = server_url
         self.port = port
+        self.notice = notice
         self.has_browser = browser_available()
+
+    def _ssh_hint(self) -> str:
+        return ssh_forward_hint(self.port)  # the link, with its secret, is shown just above
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="visualise"):
             yield Label(single_line(f"Cosmograph · {self.label}"), id="dialog-title", markup=False)
-            yield Static(
-                f"Serving the downloads folder read-only on {self.server_url} (until you quit).",
-                id="visualise-serving",
-                markup=False,
+            serving = (
+                f"Serving this profile's exports read-only on {self.server_url}, behind the "
+                "secret in the link (until you quit)."
             )
+            if self.notice:
+                serving += f"\n{self.notice}"
+            yield Static(serving, id="visualise-serving", markup=False)
             yield TextArea(
                 self.url, id="visualise-url", read_only=True, soft_wrap=True, show_cursor=False
             )
             hint = (
-                "Opening the link in your browser…"
+                f"Opening the link in your browser… {LOCAL_NETWORK_NOTE}"
                 if self.has_browser
-                else ssh_forward_hint(self.port)
+                else self._ssh_hint()
             )
             yield Static(hint, id="visualise-hint", markup=False)
             with Horizontal(id="dialog-buttons"):
@@ -110,9 +124,12 @@ class VisualiseDialog(ModalScreen[None]):
     def _opened(self, opened: bool) -> None:
         hint = self.query_one("#visualise-hint", Static)
         if opened:
-            hint.update("Opened in your browser. Keep Botifython running while Cosmograph loads.")
+            hint.update(
+                "Opened in your browser. Keep Botifython running while Cosmograph loads. "
+                + LOCAL_NETWORK_NOTE
+            )
         else:
-            hint.update(ssh_forward_hint(self.port))
+            hint.update(self._ssh_hint())
             self.notify(
                 "Could not open a browser: copy the link instead.",
                 severity="warning",
@@ -153,8 +170,15 @@ def visualise_export(
         )
         return None
     url = cosmograph_url(links_url, meta_url)
+    if server.notice:
+        node.notify(server.notice, title="Another port", severity="warning", timeout=10)
     dialog = VisualiseDialog(
-        url, label=label, server_url=server.base_url, port=server.port, links_url=links_url
+        url,
+        label=label,
+        server_url=server.base_url,
+        port=server.port,
+        links_url=links_url,
+        notice=server.notice,
     )
     app.push_screen(dialog)
     app.post_event("graph_visualised", export=label)

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from botifython_tui.core.text import neutralize_controls
+
 
 class TextPrompt(ModalScreen[str | None]):
     """Ask for one line of text; Enter accepts, Esc cancels (returns None)."""
@@ -49,7 +51,7 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, id="dialog-title", markup=False)
+            yield Label(neutralize_controls(self.question), id="dialog-title", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
                 yield Button("No (n)", id="no")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +12,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from botifython_tui.core.ollama import OllamaClient, OllamaError
+from botifython_tui.core.text import neutralize_controls, single_line
 
 
 class ModelPicker(ModalScreen[str | None]):
@@ -40,12 +42,17 @@ class ModelPicker(ModalScreen[str | None]):
             async with OllamaClient(self.host) as client:
                 models = await client.models()
         except OllamaError as exc:
-            status.update(str(exc))
+            status.update(Text(neutralize_controls(str(exc))))
             return
         listing = self.query_one(OptionList)
+        seen: set[str] = set()
         for model in models:
+            if model.name in seen:  # two names that differ only in control characters
+                continue
+            seen.add(model.name)
             size = f"{model.size / 1e9:.1f} GB" if model.size else ""
-            listing.add_option(Option(f"{model.name}  {size}", id=model.name))
+            # A Text prompt: a model name is never read as markup (and is neutralised already).
+            listing.add_option(Option(Text(single_line(f"{model.name}  {size}")), id=model.name))
         status.update(
             "Enter to choose · Esc to cancel"
             if models

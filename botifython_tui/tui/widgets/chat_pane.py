@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from botifython_tui.core.conversation import EVENT_ROLE
-from botifython_tui.core.text import neutralize_controls
+from botifython_tui.core.text import neutralize_controls, single_line
 from botifython_tui.tui.widgets.chat_input import ChatInput
 from botifython_tui.tui.widgets.reply_view import ReplyView
 
@@ -112,7 +112,7 @@ class ChatPane(Vertical):
         log.scroll_end(animate=False)
 
     def update_title(self) -> None:
-        self.query_one("#chat-title", Static).update(self.session.title_line())
+        self.query_one("#chat-title", Static).update(single_line(self.session.title_line()))
 
     async def add_message(self, role: str, content: str, message_id: int | None = None) -> None:
         await self.log_view.mount(ChatMessage(role, content, message_id=message_id))
@@ -138,7 +138,7 @@ class ChatPane(Vertical):
         self.log_view.mount(Static(Text(neutralize_controls(message)), classes="chat-error"))
 
     def set_status(self, text: str) -> None:
-        self.query_one("#chat-status", Static).update(text)
+        self.query_one("#chat-status", Static).update(single_line(text))  # model names in it
 
     def focus_input(self) -> None:
         self.query_one(ChatInput).focus()
