@@ -1,0 +1,335 @@
+"""Read the two export files into arrays: int32 node ids, one CSR matrix, per-node attributes.
+
+Plain files (one comma a line, no quotes) are parsed without a Python object per field: each field
+is hashed with numpy over the raw bytes and the hashes are factorised, so 1,000,000 edges load in
+well under a second. Anything else (quotes, CR LF, odd lines) goes through the csv module.
+numpy is imported inside the functions: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Bytes per chunk of the hashing pass: bounds its temporaries to ~100 MB at any file size.
+_CHUNK_BYTES = 2_000_000
+_HASH_SEED = 20241108
+
+BOOLEAN_COLUMNS = ("is_compliant", "canonical_is_self", "in_sitemap")
+NUMBER_COLUMNS = (
+    "depth",
+    "http_code",
+    "inlinks",
+    "outlinks",
+    "pagerank_botify",
+    "pagerank_botify_position",
+    "impressions",
+    "clicks",
+)
+TEXT_COLUMNS = ("pagetype", "canonical_to")
+NO_PAGETYPE = "(no pagetype)"
+_TRUE = {"true", "1", "yes", "t", "y"}
+_FALSE = {"false", "0", "no", "f", "n"}
+_DEPTH_IN_NAME = re.compile(r"_depth-(\d+)")
+
+
+class ExportReadError(Exception):
+    """An export file cannot be read; the message names the file and the fix."""
+
+
+@dataclass
+class LinkGraph:
+    """The deduplicated edges as int32 ids into `urls`, with what was dropped on the way."""
+
+    urls: list[str]
+    source: np.ndarray  # int32, one row per distinct edge, self-loops removed
+    target: np.ndarray
+    rows: int = 0  # data rows in the file
+    self_loops: int = 0
+    duplicates: int = 0
+    skipped_rows: int = 0  # empty fields, lines without two columns
+
+    @property
+    def n(self) -> int:
+        return len(self.urls)
+
+    def csr(self) -> Any:
+        """Adjacency (row = source) as one scipy CSR matrix of ones."""
+        import numpy as np
+        from scipy import sparse
+
+        data = np.ones(len(self.source), dtype=np.float64)
+        return sparse.csr_matrix((data, (self.source, self.target)), shape=(self.n, self.n))
+
+
+@dataclass
+class NodeTable:
+    """Node attributes aligned to the graph's ids; a column absent from the file is absent here."""
+
+    columns: dict[str, Any] = field(default_factory=dict)  # name -> np.ndarray (len n)
+    present: list[str] = field(default_factory=list)  # columns the file had
+    rows: int = 0
+    matched: int = 0  # rows whose URL is a node of the graph
+    outside: int = 0  # rows naming a URL with no link in the export
+    bad_values: dict[str, int] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def get(self, name: str) -> Any:
+        return self.columns.get(name)
+
+
+def depth_from_name(path: Path) -> int | None:
+    """The `n` of `…_linkgraph_depth-{n}.csv`, if the name says it."""
+    found = _DEPTH_IN_NAME.findall(path.name)
+    return int(found[-1]) if found else None
+
+
+def read_links(path: Path) -> LinkGraph:
+    """The links CSV (`source,target`, header optional) as a deduplicated int32 edge list."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ExportReadError(
+            f"Could not read the links file {path}: {exc.strerror or exc}. Check the path, or "
+            "export the analysis again."
+        ) from exc
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    first, _, rest = raw.partition(b"\n")
+    if first.strip().lower().replace(b'"', b"") in (b"source,target", b"source,target\r"):
+        body = rest
+    else:
+        body = raw
+    parsed = _parse_plain(body)
+    if parsed is None:
+        parsed = _parse_csv(body)
+    urls, codes, rows, skipped = parsed
+    return _dedupe(urls, codes, rows, skipped)
+
+
+def _parse_plain(body: bytes) -> tuple[list[str], np.ndarray, int, int] | None:
+    """Fast path: hash each field's bytes with numpy and factorise the hashes."""
+    import numpy as np
+
+    if b'"' in body or b"\r" in body:
+        return None
+    if body and not body.endswith(b"\n"):
+        body += b"\n"
+    buf = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    commas = np.flatnonzero(buf == 44)
+    lines = len(newlines)
+    if lines == 0:
+        return [], np.zeros(0, dtype=np.int64), 0, 0
+    if len(commas) != lines:
+        return None
+    line_starts = np.empty(lines, dtype=np.int64)
+    line_starts[0] = 0
+    line_starts[1:] = newlines[:-1] + 1
+    if np.any(commas < line_starts) or np.any(commas > newlines):
+        return None  # a line without its comma and another with two
+    # Segments tile the buffer: each field with the separator after it.
+    seg_start = np.empty(2 * lines, dtype=np.int64)
+    seg_start[0::2] = line_starts
+    seg_start[1::2] = commas + 1
+    seg_end = np.empty(2 * lines, dtype=np.int64)  # exclusive, without the separator
+    seg_end[0::2] = commas
+    seg_end[1::2] = newlines
+    lengths = seg_end - seg_start
+    max_len = int(lengths.max()) + 1
+    rng = np.random.default_rng(_HASH_SEED)
+    weights = rng.integers(1, 2**63, size=max_len, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    hashes = np.empty(2 * lines, dtype=np.uint64)
+    # Chunks end on a line boundary: a whole number of segments each.
+    seg_index = 0
+    total_segments = 2 * lines
+    while seg_index < total_segments:
+        byte_start = int(seg_start[seg_index])
+        limit = np.searchsorted(seg_start, byte_start + _CHUNK_BYTES, side="left")
+        seg_stop = max(int(limit), seg_index + 2)
+        seg_stop = min(seg_stop + (seg_stop - seg_index) % 2, total_segments)
+        byte_stop = int(newlines[seg_stop // 2 - 1]) + 1
+        chunk = buf[byte_start:byte_stop]
+        starts = seg_start[seg_index:seg_stop] - byte_start
+        # Position of each byte inside its field: ones, stepped back at each field start.
+        steps = np.ones(len(chunk), dtype=np.int32)
+        steps[starts] = 0
+        steps[starts[1:]] = -(starts[1:] - starts[:-1]) + 1
+        position = np.cumsum(steps, dtype=np.int32)
+        values = chunk.astype(np.uint64)
+        values[seg_end[seg_index:seg_stop] - byte_start] = 0  # the separators
+        values *= weights[position]
+        hashes[seg_index:seg_stop] = np.add.reduceat(values, starts)
+        seg_index = seg_stop
+    hashes += lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    empty = (lengths[0::2] == 0) | (lengths[1::2] == 0)
+    skipped = int(empty.sum())
+    if skipped:
+        keep = np.repeat(~empty, 2)
+        hashes, seg_start, seg_end = hashes[keep], seg_start[keep], seg_end[keep]
+    unique, first, codes = np.unique(hashes, return_index=True, return_inverse=True)
+    # Ids in order of first appearance, so the home page (first line) is node 0.
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = rank[codes.reshape(-1)]
+    first_sorted = first[order]
+    urls = [
+        body[int(seg_start[i]) : int(seg_end[i])].decode("utf-8", errors="replace")
+        for i in first_sorted
+    ]
+    if len(set(urls)) != len(urls):  # two different URLs with one hash: never seen, but be exact
+        return None
+    return urls, codes, lines - skipped, skipped
+
+
+def _parse_csv(body: bytes) -> tuple[list[str], np.ndarray, int, int]:
+    """Slow path for quoted fields, CR LF and odd lines: the csv module and a dict."""
+    import numpy as np
+
+    text = io.StringIO(body.decode("utf-8", errors="replace"), newline="")
+    ids: dict[str, int] = {}
+    codes: list[int] = []
+    rows = skipped = 0
+    for row in csv.reader(text):
+        if not row:
+            continue
+        if len(row) < 2 or not row[0] or not row[1]:
+            skipped += 1
+            continue
+        rows += 1
+        codes.append(ids.setdefault(row[0], len(ids)))
+        codes.append(ids.setdefault(row[1], len(ids)))
+    return list(ids), np.asarray(codes, dtype=np.int64), rows, skipped
+
+
+def _dedupe(urls: list[str], codes: np.ndarray, rows: int, skipped: int) -> LinkGraph:
+    import numpy as np
+
+    source = codes[0::2]
+    target = codes[1::2]
+    loops = source == target
+    self_loops = int(loops.sum())
+    if self_loops:
+        source, target = source[~loops], target[~loops]
+    n = len(urls)
+    key = source.astype(np.int64) * max(n, 1) + target
+    key.sort()
+    unique_keys = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key
+    duplicates = len(key) - len(unique_keys)
+    return LinkGraph(
+        urls=urls,
+        source=(unique_keys // max(n, 1)).astype(np.int32),
+        target=(unique_keys % max(n, 1)).astype(np.int32),
+        rows=rows,
+        self_loops=self_loops,
+        duplicates=duplicates,
+        skipped_rows=skipped,
+    )
+
+
+_BOOLEAN_VALUES = {"true": 1, "1": 1, "yes": 1, "t": 1, "y": 1, "1.0": 1}
+_BOOLEAN_VALUES |= {"false": 0, "0": 0, "no": 0, "f": 0, "n": 0, "0.0": 0}
+_UNKNOWN = {"", "none", "null", "nan"}
+
+
+def _boolean(series: Any) -> tuple[np.ndarray, int]:
+    """1 true, 0 false, -1 unknown (empty or unreadable)."""
+    import numpy as np
+
+    if series.dtype == bool:
+        return series.to_numpy().astype(np.int8), 0
+    text = series.astype(str).str.strip().str.lower()
+    mapped = text.map(_BOOLEAN_VALUES)
+    bad = int((mapped.isna() & ~text.isin(_UNKNOWN)).sum())
+    return mapped.fillna(-1).to_numpy().astype(np.int8), bad
+
+
+def _number(series: Any) -> tuple[np.ndarray, int]:
+    """Floats; NaN for empty or unreadable cells."""
+    import numpy as np
+    import pandas as pd
+
+    if series.dtype.kind in "iufb":
+        return series.to_numpy().astype(np.float64), 0
+    numbers = pd.to_numeric(series, errors="coerce")
+    text = series.astype(str).str.strip().str.lower()
+    bad = int((numbers.isna() & ~text.isin(_UNKNOWN)).sum())
+    return numbers.to_numpy().astype(np.float64), bad
+
+
+def read_meta(path: Path, graph: LinkGraph) -> NodeTable:
+    """The node attribute CSV, aligned to the graph's node ids (unknown cells NaN, -1 or "")."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(
+            path,
+            dtype={name: object for name in ("id", "url", *TEXT_COLUMNS)},
+            keep_default_na=False,
+            na_values={name: [""] for name in NUMBER_COLUMNS},
+            index_col=False,
+            encoding="utf-8-sig",
+            encoding_errors="replace",
+            on_bad_lines="skip",
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        return NodeTable()
+    except (OSError, UnicodeError) as exc:
+        raise ExportReadError(
+            f"Could not read the node attributes file {path}: {getattr(exc, 'strerror', '') or exc}."
+        ) from exc
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ExportReadError(
+            f"The node attributes file {path} is not a readable CSV ({exc}). Export the analysis "
+            "again, or move the file away to run the analytics without it."
+        ) from exc
+    frame.columns = [str(name).strip().lower() for name in frame.columns]
+    if frame.shape[1] == 0:
+        return NodeTable()
+    urls = frame.iloc[:, 0].astype(str)
+    frame = frame[(urls != "") & (urls != "nan")]
+    urls = frame.iloc[:, 0].astype(str).to_numpy(dtype=object)
+    if graph.n == 0:  # no links at all: the node rows are the graph (an export of one page)
+        graph.urls.extend(dict.fromkeys(urls))
+    n = graph.n
+    nodes = pd.Index(graph.urls).get_indexer(urls)
+    inside = nodes >= 0
+    table = NodeTable(
+        present=[name for name in frame.columns[1:]],
+        rows=len(frame),
+        outside=int((~inside).sum()),
+    )
+    node_of_row = nodes[inside]
+    table.matched = int(len(np.unique(node_of_row)))
+    frame = frame[inside]
+    for name in frame.columns[1:]:
+        if name in table.columns or name not in BOOLEAN_COLUMNS + NUMBER_COLUMNS + TEXT_COLUMNS:
+            continue
+        series = frame[name]
+        if name in BOOLEAN_COLUMNS:
+            parsed, bad = _boolean(series)
+            column = np.full(n, -1, dtype=np.int8)
+        elif name in NUMBER_COLUMNS:
+            parsed, bad = _number(series)
+            column = np.full(n, np.nan)
+        else:
+            parsed, bad = series.fillna("").astype(str).to_numpy(dtype=object), 0
+            column = np.full(n, "", dtype=object)
+        # The last row for a URL wins.
+        column[node_of_row] = parsed
+        table.columns[name] = column
+        if bad:
+            table.bad_values[name] = bad
+    return table
