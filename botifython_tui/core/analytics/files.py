@@ -317,7 +317,8 @@ def analyse_export(
         inputs = cached.get("inputs") or {}
         links_same, links_now = _same_file(inputs.get("links"), files.links)
         meta_same, meta_now = _same_file(inputs.get("meta"), files.meta)
-        if use_cache and links_same and meta_same:
+        outputs = not write or (files.nodes.is_file() and files.report.is_file())
+        if use_cache and links_same and meta_same and outputs:
             loaded = load_nodes(files)
             if loaded is not None:
                 urls, nodes = loaded
