@@ -539,4 +539,19 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
     for line in summary_lines(result, run.written):
         say(line)
     say(f"Recorded as export {record.id} in profile {single_line(profile.name)}.")
+    _analytics_after_export(record)
     return 0
+
+
+def _analytics_after_export(record: Any) -> None:
+    """PageRank, depth, leaks…: the nodes file and the report beside the CSVs."""
+    from botifython_tui.core.analytics.exports import after_export
+
+    say("Computing the link-graph analytics …")
+    analysis = after_export(record.links_path, record.meta_path, record.depth)
+    if analysis is None:
+        warn(f"The analytics could not be computed now; run: botifython summary {record.id}")
+        return
+    say(f"Analytics in {analysis.seconds:.1f} s: {single_line(str(analysis.files.report))}")
+    say(f"Per-page PageRank and depth: {single_line(str(analysis.files.nodes))}")
+    say(f"See them with: botifython summary {record.id}")
