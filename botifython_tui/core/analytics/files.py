@@ -214,70 +214,101 @@ def load_nodes(files: ExportFiles) -> tuple[list[str], dict[str, Any]] | None:
 # --- outputs ------------------------------------------------------------------------------------
 
 
-def _nodes_frame(result: ExportAnalysis, meta: NodeTable | None) -> Any:
+def _csv_text(values: Any) -> list[str]:
+    """Strings as CSV fields: quoted only when they hold a comma, quote or line break."""
+    out = [str(v) for v in values]
+    for i, text in enumerate(out):
+        if "," in text or '"' in text or "\n" in text or "\r" in text:
+            out[i] = '"' + text.replace('"', '""') + '"'
+    return out
+
+
+def _csv_floats(values: Any) -> list[str]:
+    return ["" if v != v else f"{v:.6g}" for v in values.tolist()]  # v != v: NaN
+
+
+def _csv_ints(values: Any) -> list[str]:
+    """Whole numbers (NaN or negative-for-unknown as empty cells)."""
     import numpy as np
-    import pandas as pd
+
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        unknown = np.isnan(values)
+        whole = np.where(unknown, -1, values).astype(np.int64)
+    else:
+        whole = values.astype(np.int64)
+        unknown = None
+    out = list(map(str, whole.tolist()))
+    if unknown is not None:
+        for i in np.flatnonzero(unknown).tolist():
+            out[i] = ""
+    return out
+
+
+def _csv_booleans(values: Any) -> list[str]:
+    names = {1: "True", 0: "False", -1: ""}
+    return [names.get(v, "") for v in values.tolist()]
+
+
+NODE_COLUMNS = ("id", "pagerank", "pagerank_botify", "inlinks", "outlinks", "depth", "click_depth", "pagetype")
+
+
+def nodes_csv(result: ExportAnalysis, meta: NodeTable | None) -> str:
+    """The per-node file: the contract's columns first, then what the node attributes add."""
+    import numpy as np
 
     nodes = result.nodes
     n = len(result.urls)
+    empty = [""] * n
 
-    def meta_column(name: str, kind: str) -> Any:
+    def from_meta(name: str, kind: str) -> list[str]:
         column = meta.get(name) if meta is not None else None
         if column is None:
-            return pd.Series([None] * n, dtype=object) if kind != "num" else np.full(n, np.nan)
+            return empty
+        if kind == "float":
+            return _csv_floats(column)
+        if kind == "int":
+            return _csv_ints(column)
         if kind == "bool":
-            return pd.Series(column).map({1: "True", 0: "False", -1: ""})
-        return column
+            return _csv_booleans(column)
+        return _csv_text(column)
 
-    def integers(values: Any) -> Any:
-        return pd.array(np.where(np.isnan(values), np.nan, values), dtype="Float64").astype("Int64")
-
-    click = nodes["click_depth"]
-    frame = pd.DataFrame(
-        {
-            "id": result.urls,
-            "pagerank": nodes["pagerank"],
-            "pagerank_botify": meta_column("pagerank_botify", "num"),
-            "inlinks": nodes["inlinks"],
-            "outlinks": nodes["outlinks"],
-            "depth": integers(meta_column("depth", "num")),
-            "click_depth": pd.array(np.where(click < 0, np.nan, click), dtype="Float64").astype(
-                "Int64"
-            ),
-            "pagetype": meta_column("pagetype", "text")
-            if meta is not None and meta.has("pagetype")
-            else "",
-        }
-    )
-    extras = [
-        ("http_code", "int"),
-        ("is_compliant", "bool"),
-        ("canonical_is_self", "bool"),
-        ("in_sitemap", "bool"),
-        ("inlinks", "botify"),
-        ("impressions", "int"),
-        ("clicks", "int"),
-    ]
-    for name, kind in extras:
-        if meta is None or not meta.has(name):
-            continue
-        if kind == "botify":
-            frame["inlinks_botify"] = integers(meta.get(name))
-        elif kind == "int":
-            frame[name] = integers(meta.get(name))
-        else:
-            frame[name] = meta_column(name, kind)
-    frame["hub"] = nodes["hub"]
-    frame["authority"] = nodes["authority"]
-    return frame
+    click = np.asarray(nodes["click_depth"]).astype(np.float64)
+    click[click < 0] = np.nan
+    columns: dict[str, list[str]] = {
+        "id": _csv_text(result.urls),
+        "pagerank": _csv_floats(nodes["pagerank"]),
+        "pagerank_botify": from_meta("pagerank_botify", "float"),
+        "inlinks": _csv_ints(nodes["inlinks"]),
+        "outlinks": _csv_ints(nodes["outlinks"]),
+        "depth": from_meta("depth", "int"),
+        "click_depth": _csv_ints(click),
+        "pagetype": from_meta("pagetype", "text"),
+    }
+    for name, kind, label in (
+        ("http_code", "int", "http_code"),
+        ("is_compliant", "bool", "is_compliant"),
+        ("canonical_is_self", "bool", "canonical_is_self"),
+        ("in_sitemap", "bool", "in_sitemap"),
+        ("inlinks", "int", "inlinks_botify"),
+        ("impressions", "int", "impressions"),
+        ("clicks", "int", "clicks"),
+    ):
+        if meta is not None and meta.has(name):
+            columns[label] = from_meta(name, kind)
+    columns["hub"] = _csv_floats(nodes["hub"])
+    columns["authority"] = _csv_floats(nodes["authority"])
+    lines = [",".join(columns)]
+    lines.extend(map(",".join, zip(*columns.values(), strict=True)))
+    lines.append("")
+    return "\n".join(lines)
 
 
 def _write_outputs(result: ExportAnalysis, meta: NodeTable | None, title: str) -> list[Path]:
     from botifython_tui.core.analytics.report import markdown
 
-    frame = _nodes_frame(result, meta)
     files = result.files
-    write_atomic(files.nodes, frame.to_csv(index=False, float_format="%.6g"))
+    write_atomic(files.nodes, nodes_csv(result, meta))
     write_atomic(files.report, markdown(result.analytics, title=title))
     return [files.nodes, files.report]
 
@@ -358,12 +389,14 @@ def analyse_export(
             "edited since the export. Export the analysis again for Botify's data."
         )
     if write:
+        clock = time.perf_counter()
         prints = {
             "links": fingerprint(files.links),
             "meta": fingerprint(files.meta) if files.meta and files.meta.is_file() else None,
         }
         result.written = _save_cache(result, prints)
         result.written += _write_outputs(result, result.meta, report_title(files))
+        result.analytics["timings"]["write"] = round(time.perf_counter() - clock, 4)
     result.seconds = time.perf_counter() - started
     result.analytics.setdefault("timings", {})["total"] = round(result.seconds, 4)
     return result
