@@ -401,3 +401,17 @@ def test_meta_coverage_of_a_depth_cut_export(site):
     graph = read_links(links)
     table = read_meta(meta, graph)
     assert table.matched / graph.n >= 0.99
+
+
+def test_very_long_urls_take_the_exact_path(tmp_path):
+    long_a = "https://a/" + "x" * 3000
+    long_b = "https://a/" + "x" * 2999 + "y"
+    graph = read_links(write_links(tmp_path / "l.csv", [("https://a/", long_a), ("https://a/", long_b)]))
+    assert graph.n == 3 and len(graph.source) == 2
+
+
+def test_file_without_final_newline_and_without_header(tmp_path):
+    path = tmp_path / "l.csv"
+    path.write_text("a,b\nb,c")
+    graph = read_links(path)
+    assert graph.urls == ["a", "b", "c"] and graph.rows == 2

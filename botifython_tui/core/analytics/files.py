@@ -154,9 +154,14 @@ def _save_cache(result: ExportAnalysis, prints: dict[str, Any]) -> list[Path]:
     import numpy as np
 
     blob = "\n".join(result.urls).encode("utf-8", errors="replace")
-    lengths = np.fromiter(
-        (len(u.encode("utf-8", errors="replace")) for u in result.urls), dtype=np.int64
-    )
+    breaks = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == 10)
+    if len(breaks) == max(len(result.urls) - 1, 0):  # no URL holds a line break: one pass
+        ends = np.append(breaks, len(blob))
+        lengths = ends - np.concatenate(([0], breaks + 1))
+    else:
+        lengths = np.fromiter(
+            (len(u.encode("utf-8", errors="replace")) for u in result.urls), dtype=np.int64
+        )
     arrays = {f"node_{name}": np.asarray(value) for name, value in result.nodes.items()}
     buffer = io.BytesIO()
     np.savez(
@@ -246,8 +251,10 @@ def _csv_ints(values: Any) -> list[str]:
 
 
 def _csv_booleans(values: Any) -> list[str]:
-    names = {1: "True", 0: "False", -1: ""}
-    return [names.get(v, "") for v in values.tolist()]
+    import numpy as np
+
+    names = np.array(["", "False", "True"], dtype=object)  # -1 unknown, 0, 1
+    return names[np.clip(np.asarray(values, dtype=np.int64), -1, 1) + 1].tolist()
 
 
 NODE_COLUMNS = ("id", "pagerank", "pagerank_botify", "inlinks", "outlinks", "depth", "click_depth", "pagetype")

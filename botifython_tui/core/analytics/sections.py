@@ -64,12 +64,19 @@ def _pagetype_codes(meta: NodeTable | None, n: int) -> tuple[np.ndarray, list[st
 
     if meta is None or not meta.has("pagetype"):
         return np.zeros(n, dtype=np.int16), [NO_PAGETYPE]
-    values = meta.get("pagetype")
-    labels = np.array(
-        [v.strip() if isinstance(v, str) and v.strip() else NO_PAGETYPE for v in values],
-        dtype=object,
-    )
-    names, codes = np.unique(labels, return_inverse=True)
+    import pandas as pd
+
+    raw_codes, raw_names = pd.factorize(pd.Series(meta.get("pagetype"), dtype=object))
+    # Clean the few distinct names, not every cell; merge names equal once stripped.
+    cleaned = [
+        name.strip() if isinstance(name, str) and name.strip() else NO_PAGETYPE
+        for name in raw_names
+    ]
+    names_list = sorted(set(cleaned) | ({NO_PAGETYPE} if (raw_codes < 0).any() else set()))
+    lookup = {name: i for i, name in enumerate(names_list)}
+    remap = np.array([lookup[name] for name in cleaned] + [lookup.get(NO_PAGETYPE, 0)], dtype=np.int64)
+    codes = remap[raw_codes]  # -1 (a missing cell) takes the last entry: no pagetype
+    names = np.array(names_list, dtype=object)
     counts = np.bincount(codes, minlength=len(names))
     order = sorted(range(len(names)), key=lambda i: (-counts[i], names[i]))
     if len(order) > MAX_PAGETYPES:
