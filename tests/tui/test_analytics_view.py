@@ -13,6 +13,8 @@ from tests.fakes.botify_server import SyntheticGraph
 from tests.fakes.export_files import write_export
 from tests.tui.helpers import until
 
+pytest_plugins = ["tests.tui.test_botify_support"]
+
 GRAPH = SyntheticGraph(depth_sizes=[1, 5, 30, 150], out_degree=(2, 5), seed=11)
 
 
@@ -109,3 +111,22 @@ async def test_compare_view_picks_two_exports(settings, store):
         await pilot.press("s")
         await pilot.pause()
         assert not view.display and screen.query_one("#linkgraph-summary").display
+
+
+async def test_botify_summary_tab_shows_the_analytics(connected, store, fake):
+    from textual.widgets import TabbedContent
+
+    from botifython_tui.core.selection import Selection, save_selection
+
+    record_exports(store, connected)
+    save_selection(store, 1, Selection("acme-org", "example.com", "20241102"))
+    app = make_app(connected, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        await until(pilot, lambda: app.screen.query("#summary-analytics"))
+        await pilot.press("4")
+        tabs = app.screen.query_one(TabbedContent)
+        await until(pilot, lambda: tabs.active == "tab-summary")
+        view = app.screen.query_one("#summary-analytics", AnalyticsView)
+        await until(pilot, lambda: bool(view.tables), timeout=30)
+        assert "Top 20 pages by internal PageRank" in titles(view)
