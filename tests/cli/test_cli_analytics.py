@@ -155,3 +155,13 @@ def test_notebook_load_export(recorded):
     assert graph.number_of_edges() == GRAPH.edge_count(2)
     by_path = load_export(downloads / "acme-org_example.com_20241108_linkgraph_depth-2.csv")
     assert by_path.analytics["pagerank"]["top"] == export.analytics["pagerank"]["top"]
+
+
+def test_notebook_to_networkx_without_networkx_says_how(recorded, monkeypatch):
+    from botifython_tui.notebook import load_export
+
+    _, data, _, ids = recorded
+    export = load_export(str(ids[0]), data_dir=data)
+    monkeypatch.setitem(sys.modules, "networkx", None)  # as if it were not installed
+    with pytest.raises(ImportError, match="pip install networkx"):
+        export.to_networkx()

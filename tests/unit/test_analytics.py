@@ -415,3 +415,25 @@ def test_file_without_final_newline_and_without_header(tmp_path):
     path.write_text("a,b\nb,c")
     graph = read_links(path)
     assert graph.urls == ["a", "b", "c"] and graph.rows == 2
+
+
+def test_cosmograph_parameters_use_the_nodes_file(site, tmp_path):
+    from botifython_tui.core.analytics.exports import cosmograph_parameters
+
+    _, links, meta = site
+    copy = tmp_path / links.name
+    copy.write_bytes(links.read_bytes())
+    (tmp_path / meta.name).write_bytes(meta.read_bytes())
+    files = export_files(copy)
+    assert cosmograph_parameters(files) == {
+        "data": links.name,
+        "meta": meta.name,
+        "nodeColor": "pagetype",
+    }
+    analyse_export(files)
+    assert cosmograph_parameters(files) == {
+        "data": links.name,
+        "meta": files.nodes.name,
+        "nodeColor": "pagetype",
+        "nodeSize": "pagerank",
+    }
