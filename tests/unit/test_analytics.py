@@ -406,7 +406,9 @@ def test_meta_coverage_of_a_depth_cut_export(site):
 def test_very_long_urls_take_the_exact_path(tmp_path):
     long_a = "https://a/" + "x" * 3000
     long_b = "https://a/" + "x" * 2999 + "y"
-    graph = read_links(write_links(tmp_path / "l.csv", [("https://a/", long_a), ("https://a/", long_b)]))
+    graph = read_links(
+        write_links(tmp_path / "l.csv", [("https://a/", long_a), ("https://a/", long_b)])
+    )
     assert graph.n == 3 and len(graph.source) == 2
 
 
@@ -437,3 +439,33 @@ def test_cosmograph_parameters_use_the_nodes_file(site, tmp_path):
         "nodeColor": "pagetype",
         "nodeSize": "pagerank",
     }
+
+
+def test_empty_links_file_and_garbage_meta(tmp_path):
+    from botifython_tui.core.analytics.loading import ExportReadError
+
+    links = tmp_path / "e_linkgraph_depth-1.csv"
+    links.write_bytes(b"")
+    a = analyse_export(export_files(links), write=False).analytics
+    assert a["graph"]["nodes"] == 0 and a["pagerank"]["top"] == []
+    assert tables(a)
+    links.write_text("source,target\na,b\n")
+    (tmp_path / "e_depth-1_meta.csv").write_bytes(b'id,depth\n"a,1\n\x00\xff"\n' * 3)
+    try:
+        a = analyse_export(export_files(links), write=False).analytics
+    except ExportReadError as exc:
+        assert "node attributes file" in str(exc)
+    else:
+        assert a["graph"]["nodes"] == 2
+
+
+def test_a_failed_write_still_answers_and_says_so(site, tmp_path):
+    _, links, _ = site
+    copy = tmp_path / links.name
+    copy.write_bytes(links.read_bytes())
+    files = export_files(copy)
+    files.nodes.mkdir()  # renaming onto a folder fails, as a full disk would
+    result = analyse_export(files)
+    assert any("Could not write the analytics files" in w for w in result.analytics["warnings"])
+    assert result.analytics["pagerank"]["top"]
+    assert not list(tmp_path.glob(".*part*"))  # no temporary file left behind

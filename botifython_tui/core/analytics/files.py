@@ -257,7 +257,16 @@ def _csv_booleans(values: Any) -> list[str]:
     return names[np.clip(np.asarray(values, dtype=np.int64), -1, 1) + 1].tolist()
 
 
-NODE_COLUMNS = ("id", "pagerank", "pagerank_botify", "inlinks", "outlinks", "depth", "click_depth", "pagetype")
+NODE_COLUMNS = (
+    "id",
+    "pagerank",
+    "pagerank_botify",
+    "inlinks",
+    "outlinks",
+    "depth",
+    "click_depth",
+    "pagetype",
+)
 
 
 def nodes_csv(result: ExportAnalysis, meta: NodeTable | None) -> str:
@@ -401,8 +410,15 @@ def analyse_export(
             "links": fingerprint(files.links),
             "meta": fingerprint(files.meta) if files.meta and files.meta.is_file() else None,
         }
-        result.written = _save_cache(result, prints)
-        result.written += _write_outputs(result, result.meta, report_title(files))
+        try:
+            result.written = _save_cache(result, prints)
+            result.written += _write_outputs(result, result.meta, report_title(files))
+        except OSError as exc:  # a full disk or a read-only folder: the answers still show
+            where = exc.filename or files.links.parent
+            warnings.append(
+                f"Could not write the analytics files beside the CSVs ({where}: "
+                f"{exc.strerror or exc}); free some space or make the folder writable."
+            )
         result.analytics["timings"]["write"] = round(time.perf_counter() - clock, 4)
     result.seconds = time.perf_counter() - started
     result.analytics.setdefault("timings", {})["total"] = round(result.seconds, 4)

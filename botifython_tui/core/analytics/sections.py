@@ -74,7 +74,9 @@ def _pagetype_codes(meta: NodeTable | None, n: int) -> tuple[np.ndarray, list[st
     ]
     names_list = sorted(set(cleaned) | ({NO_PAGETYPE} if (raw_codes < 0).any() else set()))
     lookup = {name: i for i, name in enumerate(names_list)}
-    remap = np.array([lookup[name] for name in cleaned] + [lookup.get(NO_PAGETYPE, 0)], dtype=np.int64)
+    remap = np.array(
+        [lookup[name] for name in cleaned] + [lookup.get(NO_PAGETYPE, 0)], dtype=np.int64
+    )
     codes = remap[raw_codes]  # -1 (a missing cell) takes the last entry: no pagetype
     names = np.array(names_list, dtype=object)
     counts = np.bincount(codes, minlength=len(names))
