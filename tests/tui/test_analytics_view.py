@@ -117,16 +117,18 @@ async def test_botify_summary_tab_shows_the_analytics(connected, store, fake):
     from textual.widgets import TabbedContent
 
     from botifython_tui.core.selection import Selection, save_selection
+    from tests.tui.test_botify_snapshots import loaded
 
     record_exports(store, connected)
-    save_selection(store, 1, Selection("acme-org", "example.com", "20241102"))
+    save_selection(store, 1, Selection("acme-org", "example.com", "20241102"))  # depth 2
     app = make_app(connected, store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f4")
-        await until(pilot, lambda: app.screen.query("#summary-analytics"))
-        await pilot.press("4")
+        await loaded(pilot, projects=1, analyses=3)
+        await until(pilot, lambda: app.focused is not None)  # the screen has settled
         tabs = app.screen.query_one(TabbedContent)
-        await until(pilot, lambda: tabs.active == "tab-summary")
+        await pilot.press("4")
+        await until(pilot, lambda: tabs.active == "tab-summary", timeout=20)
         view = app.screen.query_one("#summary-analytics", AnalyticsView)
         await until(pilot, lambda: bool(view.tables), timeout=30)
         assert "Top 20 pages by internal PageRank" in titles(view)
