@@ -665,4 +665,40 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
     for line in summary_lines(result, run.written):
         say(line)
     say(f"Recorded as export {record.id} in profile {single_line(profile.name)}.")
+    _analytics_after_export(record)
     return 0
+
+
+def _analytics_after_export(record: Any) -> None:
+    """PageRank, depth, leaks…: the nodes file and the report beside the CSVs.
+
+    In a process of its own, so the export's process keeps its small memory peak.
+    """
+    import json
+    import subprocess
+
+    say("Computing the link-graph analytics …")
+    command = [sys.executable, "-m", "botifython_tui.core.analytics", record.links_path]
+    command += [record.meta_path] if record.meta_path else []
+    command += ["--depth", str(record.depth), "--fresh"]
+    outcome: dict[str, Any] = {}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.stderr:
+            log.warning("analytics process: %s", done.stderr[-2000:])
+        if done.stdout.strip():
+            outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, ValueError):
+        log.warning("analytics after the export failed", exc_info=True)
+    if "report" not in outcome:
+        reason = outcome.get("error") or "see the log"
+        warn(
+            f"The analytics could not be computed now ({reason}); run: botifython summary "
+            f"{record.id}"
+        )
+        return
+    for warning in outcome.get("warnings") or []:
+        warn(str(warning))
+    say(f"Analytics in {outcome['seconds']:.1f} s: {single_line(outcome['report'])}")
+    say(f"Per-page PageRank and depth: {single_line(outcome['nodes'])}")
+    say(f"See them with: botifython summary {record.id}")

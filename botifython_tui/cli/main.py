@@ -8,7 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from botifython_tui import __version__
-from botifython_tui.cli import botify_commands, chat_command, docs_commands, store_commands
+from botifython_tui.cli import (
+    analytics_commands,
+    botify_commands,
+    chat_command,
+    docs_commands,
+    store_commands,
+)
 from botifython_tui.cli.output import CommandError, fail
 from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core.store import Store, StoreError
@@ -55,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     botify_commands.register(commands, common)
     chat_command.register(commands, common)
     docs_commands.register(commands, common)
+    analytics_commands.register(commands, common)
     return parser
 
 

@@ -36,6 +36,8 @@ LATEST, OLDER, OLDEST = "20241108-2", "20241108", "20241001"
 ANSI = re.compile(r"\x1b|\x9b")
 LINKS_FILE = re.compile(r"_linkgraph_depth-(\d+)\.csv$")
 
+ANALYTICS = ("_nodes.csv", "_report.md", "_analytics.json", "_analytics.npz")
+
 
 def latest_graph() -> SyntheticGraph:
     return SyntheticGraph([1, 10, 100, 1000], out_degree=(2, 8), seed=0)
@@ -89,10 +91,11 @@ class Workspace:
         ]
 
     def files(self) -> list[str]:
-        """Every file in downloads/, hidden ones (partial downloads) included."""
+        """Every export file in downloads/, hidden ones (partial downloads) included; the
+        analytics written after an export (nodes, report, cache) are left out."""
         if not self.downloads.exists():
             return []
-        return sorted(p.name for p in self.downloads.iterdir())
+        return sorted(p.name for p in self.downloads.iterdir() if not p.name.endswith(ANALYTICS))
 
     def exports(self) -> list:
         store = Store(self.data / "botifython.db")
@@ -374,6 +377,11 @@ def test_linkgraph_exports_summarises_and_records(ws, fake):
     assert meta_rows[0][:2] == ["id", "depth"]
     assert len(meta_rows) - 1 == latest_graph().url_count(depth + 1)
     assert not [name for name in ws.files() if name.startswith(".")]
+    # The analytics ran after the export: the report and the nodes file are beside the CSVs.
+    stem = f"{ORG}_{PROJECT}_{LATEST}_depth-{depth}"
+    assert (ws.downloads / f"{stem}_report.md").is_file()
+    assert (ws.downloads / f"{stem}_nodes.csv").is_file()
+    assert f"{stem}_report.md" in result.stdout
 
     out = result.stdout
     assert str(links) in out and str(meta) in out

@@ -46,10 +46,15 @@ def big(fake, store):
     return graph
 
 
+ANALYTICS = ("_nodes.csv", "_report.md", "_analytics.json", "_analytics.npz")
+
+
 def leftovers(settings) -> list[str]:
-    """Every file in downloads/, hidden partial files included."""
+    """Every export file in downloads/, hidden partial files included (not the analytics)."""
     folder = settings.downloads_dir
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not p.name.endswith(ANALYTICS))
 
 
 def progress_text(app) -> str:

@@ -27,6 +27,14 @@ async def freeze(pilot) -> None:
     await pilot.pause()
 
 
+async def analytics_shown(pilot) -> None:
+    """The analytics below the summary come from a worker thread: wait for them to settle."""
+    view = pilot.app.screen.query_one("#summary-analytics")
+    await until(pilot, lambda: view.shown_key is not None and not view.busy, timeout=30)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def loaded(pilot, projects: int, analyses: int) -> None:
     screen = pilot.app.screen
     tables = (
@@ -79,6 +87,7 @@ def test_botify_export_summary(snap_compare, connected, store, fake):
         await until(pilot, lambda: pilot.app.focused is not None)  # the screen has settled
         await pilot.press("4")
         await until(pilot, lambda: tabs.active == "tab-summary")
+        await analytics_shown(pilot)
         await freeze(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -11,7 +11,7 @@ from pathlib import Path
 import botifython_tui
 
 PACKAGE = Path(botifython_tui.__file__).parent
-HEAVY = ("torch", "sentence_transformers", "faiss", "transformers", "numpy")
+HEAVY = ("torch", "sentence_transformers", "faiss", "transformers", "numpy", "scipy", "pandas")
 # Not heavy, but ~0.1 s each: loaded by the first network call or schema change, not at start-up.
 DEFERRED = ("httpx", "sqlite_utils")
 
@@ -71,5 +71,27 @@ async def main():
 asyncio.run(main())
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY + DEFERRED!r})))
 """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
+def test_analytics_modules_import_numpy_scipy_pandas_lazily(tmp_path):
+    """The analytics package, the notebook module and every CLI command load no heavy library
+    until an analysis actually runs."""
+    subprocess.run(  # the first start creates the schema (sqlite-utils may load numpy then)
+        [sys.executable, "-m", "botifython_tui", "--data-dir", str(tmp_path), "profile", "list"],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import sys, json\n"
+        "import botifython_tui.core.analytics.loading, botifython_tui.core.analytics.files\n"
+        "import botifython_tui.core.analytics.sections, botifython_tui.core.analytics.exports\n"
+        "import botifython_tui.core.analytics.compare, botifython_tui.notebook\n"
+        "from botifython_tui.cli.main import main\n"
+        f"main(['--data-dir', {str(tmp_path)!r}, 'exports', '--json'])\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'numpy', 'scipy', 'pandas', 'networkx'})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.splitlines()[-1]) == []

@@ -901,7 +901,7 @@ class BotifyScreen(AppScreen):
         )
         self._remember_export(record, profile_id)
         if self.profile.id == profile_id:  # the profile may have been switched meanwhile
-            self._show_record(record)
+            self._show_record(record, fresh=True)  # fresh: the analytics of the new files
         self._fill_analyses()
         self._update_status()
         self.notify(
@@ -921,10 +921,11 @@ class BotifyScreen(AppScreen):
         worker.cancel()
 
     # --- summary and visualisation ------------------------------------------------------------
-    def _show_record(self, record: ExportRecord) -> None:
+    def _show_record(self, record: ExportRecord, *, fresh: bool = False) -> None:
         self.record = record
         title = f"{record.org}/{record.project} {record.analysis}"
         self.query_one(GraphSummary).show(record.summary, title=title)
+        self.query_one(GraphSummary).analyse(record, fresh=fresh)  # worker; writes report
 
     def _show_latest_summary(self) -> None:
         sel = self.selection

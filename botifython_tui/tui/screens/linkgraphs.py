@@ -18,6 +18,7 @@ from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.botify_visualise import visualise_export
+from botifython_tui.tui.widgets.analytics_view import AnalyticsView, ExportRef
 from botifython_tui.tui.widgets.export_progress import short_path
 from botifython_tui.tui.widgets.graph_summary import GraphSummary
 
@@ -63,6 +64,22 @@ def local_date(created_at: str) -> str:
         return created_at[:10]
 
 
+def ref_label(record: ExportRecord) -> str:
+    return single_line(
+        f"export {record.id} ({record.org}/{record.project} {record.analysis}, depth {record.depth})"
+    )
+
+
+def export_ref(record: ExportRecord) -> ExportRef:
+    return ExportRef(
+        links_path=record.links_path,
+        meta_path=record.meta_path,
+        depth=record.depth,
+        expected_rows=record.edges or None,
+        label=ref_label(record),
+    )
+
+
 class LinkGraphsScreen(AppScreen):
     """The profile's exports, newest first; Enter shows a summary, v opens Cosmograph."""
 
@@ -70,6 +87,7 @@ class LinkGraphsScreen(AppScreen):
     BINDINGS = [
         Binding("s", "open_summary", "Summary", id="linkgraphs.summary"),
         Binding("v", "visualise", "Visualise", id="linkgraphs.visualise"),
+        Binding("k", "compare", "Compare", id="linkgraphs.compare"),
         Binding("l", "focus_list", "Back to the list", id="linkgraphs.list", show=False),
     ]
 
@@ -77,6 +95,8 @@ class LinkGraphsScreen(AppScreen):
         super().__init__()
         self.records: list[ExportRecord] = []
         self.shown: ExportRecord | None = None
+        self.compare_from: ExportRecord | None = None  # A, once `k` was pressed on a row
+        self.comparing = False  # the compare view is in front of the summary
         self._ready = False  # is_mounted only turns true after on_mount
 
     def compose_body(self) -> ComposeResult:
@@ -84,6 +104,7 @@ class LinkGraphsScreen(AppScreen):
         yield Static(EMPTY, id="export-files", markup=False)
         with VerticalScroll(id="linkgraph-summary-scroll"):
             yield GraphSummary(id="linkgraph-summary")
+            yield AnalyticsView(id="compare-view")
 
     def on_mount(self) -> None:
         # AppScreen.on_mount runs as well: Textual calls the handler of every class in the MRO.
@@ -97,6 +118,7 @@ class LinkGraphsScreen(AppScreen):
         table.add_column("Date", key="date", width=10)
         table.border_title = "Exports in this profile"
         self.query_one("#linkgraph-summary-scroll").border_title = "Summary"
+        self.query_one("#compare-view").display = False
         self.refresh_data()
         table.focus()
 
@@ -126,7 +148,7 @@ class LinkGraphsScreen(AppScreen):
         summary = self.query_one(GraphSummary)
         if self.shown is not None and self.shown.id not in ids:
             self.shown = None
-        if self.shown is None and self.records:
+        if self.shown is None and self.records and not self.comparing:
             self._show_summary(self.selected() or self.records[0])
         elif not self.records:
             summary.clear(EMPTY)
@@ -161,10 +183,14 @@ class LinkGraphsScreen(AppScreen):
 
     def _show_summary(self, record: ExportRecord) -> None:
         self.shown = record
+        self.comparing = False
         scroll = self.query_one("#linkgraph-summary-scroll")
-        self.query_one(GraphSummary).show(
-            record.summary, title=f"{record.org}/{record.project} {record.analysis}"
-        )
+        scroll.border_title = "Summary"
+        self.query_one("#compare-view").display = False
+        summary = self.query_one(GraphSummary)
+        summary.display = True
+        summary.show(record.summary, title=f"{record.org}/{record.project} {record.analysis}")
+        summary.analyse(record)  # a worker thread; instant from the cache
         scroll.scroll_home(animate=False)
 
     # --- events and actions ---------------------------------------------------------------------
@@ -214,6 +240,42 @@ class LinkGraphsScreen(AppScreen):
 
     def action_focus_list(self) -> None:
         self.query_one(DataTable).focus()
+
+    @reports_errors("compare two exports")
+    def action_compare(self) -> None:
+        """First press marks the highlighted export as A; the second, on another, compares."""
+        record = self.selected()
+        if record is None:
+            self.notify(EMPTY, markup=False)
+            return
+        first = self.compare_from
+        if first is None or first.id == record.id or first.id not in {r.id for r in self.records}:
+            self.compare_from = record
+            self.notify(
+                f"Compare from {ref_label(record)}: highlight another export and press k.",
+                title="Compare",
+                markup=False,
+            )
+            return
+        self.compare_from = None
+        gone = missing_files(first) + missing_files(record)
+        if gone:
+            self.notify(
+                f"Cannot compare: {', '.join(p.name for p in gone)} no longer on disk.",
+                title="Files missing",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.shown = None
+        self.comparing = True
+        self.query_one(GraphSummary).display = False
+        view = self.query_one("#compare-view", AnalyticsView)
+        view.display = True
+        scroll = self.query_one("#linkgraph-summary-scroll")
+        scroll.border_title = "Compare"
+        view.compare(export_ref(first), export_ref(record))
+        scroll.scroll_home(animate=False)
 
     @reports_errors("visualise the export")
     def action_visualise(self) -> None:

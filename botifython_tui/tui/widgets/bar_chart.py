@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -42,17 +42,24 @@ def _rows(data: Iterable[Sequence[Any]]) -> list[tuple[str, int]]:
 class _Bars:
     """The Rich renderable: one line per row, bars scaled to the width it is given."""
 
-    def __init__(self, rows: list[tuple[str, int]], styles: dict[str, Style], empty: str) -> None:
+    def __init__(
+        self,
+        rows: list[tuple[str, int]],
+        styles: dict[str, Style],
+        empty: str,
+        formatter: Callable[[int], str] | None = None,
+    ) -> None:
         self.rows = rows
         self.styles = styles
         self.empty = empty
+        self.formatter = formatter or (lambda count: f"{count:,}")
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if not self.rows:
             yield Text(self.empty, style=self.styles["label"])
             return
         label_width = max(len(label) for label, _ in self.rows)
-        counts = [f"{count:,}" for _, count in self.rows]
+        counts = [self.formatter(count) for _, count in self.rows]
         count_width = max(len(count) for count in counts)
         peak = max(count for _, count in self.rows)
         bar_width = max(1, options.max_width - label_width - count_width - 2)
@@ -77,6 +84,7 @@ class BarChart(Widget):
         data: Iterable[Sequence[Any]] = (),
         *,
         empty: str = "No data.",
+        formatter: Callable[[int], str] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -84,6 +92,7 @@ class BarChart(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.rows = _rows(data)
         self.empty = empty
+        self.formatter = formatter  # how a count is shown (default: 1,234)
 
     def set_data(self, data: Iterable[Sequence[Any]]) -> None:
         """Replace the rows and redraw (the height follows the number of rows)."""
@@ -99,4 +108,4 @@ class BarChart(Widget):
             "bar": self.get_component_rich_style("bar-chart--bar"),
             "count": self.get_component_rich_style("bar-chart--count"),
         }
-        return _Bars(self.rows, styles, self.empty)
+        return _Bars(self.rows, styles, self.empty, self.formatter)

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from botifython_tui.core.text import single_line
+from botifython_tui.tui.widgets.analytics_view import AnalyticsView, ExportRef
 from botifython_tui.tui.widgets.bar_chart import BarChart
 
 NO_SUMMARY = "No export yet: choose an analysis and start an export."
@@ -37,6 +38,7 @@ class GraphSummary(Vertical):
             yield BarChart(id="summary-in", classes="summary-chart")
         yield Static(id="summary-hubs", classes="summary-block")
         yield Static(id="summary-orphans", classes="summary-block")
+        yield AnalyticsView(id="summary-analytics")
 
     def on_mount(self) -> None:
         self.query_one("#summary-depth").border_title = "URLs by depth"
@@ -49,7 +51,21 @@ class GraphSummary(Vertical):
 
     def clear(self, message: str = NO_SUMMARY) -> None:
         self.query_one("#summary-title", Static).update(message)
+        self.query_one(AnalyticsView).clear()
         self.set_class(True, "-empty")
+
+    def analyse(self, record: Any, *, fresh: bool = False) -> None:
+        """Compute (in a worker thread) and show the analytics of a recorded export below."""
+        self.query_one(AnalyticsView).analyse(
+            ExportRef(
+                links_path=record.links_path,
+                meta_path=record.meta_path,
+                depth=record.depth,
+                expected_rows=record.edges or None,
+                label=f"{record.org}/{record.project} {record.analysis} · depth {record.depth}",
+            ),
+            fresh=fresh,
+        )
 
     def show(self, summary: dict[str, Any], *, title: str = "") -> None:
         """Render a summary dict as made by the export (see `LinkGraphStats.summary`)."""

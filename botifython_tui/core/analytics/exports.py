@@ -1,0 +1,132 @@
+"""Find an export by its recorded id or its links CSV, run its analytics after a download, and
+say how Cosmograph should draw it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botifython_tui.core.analytics.files import (
+    ExportAnalysis,
+    ExportFiles,
+    analyse_export,
+    export_files,
+)
+from botifython_tui.core.analytics.loading import ExportReadError
+
+if TYPE_CHECKING:
+    from botifython_tui.core.store import ExportRecord, Store
+
+log = logging.getLogger("botifython.analytics")
+
+
+class ExportNotFound(ExportReadError):
+    """EXPORT names no recorded export and no links file."""
+
+
+def record_files(record: ExportRecord) -> ExportFiles:
+    return export_files(record.links_path, record.meta_path or None, record.depth)
+
+
+def resolve_export(
+    text: str, store: Store | None = None, profile_id: int | None = None
+) -> tuple[ExportFiles, ExportRecord | None]:
+    """EXPORT as an id from `botifython exports` (this profile) or the path of a links CSV."""
+    text = str(text).strip()
+    if text.isdigit() and store is not None and profile_id is not None:
+        from botifython_tui.core.store import NotFound
+
+        try:
+            record = store.exports(profile_id).get(int(text))
+        except NotFound:
+            if not Path(text).is_file():
+                raise ExportNotFound(
+                    f"There is no export {text} in this profile. List them with: botifython exports"
+                ) from None
+        else:
+            return record_files(record), record
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ExportNotFound(
+            f"{text} is neither an export id nor a links CSV file. List the exports with: "
+            "botifython exports"
+        )
+    record = None
+    if store is not None and profile_id is not None:
+        resolved = path.resolve()
+        for candidate in store.exports(profile_id).list():
+            try:
+                if Path(candidate.links_path).resolve() == resolved:
+                    record = candidate
+                    break
+            except OSError:
+                continue
+    if record is not None:
+        return record_files(record), record
+    return export_files(path), None
+
+
+def analyse_record(
+    record: ExportRecord, *, use_cache: bool = True, fresh_export: bool = False
+) -> ExportAnalysis:
+    """The analytics of a recorded export, checking its row count against the record."""
+    return analyse_export(
+        record_files(record),
+        expected_rows=record.edges or None,
+        use_cache=use_cache,
+        fresh_export=fresh_export,
+    )
+
+
+def after_export(
+    links_path: str | Path, meta_path: str | Path | None, depth: int
+) -> ExportAnalysis | None:
+    """Run right after a download: compute and write the cache, nodes file and report.
+
+    Never raises: the export itself succeeded, so a failure here is logged and returns None
+    (the analytics run again when the export is opened).
+    """
+    try:
+        return analyse_export(export_files(links_path, meta_path, depth), fresh_export=True)
+    except Exception:  # noqa: BLE001 - the export is kept whatever happens here
+        log.warning("analytics after the export of %s failed", links_path, exc_info=True)
+        return None
+
+
+def cosmograph_parameters(files: ExportFiles) -> dict[str, str]:
+    """File names (in the downloads folder) and columns for the Cosmograph link of an export.
+
+    `data` is the links CSV; `meta` is the nodes file when it exists (node size by internal
+    PageRank, colour by pagetype), else the node attributes file (colour only).
+    """
+    params = {"data": files.links.name}
+    if files.nodes.is_file():
+        params.update(meta=files.nodes.name, nodeColor="pagetype", nodeSize="pagerank")
+    elif files.meta is not None and files.meta.is_file():
+        params.update(meta=files.meta.name, nodeColor="pagetype")
+    return params
+
+
+def export_rows(records: list[ExportRecord]) -> list[dict[str, Any]]:
+    """The `botifython exports --json` rows."""
+    rows = []
+    for record in records:
+        files = record_files(record)
+        rows.append(
+            {
+                "id": record.id,
+                "org": record.org,
+                "project": record.project,
+                "analysis": record.analysis,
+                "depth": record.depth,
+                "edges": record.edges,
+                "urls": record.urls,
+                "links_path": record.links_path,
+                "meta_path": record.meta_path,
+                "created_at": record.created_at,
+                "files_present": files.links.is_file(),
+                "analysed": files.cache_json.is_file(),
+            }
+        )
+    return rows
