@@ -30,14 +30,22 @@ _CONSOLE_BROWSERS = frozenset(
 )
 
 
-def cosmograph_url(links_url: str, meta_url: str | None, node_color: str = "pagetype") -> str:
-    """`https://cosmograph.app/run/?data=<links>&meta=<meta>&nodeColor=<column>`.
+def cosmograph_url(
+    links_url: str,
+    meta_url: str | None,
+    node_color: str = "pagetype",
+    node_size: str | None = None,
+) -> str:
+    """`https://cosmograph.app/run/?data=<links>&meta=<meta>&nodeColor=<column>[&nodeSize=<column>]`.
 
-    The inner URLs are percent-encoded completely; meta and nodeColor are left out without meta.
+    The inner URLs are percent-encoded completely; meta, nodeColor and nodeSize are left out
+    without meta. `node_size` names a numeric column of the meta file (the nodes file's PageRank).
     """
     url = f"{COSMOGRAPH_RUN_URL}?data={quote(links_url, safe='')}"
     if meta_url is not None:
         url += f"&meta={quote(meta_url, safe='')}&nodeColor={quote(node_color, safe='')}"
+        if node_size:
+            url += f"&nodeSize={quote(node_size, safe='')}"
     return url
 
 

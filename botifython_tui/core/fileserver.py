@@ -86,12 +86,19 @@ def export_files(records: Iterable[Any]) -> list[Path]:
         files.append(links)
         if record.meta_path:
             files.append(Path(record.meta_path))
-        match = _LINKS_NAME.match(links.name)
-        if match:
-            nodes = links.with_name(f"{match['base']}_depth-{match['depth']}_nodes.csv")
-            if nodes.is_file():
-                files.append(nodes)
+        nodes = nodes_file_beside(links)
+        if nodes is not None:
+            files.append(nodes)
     return files
+
+
+def nodes_file_beside(links: Path) -> Path | None:
+    """The per-node analytics file `{base}_depth-{n}_nodes.csv` of a links CSV, when it exists."""
+    match = _LINKS_NAME.match(links.name)
+    if not match:
+        return None
+    nodes = links.with_name(f"{match['base']}_depth-{match['depth']}_nodes.csv")
+    return nodes if nodes.is_file() else None
 
 
 # --- the server ----------------------------------------------------------------------------------

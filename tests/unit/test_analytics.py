@@ -372,7 +372,7 @@ def test_report_cells_cannot_break_the_markdown_or_the_terminal(tmp_path):
     links.write_text(f'source,target\nhttps://a/,"{evil}"\n')
     a = analyse_export(export_files(links), write=False).analytics
     text = markdown(a, title="t")
-    assert "\x1b" not in text and "␛[31m" in text
+    assert "\x1b" not in text and "[31m" not in text  # the whole escape sequence is dropped
     for line in text.splitlines():
         if "<script>" in line:  # only inside a code span, where Markdown shows it as text
             cell = next(c for c in line.split(" | ") if "<script>" in c)
@@ -419,26 +419,23 @@ def test_file_without_final_newline_and_without_header(tmp_path):
     assert graph.urls == ["a", "b", "c"] and graph.rows == 2
 
 
-def test_cosmograph_parameters_use_the_nodes_file(site, tmp_path):
-    from botifython_tui.core.analytics.exports import cosmograph_parameters
+def test_the_nodes_file_beside_an_analysed_export_is_found_and_served(site, tmp_path):
+    from types import SimpleNamespace
+
+    from botifython_tui.core.fileserver import export_files as served_files
+    from botifython_tui.core.fileserver import nodes_file_beside
 
     _, links, meta = site
     copy = tmp_path / links.name
     copy.write_bytes(links.read_bytes())
     (tmp_path / meta.name).write_bytes(meta.read_bytes())
+    record = SimpleNamespace(links_path=str(copy), meta_path=str(tmp_path / meta.name))
+    assert nodes_file_beside(copy) is None
+    assert served_files([record]) == [copy, tmp_path / meta.name]
     files = export_files(copy)
-    assert cosmograph_parameters(files) == {
-        "data": links.name,
-        "meta": meta.name,
-        "nodeColor": "pagetype",
-    }
     analyse_export(files)
-    assert cosmograph_parameters(files) == {
-        "data": links.name,
-        "meta": files.nodes.name,
-        "nodeColor": "pagetype",
-        "nodeSize": "pagerank",
-    }
+    assert nodes_file_beside(copy) == files.nodes
+    assert served_files([record]) == [copy, tmp_path / meta.name, files.nodes]
 
 
 def test_empty_links_file_and_garbage_meta(tmp_path):

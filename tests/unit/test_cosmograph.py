@@ -31,6 +31,11 @@ def test_cosmograph_url():
     assert cosmograph_url("http://h:1/a b.csv", None) == (
         "https://cosmograph.app/run/?data=http%3A%2F%2Fh%3A1%2Fa%20b.csv"
     )
+    # The nodes file sizes nodes by PageRank; without a meta file there is nothing to size by.
+    assert cosmograph_url(links, meta, node_size="pagerank").endswith(
+        "&nodeColor=pagetype&nodeSize=pagerank"
+    )
+    assert "nodeSize" not in cosmograph_url(links, None, node_size="pagerank")
 
 
 @pytest.fixture

@@ -94,20 +94,6 @@ def after_export(
         return None
 
 
-def cosmograph_parameters(files: ExportFiles) -> dict[str, str]:
-    """File names (in the downloads folder) and columns for the Cosmograph link of an export.
-
-    `data` is the links CSV; `meta` is the nodes file when it exists (node size by internal
-    PageRank, colour by pagetype), else the node attributes file (colour only).
-    """
-    params = {"data": files.links.name}
-    if files.nodes.is_file():
-        params.update(meta=files.nodes.name, nodeColor="pagetype", nodeSize="pagerank")
-    elif files.meta is not None and files.meta.is_file():
-        params.update(meta=files.meta.name, nodeColor="pagetype")
-    return params
-
-
 def export_rows(records: list[ExportRecord]) -> list[dict[str, Any]]:
     """The `botifython exports --json` rows."""
     rows = []

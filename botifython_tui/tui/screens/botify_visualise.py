@@ -18,7 +18,7 @@ from botifython_tui.core.cosmograph import (
     open_in_browser,
     ssh_forward_hint,
 )
-from botifython_tui.core.fileserver import FileServerError
+from botifython_tui.core.fileserver import FileServerError, nodes_file_beside
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 
@@ -158,6 +158,12 @@ def visualise_export(
             markup=False,
         )
         return None
+    # The per-node analytics file, when it exists, sizes nodes by internal PageRank and colours
+    # them by pagetype; without it the node attributes colour them only.
+    node_size = None
+    nodes = nodes_file_beside(links)
+    if nodes is not None:
+        meta, node_size = nodes, "pagerank"
     server = app.downloads_server()
     try:
         server.start()
@@ -169,7 +175,7 @@ def visualise_export(
             str(exc), title="Cannot serve the files", severity="error", markup=False, timeout=10
         )
         return None
-    url = cosmograph_url(links_url, meta_url)
+    url = cosmograph_url(links_url, meta_url, node_size=node_size)
     if server.notice:
         node.notify(server.notice, title="Another port", severity="warning", timeout=10)
     dialog = VisualiseDialog(
