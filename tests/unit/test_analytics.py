@@ -466,3 +466,14 @@ def test_a_failed_write_still_answers_and_says_so(site, tmp_path):
     assert any("Could not write the analytics files" in w for w in result.analytics["warnings"])
     assert result.analytics["pagerank"]["top"]
     assert not list(tmp_path.glob(".*part*"))  # no temporary file left behind
+
+
+def test_the_files_analytics_writes_are_private(site, tmp_path):
+    _, links, meta = site
+    copy = tmp_path / links.name
+    copy.write_bytes(links.read_bytes())
+    (tmp_path / meta.name).write_bytes(meta.read_bytes())
+    files = export_files(copy)
+    analyse_export(files)
+    for path in (files.nodes, files.report, files.cache_json, files.cache_npz):
+        assert path.stat().st_mode & 0o777 == 0o600, path.name

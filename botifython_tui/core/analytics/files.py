@@ -133,10 +133,14 @@ def _temporary(path: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a hidden temporary name beside `path`, then rename: never a partial file."""
+    """Write to a hidden temporary name beside `path`, then rename: never a partial file.
+
+    Created 0600 like the export files: the pages of a client's site are nobody else's business.
+    """
     temporary = _temporary(path)
     try:
-        with temporary.open("wb") as handle:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temporary, path)
     except BaseException:
