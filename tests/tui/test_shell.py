@@ -102,7 +102,7 @@ async def test_unexpected_error_becomes_a_notification_and_is_logged(settings, s
             raise RuntimeError("disk on fire")
 
         monkeypatch.setattr(type(store.todos(1)), "toggle", explode)
-        await pilot.press("space")
+        await pilot.press("escape", "space")  # to the list, then the one-key command
         await pilot.pause()
         assert app.is_running  # no crash, no traceback on screen
         assert any("disk on fire" in n.message for n in app._notifications)

@@ -62,7 +62,7 @@ async def test_reorder_with_keys(settings, store):
         todos.add(title)
     app = make_app(settings, store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("down", "down")  # select "three"
+        await pilot.press("escape", "down", "down")  # to the list; select "three"
         await pilot.press("K")
         assert titles(app) == ["one", "three", "two"]
         await pilot.press("shift+up")
