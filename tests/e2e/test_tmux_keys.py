@@ -151,7 +151,7 @@ def test_a_word_typed_on_arrival_at_every_screen_changes_nothing(
             session.send("Enter")
             expected = before
             if name == "Todos":  # the prompt says "type": the word becomes a todo, nothing else
-                session.wait_for(word)
+                session.wait_for("3 open · 0 done")
                 after = state(seeded)
                 added = [t for t in after["todos"][1] if t not in before["todos"][1]]
                 assert [t[1] for t in added] == [word]

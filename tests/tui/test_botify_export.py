@@ -81,6 +81,9 @@ async def start(pilot) -> BotifyScreen:
     assert screen.query_one(TabbedContent).active == "tab-export"
     await pilot.press("s")
     await pilot.pause()
+    if isinstance(pilot.app.screen, Confirm) and "already exported" not in pilot.app.screen.question:
+        await pilot.press("y")  # every export asks first: it spends credits
+        await pilot.pause()
     return screen
 
 
@@ -267,7 +270,9 @@ async def test_edge_budget_is_validated_and_limits_the_depth(chosen, store, fake
             app.clear_notifications()
 
         budget.value = f"{graph.edge_count(2):,}"
-        await pilot.press("enter")  # Enter in the field starts the export
+        await pilot.press("enter")  # Enter in the field asks, then starts the export
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
         await until(pilot, lambda: screen.exporting is None and store.exports(1).list())
         log = progress_text(app)
         assert f"depth 3: {graph.edge_count(3):,} edges, over budget" in log

@@ -676,17 +676,20 @@ class BotifyScreen(AppScreen):
             field.focus()
             return
         key = (selection.org, selection.project, selection.analysis)
-        if key in self.store.exported_analyses():
-            self.app.push_screen(
-                Confirm(
-                    f"{selection.project_label} {selection.analysis} was already exported. "
-                    "Exports spend Botify credits: export it again?",
-                    confirm_label="Export again",
-                ),
-                lambda yes: self._start(selection, budget) if yes else None,
-            )
-            return
-        self._start(selection, budget)
+        # Always asked (No by default): a letter typed on arrival, or Enter on the focused
+        # Start button, must never spend credits on its own.
+        exported = key in self.store.exported_analyses()
+        self.app.push_screen(
+            Confirm(
+                f"{selection.project_label} {selection.analysis} was already exported. "
+                "Exports spend Botify credits: export it again?"
+                if exported
+                else f"Export the link graph of {selection.project_label} "
+                f"{selection.analysis} (at most {budget:,} edges)? Exports spend Botify credits.",
+                confirm_label="Export again" if exported else "Export",
+            ),
+            lambda yes: self._start(selection, budget) if yes else None,
+        )
 
     def _remember_export(self, record: ExportRecord, profile_id: int) -> None:
         """The export's short summary joins the assistant's memory (never its rows)."""
