@@ -81,7 +81,10 @@ async def start(pilot) -> BotifyScreen:
     assert screen.query_one(TabbedContent).active == "tab-export"
     await pilot.press("s")
     await pilot.pause()
-    if isinstance(pilot.app.screen, Confirm) and "already exported" not in pilot.app.screen.question:
+    if (
+        isinstance(pilot.app.screen, Confirm)
+        and "already exported" not in pilot.app.screen.question
+    ):
         await pilot.press("y")  # every export asks first: it spends credits
         await pilot.pause()
     return screen

@@ -34,7 +34,7 @@ class ProfilesScreen(AppScreen):
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="profile-table", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "Enter: switch to the selected profile · a: add · r: rename · d: delete · u: undo",
+            "Enter: use the selected profile · a: add · r: rename · d: delete · u: undo",
             id="profile-hint",
         )
 

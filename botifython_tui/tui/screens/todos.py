@@ -96,7 +96,7 @@ class TodosScreen(AppScreen):
         self.query_one("#todo-counts", Static).update(
             f"{open_count} open · {done_count} done"
             if items
-            else "No todos yet: press n to add one."
+            else "No todos yet: type one above and press Enter."
         )
 
     @staticmethod
