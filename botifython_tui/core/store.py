@@ -728,6 +728,15 @@ class ProfileTodos:
             raise NotFound(f"The todo {todo.id} belongs to another profile.")
         with self._store.write() as db:
             self._require_profile(db)
+            if db.execute(
+                "SELECT 1 FROM todos WHERE profile_id = ? AND position = ?",
+                [self.profile_id, todo.position],
+            ).fetchone():  # its place was taken since: make room, so it goes back where it was
+                db.execute(
+                    "UPDATE todos SET position = position + 1 "
+                    "WHERE profile_id = ? AND position >= ?",
+                    [self.profile_id, todo.position],
+                )
             todo_id = _insert_keeping_id(
                 db,
                 "todos",
