@@ -16,16 +16,20 @@ a focused input never waits.
 from __future__ import annotations
 
 from collections import deque
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from textual import events
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
     from textual.timer import Timer
 
-# A key whose route broke (its widget was removed mid-way) must not hold the keyboard for long.
-SETTLE_TIMEOUT = 1.0
+# How often to check on a marker that has not come back: its widget may have been removed on the
+# way (then go on), or the machine is just slow (then wait on: a key must never overtake).
+SETTLE_TIMEOUT = 0.5
+MAX_HOLD = 5.0
 READY_POLL = 0.01
 
 
@@ -44,6 +48,9 @@ class KeyPacing:
     _pacing_serial = 0
     _pacing_held: int | None = None
     _pacing_timer: Timer | None = None
+    _pacing_since = 0.0
+    keys_dispatched = 0  # keys handed on so far (tests wait for a burst to be through)
+    _pacing_target: MessagePump | None = None  # where the marker in transit was posted
 
     @property
     def _pacing_buffer(self) -> deque[events.Key]:
@@ -53,9 +60,9 @@ class KeyPacing:
         return buffer
 
     @property
-    def keys_waiting(self) -> int:
-        """How many typed keys wait for the previous one to be handled (0 when idle)."""
-        return len(self._pacing_buffer)
+    def keys_pending(self) -> bool:
+        """A command key is still being handled, or typed keys wait for their turn."""
+        return self._pacing_held is not None or bool(self._pacing_buffer)
 
     def on_key_handled(self, message: KeyHandled) -> None:
         message.stop()
@@ -83,6 +90,7 @@ class KeyPacing:
 
     async def _pacing_dispatch(self, event: events.Key) -> None:
         app = self  # the App this class is mixed into
+        self.keys_dispatched += 1
         focused = app.focused  # type: ignore[attr-defined]
         if focused is not None and focused.check_consume_key(event.key, event.character):
             await super().on_event(event)  # type: ignore[misc]  # text for the focused input
@@ -90,18 +98,35 @@ class KeyPacing:
         self._pacing_serial += 1
         serial = self._pacing_serial
         self._pacing_held = serial
+        self._pacing_since = monotonic()
         target = focused or app.screen  # type: ignore[attr-defined]
         await super().on_event(event)  # type: ignore[misc]
         if self._pacing_held != serial:  # released meanwhile (the app is closing)
             return
-        # If a marker is lost on the way (its widget removed), go on after a moment anyway.
         self._pacing_timer = app.set_timer(  # type: ignore[attr-defined]
-            SETTLE_TIMEOUT, lambda: self._pacing_release(serial, late=True)
+            SETTLE_TIMEOUT, lambda: self._pacing_overdue(serial)
         )
         if event.is_forwarded:
+            self._pacing_target = target
             target.post_message(KeyHandled(serial, 1))
         else:  # a priority binding (an F-key, Ctrl+Q…) ran it right here
+            self._pacing_target = None
             self.call_later(self._pacing_second_round, serial)  # type: ignore[attr-defined]
+
+    def _pacing_overdue(self, serial: int) -> None:
+        """No marker back yet: a slow machine (wait on), or its widget was removed (go on)."""
+        if self._pacing_held != serial:
+            return
+        if monotonic() - self._pacing_since > MAX_HOLD:  # never freeze the keyboard
+            self.call_later(self._pacing_release, serial)  # type: ignore[attr-defined]
+            return
+        target = self._pacing_target
+        if target is not None and target.is_attached:
+            self._pacing_timer = self.set_timer(  # type: ignore[attr-defined]
+                SETTLE_TIMEOUT, lambda: self._pacing_overdue(serial)
+            )
+            return
+        self._pacing_second_round(serial)
 
     def _pacing_second_round(self, serial: int) -> None:
         if self._pacing_held != serial:
@@ -110,17 +135,15 @@ class KeyPacing:
         if not screen.is_mounted:  # a screen just pushed or opened: keys go to it once it is up
             self.set_timer(READY_POLL, lambda: self._pacing_second_round(serial))  # type: ignore[attr-defined]
             return
-        (self.focused or screen).post_message(KeyHandled(serial, 2))  # type: ignore[attr-defined]
+        target = self.focused or screen  # type: ignore[attr-defined]
+        self._pacing_target = target
+        target.post_message(KeyHandled(serial, 2))
 
-    async def _pacing_release(self, serial: int, *, late: bool = False) -> None:
+    async def _pacing_release(self, serial: int) -> None:
         if self._pacing_held != serial:
             return
-        if late and not self.screen.is_mounted:  # type: ignore[attr-defined]
-            self._pacing_timer = self.set_timer(  # type: ignore[attr-defined]
-                READY_POLL, lambda: self._pacing_release(serial, late=True)
-            )
-            return
         self._pacing_held = None
+        self._pacing_target = None
         if self._pacing_timer is not None:
             self._pacing_timer.stop()
             self._pacing_timer = None

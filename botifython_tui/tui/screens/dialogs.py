@@ -75,6 +75,11 @@ class Confirm(ModalScreen[bool]):
         self.set_focus(self.query_one("#no", Button))  # the safe answer is the default
         self.shown_at = monotonic()
 
+    def on_screen_resume(self) -> None:
+        # Shown again (back from another app, F2…F8): keys typed on arrival did not see it.
+        if self.shown_at is not None:
+            self.shown_at = monotonic()
+
     def on_key(self, event: events.Key) -> None:
         # Runs before the bindings (and the buttons' Enter), which the app checks once the key
         # has bubbled up to it: a key stopped here answers nothing.
