@@ -291,3 +291,40 @@ def test_delete_and_undo_a_todo_and_a_profile(tmp_path, seeded, fake_botify):
     assert state(seeded) == before
     assert "Client B" in cli(seeded, "profile", "list")
     assert "Client B's todo" in cli(seeded, "todo", "list", "--profile", "Client B")
+
+
+def test_ctrl_q_asks_while_an_export_runs_and_quits_at_once_otherwise(
+    tmp_path, seeded, fake_botify
+):
+    fake_botify.polls_before_done = 100_000  # the job stays in progress
+    session = TmuxSession(app_command(tmp_path, fake_botify), cwd=tmp_path, width=120, height=30)
+    try:
+        session.wait_for("Botifython · Todos")
+        session.send("F4")
+        session.wait_for("Connected as jane.doe")
+        session.type("s")
+        session.wait_for("Exports spend Botify credits")  # every export asks first
+        time.sleep(0.7)
+        session.type("y")
+        session.wait_for(lambda text: "exporting" in text and len(fake_botify.jobs) == 1)
+        session.send("C-q")
+        session.wait_for("Quit anyway and stop it?")
+        time.sleep(0.7)
+        session.send("Enter")  # No is the default
+        session.wait_for(lambda text: "Quit anyway and stop it?" not in text)
+        assert "Botifython · Botify" in session.screen()  # still running, export included
+        session.send("C-q")
+        session.wait_for("Quit anyway and stop it?")
+        time.sleep(0.7)
+        session.type("y")
+        session.wait_for(lambda text: "Botifython ·" not in text)
+    finally:
+        session.kill()
+    # With nothing running, Ctrl+Q quits at once.
+    session = TmuxSession(app_command(tmp_path, fake_botify), cwd=tmp_path)
+    try:
+        session.wait_for("Botifython · Todos")
+        session.send("C-q")
+        session.wait_for(lambda text: "Botifython ·" not in text)
+    finally:
+        session.kill()

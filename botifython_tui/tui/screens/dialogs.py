@@ -12,6 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from botifython_tui.logs import get_logger
+
+log = get_logger("tui")
+
 
 class TextPrompt(ModalScreen[str | None]):
     """Ask for one line of text; Enter accepts, Esc cancels (returns None)."""
@@ -75,9 +79,14 @@ class Confirm(ModalScreen[bool]):
         self.set_focus(self.query_one("#no", Button))  # the safe answer is the default
         self.shown_at = monotonic()
 
+    def on_screen_suspend(self) -> None:
+        self.hidden = True  # another app (F2…F8) or the palette went in front
+
     def on_screen_resume(self) -> None:
-        # Shown again (back from another app, F2…F8): keys typed on arrival did not see it.
-        if self.shown_at is not None:
+        # Shown again: keys typed on arrival did not see it. (Not on the first showing: that
+        # is on_mount, and this event may come a while after the first paint.)
+        if getattr(self, "hidden", False):
+            self.hidden = False
             self.shown_at = monotonic()
 
     def on_key(self, event: events.Key) -> None:
@@ -87,6 +96,12 @@ class Confirm(ModalScreen[bool]):
         quiet_since = max(self.last_key_at, self.shown_at or arrived)
         self.last_key_at = max(self.last_key_at, arrived)
         if self.shown_at is None or arrived < quiet_since + self.answer_delay:
+            log.info(
+                "The question ignored the key %r: it came %.2f s after it was shown or after the "
+                "key before it",
+                event.key,
+                arrived - quiet_since,
+            )
             event.stop()
             event.prevent_default()
             self.ignored_keys += 1
