@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.widgets import Button, DataTable, Input, Static
 
 from botifython_tui.core.store import Store
@@ -190,6 +192,7 @@ async def test_keys_in_the_same_run_of_typing_never_answer(settings, store, monk
         await pilot.press("escape", "d")
         dialog = app.screen
         assert isinstance(dialog, Confirm)
+        dialog.shown_at = time.monotonic()  # as if it had just appeared, however slow the machine
         await pilot.press("y")  # right after the question appeared: not deliberate
         assert app.screen is dialog and len(store.todos(1).list()) == 1
         assert "ignored" in str(dialog.query_one("#confirm-hint").render())

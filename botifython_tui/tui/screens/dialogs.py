@@ -63,11 +63,13 @@ class Confirm(ModalScreen[bool]):
         super().__init__(classes="dialog")
         self.question = question
         self.confirm_label = confirm_label
-        self.shown_at: float | None = None  # when the question was mounted, to be drawn
+        self.shown_at: float | None = None  # when the question was put on screen
         self.last_key_at = 0.0
         self.ignored_keys = 0
 
     def compose(self) -> ComposeResult:
+        # Nothing of it can be on screen before this; on_mount may run after the first paint.
+        self.shown_at = monotonic()
         with Vertical(id="dialog"):
             yield Label(self.question, id="dialog-title", markup=False)
             with Horizontal(id="dialog-buttons"):
@@ -77,7 +79,6 @@ class Confirm(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#no", Button))  # the safe answer is the default
-        self.shown_at = monotonic()
 
     def on_screen_suspend(self) -> None:
         self.hidden = True  # another app (F2…F8) or the palette went in front
