@@ -6,9 +6,11 @@ So after a key that opens an input (`n` on Todos, `a` on Profiles, an F-key…) 
 the same burst reached the list, not the input: they were lost, or ran one-key commands.
 
 `KeyPacing` (mixed into the app) serialises that: while a key that the focused widget does not
-consume as text is being handled, later keys wait in a buffer. The key is done when a marker
-posted behind it has travelled the same route back to the app (so its bindings have run), the
-focus changes the bindings queued have been applied and the current screen is mounted and drawn.
+consume as text is being handled, later keys (and pastes) wait in a buffer. The key is done when
+a marker posted behind it has come back to the app along the same route (so its bindings have
+run), and a second marker, posted once the focus changes the action queued are applied and the
+current screen is mounted, has come back from wherever the focus then is (so the messages the
+action posted there, such as an Input's Submitted, are handled too), and the screen is drawn.
 The buffered keys are then handed out in order to whatever has the focus by then. Text typed into
 a focused input never waits.
 """
@@ -53,7 +55,7 @@ class KeyPacing:
     _pacing_target: MessagePump | None = None  # where the marker in transit was posted
 
     @property
-    def _pacing_buffer(self) -> deque[events.Key]:
+    def _pacing_buffer(self) -> deque[events.Key | events.Paste]:
         buffer = self.__dict__.get("_pacing_keys")
         if buffer is None:
             buffer = self.__dict__["_pacing_keys"] = deque()
@@ -80,17 +82,20 @@ class KeyPacing:
             )
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded:
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
             if self._pacing_held is not None:
-                self._pacing_buffer.append(event)
+                self._pacing_buffer.append(event)  # a paste keeps its place among the keys
                 return
             await self._pacing_dispatch(event)
             return
         await super().on_event(event)  # type: ignore[misc]
 
-    async def _pacing_dispatch(self, event: events.Key) -> None:
+    async def _pacing_dispatch(self, event: events.Key | events.Paste) -> None:
         app = self  # the App this class is mixed into
         self.keys_dispatched += 1
+        if isinstance(event, events.Paste):
+            await super().on_event(event)  # type: ignore[misc]
+            return
         focused = app.focused  # type: ignore[attr-defined]
         if focused is not None and focused.check_consume_key(event.key, event.character):
             await super().on_event(event)  # type: ignore[misc]  # text for the focused input
