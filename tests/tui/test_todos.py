@@ -137,6 +137,7 @@ async def test_typing_on_arrival_goes_into_the_input(settings, store):
         assert not isinstance(app.screen, Confirm)
         await pilot.press("enter")  # Enter twice: the empty input adds nothing
         assert len(todos.list()) == 2
+        assert not any("blank" in m for m in notifications(app))  # and is no error either
         # Back on Todos from another app: the input has the focus again.
         await pilot.press("escape", "f3", "f2")
         assert isinstance(app.focused, Input)

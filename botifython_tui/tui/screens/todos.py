@@ -124,6 +124,8 @@ class TodosScreen(AppScreen):
         if event.input.id != "new-todo":
             return
         event.stop()
+        if not event.value:
+            return  # Enter pressed twice: nothing to add, nothing to complain about
         todo = self.todos.add(event.value)  # a refused title stays in the field
         event.input.value = ""
         self.refresh_data(select_id=todo.id)
