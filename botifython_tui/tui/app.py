@@ -176,8 +176,7 @@ class BotifythonApp(KeyPacing, App):
             return  # already asking
         self.push_screen(
             QuitConfirm(
-                f"{' and '.join(running).capitalize()} is still running. "
-                "Quit anyway and stop it?",
+                f"{' and '.join(running).capitalize()} is still running. Quit anyway and stop it?",
                 confirm_label="Quit",
             ),
             lambda yes: self.exit() if yes else None,
