@@ -541,18 +541,65 @@ class Profiles:
             db.execute("UPDATE profiles SET name = ? WHERE id = ?", [name, profile_id])
         return self.get(profile_id)
 
-    def delete(self, profile_id: int) -> None:
-        """Delete a profile with its todos and messages. The last profile cannot be deleted."""
+    def delete(self, profile_id: int) -> DeletedProfile:
+        """Delete a profile with its todos and messages. The last profile cannot be deleted.
+
+        Returns what was deleted, so `restore()` can bring it back (undo).
+        """
         with self._store.write() as db:
-            self.get(profile_id)
+            profile = self.get(profile_id)
             if db.execute("SELECT count(*) FROM profiles").fetchone()[0] <= 1:
                 raise InvalidInput("The last profile cannot be deleted; create another first.")
+            owned: dict[str, tuple[tuple[str, ...], list[tuple]]] = {}
             for table in _PROFILE_OWNED_TABLES:
+                cursor = db.execute(
+                    f"SELECT * FROM {table} WHERE profile_id = ? ORDER BY id", [profile_id]
+                )
+                columns = tuple(column[0] for column in cursor.description)
+                owned[table] = (columns, cursor.fetchall())
                 db.execute(f"DELETE FROM {table} WHERE profile_id = ?", [profile_id])
             db.execute("DELETE FROM profiles WHERE id = ?", [profile_id])
-            if self._store.kv.get(CURRENT_PROFILE_KEY) == profile_id:
+            was_current = self._store.kv.get(CURRENT_PROFILE_KEY) == profile_id
+            if was_current:
                 first = db.execute("SELECT id FROM profiles ORDER BY id LIMIT 1").fetchone()[0]
                 self._store.kv[CURRENT_PROFILE_KEY] = first
+        return DeletedProfile(profile, owned, was_current)
+
+    def restore(self, deleted: DeletedProfile) -> Profile:
+        """Undo `delete()`: the profile and every row it owned, with their ids where still free.
+
+        A name taken meanwhile gets " (restored)" appended; ids taken meanwhile get new ones
+        (messages follow their conversation). It does not switch to the profile.
+        """
+        with self._store.write() as db:
+            name = deleted.profile.name
+            if db.execute(
+                "SELECT 1 FROM profiles WHERE name = ? COLLATE NOCASE", [name]
+            ).fetchone():
+                name = _clean_name(f"{name[: MAX_PROFILE_NAME_LENGTH - 11]} (restored)")
+                self._refuse_duplicate(db, name)
+            profile_id = _insert_keeping_id(
+                db,
+                "profiles",
+                ("id", "name", "created_at"),
+                (deleted.profile.id, name, deleted.profile.created_at),
+            )
+            new_ids: dict[str, dict[int, int]] = {}
+            for table in _PROFILE_OWNED_TABLES:  # conversations come before messages
+                columns, rows = deleted.owned.get(table, ((), []))
+                ids = new_ids[table] = {}
+                for row in rows:
+                    values = dict(zip(columns, row, strict=True))
+                    values["profile_id"] = profile_id
+                    if table == "messages" and values.get("conversation_id") is not None:
+                        conversations = new_ids.get("conversations", {})
+                        values["conversation_id"] = conversations.get(
+                            values["conversation_id"], values["conversation_id"]
+                        )
+                    ids[values["id"]] = _insert_keeping_id(
+                        db, table, tuple(values), tuple(values.values())
+                    )
+        return self.get(profile_id)
 
     def current(self) -> Profile:
         """The profile in use; falls back to the first one if the remembered one is gone."""
@@ -580,7 +627,32 @@ class Profiles:
             raise InvalidInput(f"A profile named {name!r} already exists.")
 
 
-_PROFILE_OWNED_TABLES = ("todos", "messages", "conversations", "exports", "audit")
+_PROFILE_OWNED_TABLES = ("todos", "conversations", "messages", "exports", "audit")
+
+
+@dataclass(frozen=True)
+class DeletedProfile:
+    """A deleted profile and the rows it owned (per table: column names, rows), for undo."""
+
+    profile: Profile
+    owned: dict[str, tuple[tuple[str, ...], list[tuple]]]
+    was_current: bool
+
+    def count(self, table: str) -> int:
+        return len(self.owned.get(table, ((), []))[1])
+
+
+def _insert_keeping_id(
+    db: sqlite3.Connection, table: str, columns: tuple[str, ...], values: tuple
+) -> int:
+    """Insert a row again under its old id if that is still free, else under a new one."""
+    row = dict(zip(columns, values, strict=True))
+    if db.execute(f"SELECT 1 FROM {table} WHERE id = ?", [row["id"]]).fetchone():
+        del row["id"]
+    names = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    cursor = db.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+    return int(cursor.lastrowid)
 
 
 def _clean_title(title: str) -> str:
@@ -659,6 +731,37 @@ class ProfileTodos:
                 "DELETE FROM todos WHERE id = ? AND profile_id = ?", [todo_id, self.profile_id]
             )
         return todo
+
+    def restore(self, todo: Todo) -> Todo:
+        """Undo `delete()`: the todo comes back in its place, under its old id if still free."""
+        if todo.profile_id != self.profile_id:
+            raise NotFound(f"The todo {todo.id} belongs to another profile.")
+        with self._store.write() as db:
+            self._require_profile(db)
+            if db.execute(
+                "SELECT 1 FROM todos WHERE profile_id = ? AND position = ?",
+                [self.profile_id, todo.position],
+            ).fetchone():  # its place was taken since: make room, so it goes back where it was
+                db.execute(
+                    "UPDATE todos SET position = position + 1 "
+                    "WHERE profile_id = ? AND position >= ?",
+                    [self.profile_id, todo.position],
+                )
+            todo_id = _insert_keeping_id(
+                db,
+                "todos",
+                ("id", "profile_id", "title", "done", "position", "created_at", "updated_at"),
+                (
+                    todo.id,
+                    self.profile_id,
+                    todo.title,
+                    int(todo.done),
+                    todo.position,
+                    todo.created_at or utc_now(),
+                    todo.updated_at or utc_now(),
+                ),
+            )
+        return self.get(todo_id)
 
     def move(self, todo_id: int, offset: int) -> bool:
         """Move a todo up (offset -1) or down (+1); returns False at either end of the list."""

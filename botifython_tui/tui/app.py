@@ -18,8 +18,10 @@ from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import configure_logging, get_logger
+from botifython_tui.tui.keys import KeyPacing
 from botifython_tui.tui.registry import AppSpec, builtin_apps, plugin_apps, resolve_apps
 from botifython_tui.tui.safe_output import SafeOutput
+from botifython_tui.tui.screens.dialogs import Confirm
 
 if TYPE_CHECKING:
     from botifython_tui.core.fileserver import DownloadsServer
@@ -37,7 +39,7 @@ class AppEvent:
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
-class BotifythonApp(SafeOutput, App):
+class BotifythonApp(SafeOutput, KeyPacing, App):
     """Botifython's terminal UI."""
 
     CSS_PATH = "app.tcss"
@@ -126,20 +128,61 @@ class BotifythonApp(SafeOutput, App):
         # Every key binding of the screen is also a palette command, so the mouse-less and the
         # key-forgetful can reach every action.
         seen: set[str] = set()
-        for active in screen.active_bindings.values():
-            binding = active.binding
+        candidates = [(active.node, active.binding) for active in screen.active_bindings.values()]
+        # A focused input takes letters as text, so their bindings (n, Space…) are not active
+        # now; their commands still belong in the palette.
+        candidates += [
+            (screen, binding)
+            for _, binding in screen._bindings
+            if self._check_action_state(binding.action, screen) is not False
+        ]
+        for node, binding in candidates:
             if not binding.description or binding.action in seen:
                 continue
             if binding.action.startswith("open_app") or binding.action == "quit":
                 continue
             seen.add(binding.action)
-            node = active.node
             yield SystemCommand(
                 f"{screen.title or ''} {binding.description}".strip(),
                 f"Key: {self.get_key_display(binding)}",
                 lambda node=node, action=binding.action: self.call_later(node.run_action, action),
             )
         yield from super().get_system_commands(screen)
+
+    # --- quitting -----------------------------------------------------------------------------
+    def running_work(self) -> list[str]:
+        """What quitting now would interrupt: an export, a document ingest."""
+        from textual.worker import WorkerState
+
+        running: list[str] = []
+        if self.running_export:
+            running.append(f"the export of {single_line(self.running_export)}")
+        for worker in self.workers:
+            # The Documents screen's `ingest` worker (adding or re-indexing documents).
+            if (
+                worker.group == "docs"
+                and worker.name == "ingest"
+                and worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            ):
+                running.append("adding documents to the memory")
+                break
+        return running
+
+    async def action_quit(self) -> None:
+        """Quit at once, unless an export or an ingest runs: then ask first (No by default)."""
+        running = self.running_work()
+        if not running:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitConfirm):
+            return  # already asking
+        self.push_screen(
+            QuitConfirm(
+                f"{' and '.join(running).capitalize()} is still running. Quit anyway and stop it?",
+                confirm_label="Quit",
+            ),
+            lambda yes: self.exit() if yes else None,
+        )
 
     # --- profile ------------------------------------------------------------------------------
     def switch_profile(self, profile_id: int) -> Profile:
@@ -248,6 +291,10 @@ def tidy_downloads(folder: Path) -> None:
                 log.info("removed %d partial export files left in %s", removed, folder)
     except OSError:
         log.warning("could not tidy the downloads folder %s", folder, exc_info=True)
+
+
+class QuitConfirm(Confirm):
+    """The question asked by Ctrl+Q while work runs."""
 
 
 def make_app(settings: Settings, store: Store, **kwargs: Any) -> BotifythonApp:

@@ -25,11 +25,10 @@ def command(tmp_path: Path) -> str:
 def test_add_a_todo_in_tmux_and_read_it_back(tmp_path):
     session = TmuxSession(command(tmp_path), cwd=tmp_path)
     try:
-        screen = session.wait_for("space Done")  # drawn, and the list has the focus
+        screen = session.wait_for("esc To the list")  # drawn, and the input has the focus
         assert "Botifython · Todos" in screen
         assert "Profile: Default" in screen
-        session.send("n")
-        session.wait_for(lambda text: "space Done" not in text)  # the input has the focus
+        assert "space Done" not in screen  # letters and Space are text here, not commands
         session.type("Check [bold]canonical[/] tags")
         session.send("Enter")
         screen = session.wait_for("1 open · 0 done")  # added: the list and the counts show it
@@ -51,12 +50,10 @@ def test_add_a_todo_in_tmux_and_read_it_back(tmp_path):
 def test_two_panes_share_one_database(tmp_path):
     session = TmuxSession(command(tmp_path), cwd=tmp_path, width=160, height=24)
     try:
-        session.wait_for("space Done", pane=".0")
+        session.wait_for("esc To the list", pane=".0")
         session.split(command(tmp_path), cwd=tmp_path)
-        session.wait_for("space Done", pane=".1")
-        session.send("n", pane=".0")
-        session.wait_for(lambda text: "space Done" not in text, pane=".0")
-        session.type("Written in the left pane", pane=".0")
+        session.wait_for("esc To the list", pane=".1")
+        session.type("Written in the left pane", pane=".0")  # the input has the focus on arrival
         session.send("Enter", pane=".0")
         session.wait_for("Written in the left pane", pane=".0")
         session.wait_for("Written in the left pane", pane=".1")  # the right pane follows

@@ -28,3 +28,23 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.02)
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Keys arriving at once, as over SSH or from a fast typist: none waits for the one before.
+
+    Each key is a key name ("enter", "f3") or a single printable character.
+    """
+    from textual import events
+    from textual.keys import _character_to_key
+
+    app = pilot.app
+    expected = app.keys_dispatched + len(keys)
+    for key in keys:
+        if len(key) == 1:
+            pilot.app.post_message(events.Key(_character_to_key(key), key))
+        else:
+            character = {"enter": "\r", "space": " ", "escape": "\x1b"}.get(key)
+            pilot.app.post_message(events.Key(key, character))
+    await until(pilot, lambda: app.keys_dispatched >= expected and not app.keys_pending)
+    await pilot.pause()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.widgets import DataTable, Input
 
 from botifython_tui.tui.app import make_app
 from botifython_tui.tui.screens.dialogs import Confirm, TextPrompt
 from botifython_tui.tui.screens.profiles import ProfilesScreen
 from botifython_tui.tui.screens.todos import TodosScreen
-from tests.tui.helpers import notifications, table_rows
+from tests.tui.helpers import burst, notifications, table_rows
 
 
 def profile_names(app) -> list[str]:
@@ -101,3 +103,70 @@ async def test_profile_switch_updates_open_todo_list_at_once(settings, store):
         app.switch_profile(other.id)
         await pilot.pause()
         assert [r[1] for r in table_rows(app.screen.query_one(DataTable))] == ["Other's task"]
+
+
+def everything(store) -> list:
+    profiles = store.profiles.list()
+    return [(p, store.todos(p.id).list()) for p in profiles]
+
+
+async def test_a_word_typed_on_arrival_deletes_no_profile(settings, store, monkeypatch):
+    monkeypatch.setattr(Confirm, "answer_delay", 0.5)  # as in the app: Pilot types fast
+    client = store.profiles.create("Client B")
+    store.todos(client.id).add("Client B's todo")
+    before = everything(store)
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for word in ("today", "delete", "yes"):
+            await burst(pilot, "f3", *word, "enter")  # F3 and the word in one burst
+            assert everything(store) == before, word
+            if isinstance(app.screen, Confirm):
+                await pilot.press("escape")  # often too quick to count: the question stays,
+            await burst(pilot, "f2", "escape")  # and greets the next word after F3 anew
+        for word in ("today", "delete"):  # and typed one key at a time
+            await pilot.press("f3", *word, "enter")
+            assert everything(store) == before, word
+            if isinstance(app.screen, Confirm):
+                await pilot.press("escape")
+    assert everything(store) == before
+
+
+async def test_type_ahead_into_the_add_and_rename_prompts(settings, store):
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        await burst(pilot, *"aClient C", "enter")
+        assert [p.name for p in store.profiles.list()] == ["Default", "Client C"]
+        await burst(pilot, *"rClient D", "enter")  # the new profile is selected
+        assert [p.name for p in store.profiles.list()] == ["Default", "Client D"]
+        assert not isinstance(app.screen, TextPrompt)
+        # Esc closes a prompt; the keys after it wait for that, then open the next one.
+        started = time.monotonic()
+        await burst(pilot, *"aNot this", "escape", *"aClient E", "enter")
+        assert [p.name for p in store.profiles.list()] == ["Default", "Client D", "Client E"]
+        assert time.monotonic() - started < 3
+
+
+async def test_a_deleted_profile_is_undone_with_u_with_its_todos(settings, store):
+    client = store.profiles.create("Client B")
+    for title in ("first", "second"):
+        store.todos(client.id).add(title)
+    store.profiles.use(client.id)
+    before = everything(store)
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3", "d", "y")  # the current profile, Client B
+        await pilot.pause()
+        assert [p.name for p in store.profiles.list()] == ["Default"]
+        assert app.profile.name == "Default"
+        assert any("Press u to undo" in m for m in notifications(app))
+        await pilot.press("f2", "f3", "u")  # later, after visiting another app
+        await pilot.pause()
+        assert everything(store) == before
+        assert app.profile.id == client.id  # it was the current one: it is again
+        assert profile_names(app) == ["Default", "Client B"]
+        await pilot.press("f2")
+        assert [row[1] for row in table_rows(app.screen.query_one(DataTable))] == [
+            "first",
+            "second",
+        ]

@@ -45,7 +45,7 @@ def test_delete_confirmation(snap_compare, settings, populated):
     app = make_app(settings, populated)
 
     async def ask_delete(pilot):
-        await pilot.press("d")
+        await pilot.press("escape", "d")  # from the input (focused on arrival) to the list
         await freeze(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ask_delete)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input, Static
+import time
+
+from textual.widgets import Button, DataTable, Input, Static
 
 from botifython_tui.core.store import Store
 from botifython_tui.tui.app import make_app
 from botifython_tui.tui.screens.dialogs import Confirm, TextPrompt
-from tests.tui.helpers import notifications, table_rows
+from tests.tui.helpers import burst, notifications, table_rows
 
 HOSTILE = "Fix [bold]title[/] [link=http://x]x[/link] \x1b[31mred\x1b[0m ["
 
@@ -62,7 +64,7 @@ async def test_reorder_with_keys(settings, store):
         todos.add(title)
     app = make_app(settings, store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("down", "down")  # select "three"
+        await pilot.press("escape", "down", "down")  # to the list; select "three"
         await pilot.press("K")
         assert titles(app) == ["one", "three", "two"]
         await pilot.press("shift+up")
@@ -122,3 +124,103 @@ async def test_sees_writes_from_another_instance(settings, store):
         app.check_store_changes()
         await pilot.pause()
         assert titles(app) == ["Written by the other pane"]
+
+
+async def test_typing_on_arrival_goes_into_the_input(settings, store):
+    todos = store.todos(1)
+    todos.add("Audit the robots.txt")
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.focused, Input)  # the prompt says "type"
+        await pilot.press(*"today", "enter")  # d, a and y are letters here, not commands
+        assert [t.title for t in todos.list()] == ["Audit the robots.txt", "today"]
+        assert not isinstance(app.screen, Confirm)
+        await pilot.press("enter")  # Enter twice: the empty input adds nothing
+        assert len(todos.list()) == 2
+        assert not any("blank" in m for m in notifications(app))  # and is no error either
+        # Back on Todos from another app: the input has the focus again.
+        await pilot.press("escape", "f3", "f2")
+        assert isinstance(app.focused, Input)
+
+
+async def test_one_key_commands_act_only_on_the_list_and_the_footer_says_so(settings, store):
+    store.todos(1).add("Keep me")
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        keys = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert "focus_list" in keys and not {"toggle", "delete", "edit", "new"} & keys
+        await pilot.press("shift+down", "delete")  # keys the input does not take as text
+        assert [(t.title, t.done) for t in store.todos(1).list()] == [("Keep me", False)]
+        await pilot.press("escape")
+        assert isinstance(app.focused, DataTable)
+        keys = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert {"toggle", "delete", "edit", "new"} <= keys and "focus_list" not in keys
+
+
+async def test_type_ahead_after_n_and_e_lands_in_the_input_in_order(settings, store):
+    store.todos(1).add("First")
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape")
+        await burst(pilot, *"nbuy milk", "enter")  # one burst: n, then the title, then Enter
+        todos = store.todos(1).list()
+        assert [(t.title, t.done) for t in todos] == [("First", False), ("buy milk", False)]
+        # The edit prompt opens with the title selected: what is typed replaces it.
+        await burst(pilot, "escape", "up", *"eFirst, checked", "enter")
+        assert [t.title for t in store.todos(1).list()] == ["First, checked", "buy milk"]
+        assert not isinstance(app.screen, TextPrompt)
+
+
+async def test_a_y_typed_with_the_d_deletes_nothing(settings, store):
+    store.todos(1).add("Audit the robots.txt")
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape")
+        await burst(pilot, "d", "y")  # the y arrived before the question was drawn
+        assert isinstance(app.screen, Confirm)
+        assert [t.title for t in store.todos(1).list()] == ["Audit the robots.txt"]
+        assert isinstance(app.focused, Button) and app.focused.id == "no"
+        await pilot.press("enter")  # Enter alone is No
+        assert not isinstance(app.screen, Confirm)
+        assert len(store.todos(1).list()) == 1
+
+
+async def test_keys_in_the_same_run_of_typing_never_answer(settings, store, monkeypatch):
+    monkeypatch.setattr(Confirm, "answer_delay", 0.3)
+    store.todos(1).add("Audit the robots.txt")
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape", "d")
+        dialog = app.screen
+        assert isinstance(dialog, Confirm)
+        dialog.shown_at = time.monotonic()  # as if it had just appeared, however slow the machine
+        await pilot.press("y")  # right after the question appeared: not deliberate
+        assert app.screen is dialog and len(store.todos(1).list()) == 1
+        assert "ignored" in str(dialog.query_one("#confirm-hint").render())
+        await pilot.pause(0.4)
+        await pilot.press("y")  # after a pause: a deliberate answer
+        await pilot.pause()
+        assert store.todos(1).list() == []
+
+
+async def test_a_deleted_todo_is_undone_with_u_for_the_rest_of_the_session(settings, store):
+    todos = store.todos(1)
+    for title in ("one", "two", "three"):
+        todos.add(title)
+    before = todos.list()
+    app = make_app(settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("escape", "down", "d", "y")  # delete "two"
+        await pilot.pause()
+        assert [t.title for t in todos.list()] == ["one", "three"]
+        assert any("Press u to undo" in m for m in notifications(app))
+        await pilot.press("down", "d", "y")  # and "three"
+        await pilot.pause()
+        await pilot.press("f3", "f2", "escape")  # later, after visiting another app
+        await pilot.press("u")
+        assert [t.title for t in todos.list()] == ["one", "three"]
+        await pilot.press("u")
+        assert todos.list() == before  # same ids, same order
+        assert titles(app) == ["one", "two", "three"]
+        await pilot.press("u")  # nothing left to undo: nothing happens
+        assert todos.list() == before

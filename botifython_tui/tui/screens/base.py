@@ -69,7 +69,17 @@ class AppScreen(Screen):
             self.query_one("#app-frame").mount(pane)
         return pane
 
+    def focus_on_arrival(self) -> None:
+        """Focus what typing on arrival should reach (a screen that says "type" focuses its input)."""
+
+    def on_screen_suspend(self) -> None:
+        # Still in the stack: a dialog opened over this screen. Otherwise another app was opened.
+        self._covered = self in self.app.screen_stack
+
     def on_screen_resume(self) -> None:
+        if not getattr(self, "_covered", False) and self.is_mounted:
+            self.focus_on_arrival()  # arriving from another app, not back from a dialog
+        self._covered = False
         pane = self.docked_chat
         if pane is None and self.shell.chat_docked:
             pane = self.ensure_docked_chat()

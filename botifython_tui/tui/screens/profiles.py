@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from botifython_tui.core.store import DeletedProfile
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.screens.base import AppScreen
@@ -18,16 +19,22 @@ class ProfilesScreen(AppScreen):
 
     app_name = "Profiles"
     BINDINGS = [
-        Binding("enter,u", "use", "Use", id="profiles.use"),
+        Binding("enter", "use", "Use", id="profiles.use"),
         Binding("a", "add", "Add", id="profiles.add"),
         Binding("r", "rename", "Rename", id="profiles.rename"),
         Binding("d,delete", "delete", "Delete", id="profiles.delete"),
+        Binding("u", "undo", "Undo delete", id="profiles.undo"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Deleted profiles with what they owned, newest last, for `u` (this session only).
+        self.deleted: list[DeletedProfile] = []
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="profile-table", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "Enter: switch to the selected profile · a: add · r: rename · d: delete",
+            "Enter: use the selected profile · a: add · r: rename · d: delete · u: undo",
             id="profile-hint",
         )
 
@@ -38,7 +45,15 @@ class ProfilesScreen(AppScreen):
         table.add_column("Open", key="open", width=6)
         table.add_column("Done", key="done", width=6)
         self.refresh_data()
-        table.focus()
+        self.focus_on_arrival()
+
+    def focus_on_arrival(self) -> None:
+        self.set_focus(self.query_one(DataTable))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "undo":
+            return True if self.deleted else None  # greyed until something was deleted
+        return True
 
     def refresh_data(self, select_id: int | None = None) -> None:
         if not self.is_mounted:
@@ -124,7 +139,7 @@ class ProfilesScreen(AppScreen):
         self.app.push_screen(
             Confirm(
                 f"Delete the profile {single_line(profile.name)!r} and its "
-                f"{open_count + done_count} todos? This cannot be undone.",
+                f"{open_count + done_count} todos? (u undoes it afterwards.)",
                 confirm_label="Delete",
             ),
             lambda yes: self._deleted(profile_id) if yes else None,
@@ -132,10 +147,32 @@ class ProfilesScreen(AppScreen):
 
     @reports_errors("delete the profile")
     def _deleted(self, profile_id: int) -> None:
-        name = self.store.profiles.get(profile_id).name
         was_current = profile_id == self.profile.id
-        self.store.profiles.delete(profile_id)
+        deleted = self.store.profiles.delete(profile_id)
+        self.deleted.append(deleted)
         if was_current:
             self.shell.switch_profile(self.store.profiles.current().id)
         self.refresh_data()
-        self.notify(f"Profile {single_line(name)!r} deleted.", markup=False)
+        self.refresh_bindings()
+        self.notify(
+            f"Profile {single_line(deleted.profile.name)!r} deleted with its "
+            f"{deleted.count('todos')} todos. Press u to undo.",
+            markup=False,
+        )
+
+    @reports_errors("undo the deletion")
+    def action_undo(self) -> None:
+        if not self.deleted:
+            return
+        deleted = self.deleted[-1]
+        profile = self.store.profiles.restore(deleted)
+        self.deleted.pop()
+        if deleted.was_current:
+            self.shell.switch_profile(profile.id)
+        self.refresh_data(select_id=profile.id)
+        self.refresh_bindings()
+        self.notify(
+            f"Profile {single_line(profile.name)!r} restored with its "
+            f"{deleted.count('todos')} todos.",
+            markup=False,
+        )

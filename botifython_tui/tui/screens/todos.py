@@ -15,17 +15,28 @@ from botifython_tui.tui.screens.dialogs import Confirm, TextPrompt
 
 
 class TodosScreen(AppScreen):
-    """Add, toggle, edit, delete and reorder the current profile's todos."""
+    """Add, toggle, edit, delete and reorder the current profile's todos.
+
+    The "New todo" input has the focus on arrival, so typing goes into it; the one-key commands
+    work on the list (Esc or Tab), and the footer shows them only there.
+    """
 
     app_name = "Todos"
     BINDINGS = [
+        Binding("escape", "focus_list", "To the list", id="todos.list"),
         Binding("n", "new", "New", id="todos.new"),
         Binding("space", "toggle", "Done", id="todos.toggle"),
         Binding("e", "edit", "Edit", id="todos.edit"),
         Binding("d,delete", "delete", "Delete", id="todos.delete"),
+        Binding("u", "undo", "Undo delete", id="todos.undo"),
         Binding("K,shift+up", "move(-1)", "Move up", id="todos.move_up", show=False),
         Binding("J,shift+down", "move(1)", "Move down", id="todos.move_down", show=False),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Deleted todos, newest last, for `u` (this session only).
+        self.deleted: list[Todo] = []
 
     def compose_body(self) -> ComposeResult:
         yield Input(
@@ -39,7 +50,28 @@ class TodosScreen(AppScreen):
         table.add_column("Done", key="done", width=4)
         table.add_column("Todo", key="title")
         self.refresh_data()
-        table.focus()
+        self.focus_on_arrival()
+
+    def focus_on_arrival(self) -> None:
+        """The prompt says "type": typing on arrival goes into the input, never to commands."""
+        self.set_focus(self.query_one("#new-todo", Input))
+
+    @property
+    def list_has_focus(self) -> bool:
+        return self.focused is self.query_one(DataTable)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Letters and Space go into the input while it has the focus (Textual gives it them
+        # first, and the footer then hides those keys); the keys it does not take wait too.
+        if not self.is_mounted:
+            return True
+        if action == "focus_list":
+            return not self.list_has_focus
+        if action == "move" and not self.list_has_focus:
+            return None
+        if action == "undo":
+            return True if self._undoable() is not None else None
+        return True
 
     # --- data ---------------------------------------------------------------------------
     @property
@@ -64,7 +96,7 @@ class TodosScreen(AppScreen):
         self.query_one("#todo-counts", Static).update(
             f"{open_count} open · {done_count} done"
             if items
-            else "No todos yet: press n to add one."
+            else "No todos yet: type one above and press Enter."
         )
 
     @staticmethod
@@ -82,22 +114,25 @@ class TodosScreen(AppScreen):
 
     # --- actions ------------------------------------------------------------------------
     def action_new(self) -> None:
-        self.query_one("#new-todo", Input).focus()
+        self.set_focus(self.query_one("#new-todo", Input))
+
+    def action_focus_list(self) -> None:
+        self.set_focus(self.query_one(DataTable))
 
     @reports_errors("add the todo")
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "new-todo":
             return
         event.stop()
+        if not event.value:
+            return  # Enter pressed twice: nothing to add, nothing to complain about
         todo = self.todos.add(event.value)  # a refused title stays in the field
         event.input.value = ""
         self.refresh_data(select_id=todo.id)
         self.shell.post_event("todo_added", title=todo.title)
 
-    def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#new-todo"):
-            event.stop()
-            self.query_one(DataTable).focus()
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()  # the footer follows the focus: list commands or typing
 
     @reports_errors("change the todo")
     def action_toggle(self) -> None:
@@ -139,9 +174,30 @@ class TodosScreen(AppScreen):
     @reports_errors("delete the todo")
     def _deleted(self, todo_id: int) -> None:
         todo = self.todos.delete(todo_id)
+        self.deleted.append(todo)
         self.refresh_data()
-        self.notify(f"Deleted {single_line(todo.title)!r}.", markup=False)
+        self.notify(f"Deleted {single_line(todo.title)!r}. Press u to undo.", markup=False)
         self.shell.post_event("todo_deleted", title=todo.title)
+
+    def _undoable(self) -> Todo | None:
+        """The latest deleted todo of the current profile."""
+        for todo in reversed(self.deleted):
+            if todo.profile_id == self.profile.id:
+                return todo
+        return None
+
+    @reports_errors("undo the deletion")
+    def action_undo(self) -> None:
+        todo = self._undoable()
+        if todo is None:
+            self.notify("Nothing to undo: no todo was deleted in this profile.", markup=False)
+            return
+        restored = self.todos.restore(todo)
+        self.deleted.remove(todo)
+        self.refresh_data(select_id=restored.id)
+        self.refresh_bindings()
+        self.notify(f"Restored {single_line(restored.title)!r}.", markup=False)
+        self.shell.post_event("todo_added", title=restored.title)
 
     @reports_errors("move the todo")
     def action_move(self, offset: int) -> None:
