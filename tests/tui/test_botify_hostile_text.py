@@ -6,6 +6,7 @@ import re
 
 from botifython_tui.core.selection import Selection, save_selection
 from botifython_tui.tui.app import make_app
+from botifython_tui.tui.screens.dialogs import Confirm
 from tests.tui.test_botify_support import open_botify, until
 
 pytest_plugins = ["tests.tui.test_botify_support"]
@@ -30,6 +31,9 @@ async def test_a_hostile_job_failure_and_username_are_shown_and_logged_safely(
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_botify(pilot)
         await pilot.press("s")
+        # The counts are free; the credit question comes before any job.
+        await until(pilot, lambda: isinstance(app.screen, Confirm), 10)
+        await pilot.press("y")
         await until(pilot, lambda: any(n.title == "Export failed" for n in app._notifications), 10)
         await until(pilot, lambda: screen.exporting is None, timeout=8)
         await pilot.pause()
