@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botifython_tui.core.paths import PathProblem, ensure_private_dir, remove_permissions
+
 DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 DEFAULT_SERVE_PORT = 8777
@@ -16,6 +18,14 @@ LOG_FILENAME = "botifython.log"
 
 class ConfigError(Exception):
     """A setting is unusable (for example a data folder that cannot be created)."""
+
+    exit_code = 1
+
+
+class InvalidSetting(ConfigError):
+    """A flag or environment variable whose value cannot be read: bad input, not a failure."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -52,41 +62,105 @@ class Settings:
         env = dict(os.environ) if env is None else env
         cwd = cwd or Path.cwd()
 
-        def pick(flag: str | os.PathLike[str] | None, var: str, default: str) -> Path:
-            raw = flag if flag not in (None, "") else env.get(var) or default
+        def pick(flag: str | os.PathLike[str] | None, option: str, var: str, default: str) -> Path:
+            if flag not in (None, ""):
+                raw = _readable(os.fspath(flag), option)
+            else:
+                raw = _readable(env.get(var) or default, var)
             path = Path(raw).expanduser()
             return path if path.is_absolute() else (cwd / path)
 
         return cls(
-            data_dir=pick(data_dir, "BOTIFYTHON_DATA_DIR", "data"),
-            downloads_dir=pick(downloads_dir, "BOTIFYTHON_DOWNLOADS_DIR", "downloads"),
-            botify_api_url=(env.get("BOTIFY_API_URL") or DEFAULT_BOTIFY_API_URL).rstrip("/"),
-            ollama_host=ollama_host or env.get("OLLAMA_HOST") or None,
+            data_dir=pick(data_dir, "--data-dir", "BOTIFYTHON_DATA_DIR", "data"),
+            downloads_dir=pick(
+                downloads_dir, "--downloads-dir", "BOTIFYTHON_DOWNLOADS_DIR", "downloads"
+            ),
+            botify_api_url=_botify_api_url(env.get("BOTIFY_API_URL")),
+            ollama_host=_ollama_host(ollama_host, env.get("OLLAMA_HOST")),
             serve_port=_int_setting(env, "BOTIFYTHON_SERVE_PORT", DEFAULT_SERVE_PORT, 0, 65535),
             max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )
 
     def ensure_dirs(self) -> None:
-        """Create the data folder (0700) and the downloads folder, with clear errors."""
-        _make_dir(self.data_dir, 0o700, "data")
-        _make_dir(self.downloads_dir, 0o755, "downloads")
-        if not os.access(self.data_dir, os.W_OK | os.X_OK):
-            raise ConfigError(
-                f"The data folder {self.data_dir} is not writable. "
-                "Fix its permissions or choose another with --data-dir / BOTIFYTHON_DATA_DIR."
+        """Create the data and downloads folders (0700). A data folder the app may not write to is
+        refused with the fix, never chmod-ed; one holding only the app's files is made private."""
+        try:
+            created = ensure_private_dir(
+                self.data_dir,
+                what="data",
+                fix="choose another with --data-dir / BOTIFYTHON_DATA_DIR",
             )
+            if not created:
+                _tighten(self.data_dir, 0o700)
+            # Only exports write here; they check it before any job starts.
+            ensure_private_dir(
+                self.downloads_dir,
+                what="downloads",
+                fix="choose another with --downloads-dir / BOTIFYTHON_DOWNLOADS_DIR",
+                require_writable=False,
+            )
+        except PathProblem as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _tighten(path: Path, mode: int) -> None:
-    """A data folder that holds only Botifython's files (as in a fresh checkout) is made private."""
+    """A data folder that holds only Botifython's files (as in a fresh checkout) is made private,
+    by removing permissions only: a permission is never added."""
     try:
         info = path.stat()
         if info.st_uid != os.getuid() or not info.st_mode & 0o077:
             return
         if all(entry.name.startswith(_OWN_ENTRIES) for entry in path.iterdir()):
-            os.chmod(path, mode)
+            remove_permissions(path, mode)
     except OSError:
         pass  # not ours to change; the files inside are 0600 regardless
+
+
+def _readable(value: str, name: str) -> str:
+    """Text from the environment or a flag: undecodable bytes and NUL are refused, by name."""
+    if "\x00" in value:
+        raise InvalidSetting(f"{name} contains a NUL character; set it to a plain path.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InvalidSetting(
+            f"{name}={shown!r} is not valid UTF-8 text; use a name without undecodable bytes."
+        ) from None
+    return value
+
+
+def _botify_api_url(raw: str | None) -> str:
+    """BOTIFY_API_URL, checked once here so no command meets an odd one later."""
+    from botifython_tui.core.addresses import http_url
+
+    if raw in (None, ""):
+        return DEFAULT_BOTIFY_API_URL
+    try:
+        return http_url(_readable(raw, "BOTIFY_API_URL"))
+    except ValueError as exc:
+        raise InvalidSetting(
+            f"BOTIFY_API_URL={raw!r} is not a usable address: {exc}. Unset it, or set it to a URL "
+            f"like {DEFAULT_BOTIFY_API_URL}."
+        ) from None
+
+
+def _ollama_host(flag: str | None, env_value: str | None) -> str | None:
+    """--ollama-host, else OLLAMA_HOST, checked once here (None: use the app's setting)."""
+    from botifython_tui.core.addresses import ollama_url
+
+    name, raw = ("--ollama-host", flag) if flag else ("OLLAMA_HOST", env_value)
+    if not raw:
+        return None
+    try:
+        ollama_url(_readable(raw, name))
+    except ValueError as exc:
+        shown = f"{name} {raw!r}" if name.startswith("--") else f"{name}={raw!r}"
+        raise InvalidSetting(
+            f"{shown} is not a usable Ollama address: {exc}. Set it to HOST:PORT "
+            "(like localhost:11434) or an http(s):// URL."
+        ) from None
+    return raw
 
 
 def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -96,28 +170,10 @@ def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: i
     try:
         value = int(str(raw).replace("_", "").replace(",", ""))
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+        raise InvalidSetting(f"{name}={raw!r} is not a whole number.") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range ({low}–{high}).")
+        raise InvalidSetting(f"{name}={value} is out of range ({low}–{high}).")
     return value
 
 
 _OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token")
-
-
-def _make_dir(path: Path, mode: int, what: str) -> None:
-    if path.is_dir():
-        if what == "data":
-            _tighten(path, mode)
-        return
-    if path.exists():
-        raise ConfigError(f"The {what} folder {path} exists but is not a folder.")
-    try:
-        path.mkdir(parents=True, mode=mode)
-        os.chmod(path, mode)  # mkdir's mode is masked by the umask
-    except OSError as exc:
-        flag = "--data-dir" if what == "data" else "--downloads-dir"
-        raise ConfigError(
-            f"Cannot create the {what} folder {path}: {exc.strerror or exc}. "
-            f"Choose a writable location with {flag}."
-        ) from exc

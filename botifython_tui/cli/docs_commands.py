@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botifython_tui.cli.arguments import whole_number
 from botifython_tui.cli.output import CommandError, say
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
@@ -51,7 +52,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
     sub = actions.add_parser("search", parents=parents, help="ranked passages for a question")
     sub.add_argument("query")
-    sub.add_argument("-k", type=int, default=5, metavar="N", help="how many results (default 5)")
+    sub.add_argument(
+        "-k",
+        type=whole_number(1, 1000, "a number of results"),
+        default=5,
+        metavar="N",
+        help="how many results (default 5)",
+    )
     sub.set_defaults(handler=docs_search)
 
     sub = actions.add_parser(
@@ -287,8 +294,6 @@ def docs_list(args: argparse.Namespace, settings: Settings, store: Store) -> int
 def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     from botifython_tui.core.memory.grounding import source_label
 
-    if args.k < 1:
-        raise CommandError("-k must be at least 1.")
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
     if not memory.has_chunks(profile.id):
