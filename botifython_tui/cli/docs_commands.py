@@ -11,11 +11,15 @@ from typing import TYPE_CHECKING, Any
 from botifython_tui.cli.arguments import whole_number
 from botifython_tui.cli.output import CommandError, say
 from botifython_tui.config import Settings
+from botifython_tui.core.paths import describe_os_error, may_write_dir
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
+from botifython_tui.logs import get_logger
 
 if TYPE_CHECKING:
     from botifython_tui.core.memory import Event, IngestReport, Memory
+
+log = get_logger("cli.docs")
 
 SNIPPET_CHARS = 240
 SKIPPED_SHOWN = 20
@@ -81,7 +85,12 @@ def _profile(args: argparse.Namespace, store: Store) -> Profile:
 
 
 def _memory(
-    args: argparse.Namespace, settings: Settings, store: Store, *, all_cores: bool = False
+    args: argparse.Namespace,
+    settings: Settings,
+    store: Store,
+    *,
+    all_cores: bool = False,
+    writes: bool = False,
 ) -> Memory:
     from botifython_tui.core.memory import Memory, make_embedder
 
@@ -89,17 +98,36 @@ def _memory(
         embedder = make_embedder(args.model, all_cores=all_cores)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    return Memory(store, settings.data_dir, embedder)
+    memory = Memory(store, settings.data_dir, embedder)
+    if writes and memory.folder.exists() and not may_write_dir(memory.folder):
+        raise CommandError(
+            f"The memory folder {memory.folder} is not writable (or not a folder), so nothing "
+            "can be added or removed; Botifython does not change its permissions. Make it a "
+            "writable folder, or choose another data folder with --data-dir."
+        )
+    return memory
 
 
 def _run(job: Any) -> Any:
-    """Run a memory job, turning model and index errors into one clear message."""
+    """Run a memory job, turning model, index and file errors into one clear message."""
     from botifython_tui.core.memory import EmbeddingError, IndexCorrupt
+    from botifython_tui.core.memory.service import MEMORY_FOLDER
 
     try:
         return job()
     except (EmbeddingError, IndexCorrupt) as exc:
         raise CommandError(str(exc)) from exc
+    except OSError as exc:  # the memory folder or an index file: full, read-only, in the way
+        log.warning("memory job failed", exc_info=True)
+        raise CommandError(
+            describe_os_error(
+                exc,
+                "memory file",
+                exc.filename or MEMORY_FOLDER,
+                f"The memory is kept in the data folder's {MEMORY_FOLDER}/ folder: it must be a "
+                "writable folder with free space (or choose another with --data-dir).",
+            )
+        ) from exc
 
 
 def _shown(path: str) -> str:
@@ -256,7 +284,7 @@ def _report(report: IngestReport) -> None:
 
 def docs_add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store, all_cores=True)  # no UI to keep responsive
+    memory = _memory(args, settings, store, all_cores=True, writes=True)  # no UI to keep waiting
     with _renderer() as progress:
         report = _run(lambda: memory.add_paths(args.paths, profile.id, progress))
     _report(report)
@@ -322,7 +350,7 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store)
+    memory = _memory(args, settings, store, writes=True)
     removed: list[str] = []
     for path in args.paths:
         removed += _run(lambda p=path: memory.remove(p, profile.id))
@@ -340,7 +368,7 @@ def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 def docs_reindex(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store, all_cores=True)  # no UI to keep responsive
+    memory = _memory(args, settings, store, all_cores=True, writes=True)  # no UI to keep waiting
     if not memory.has_chunks(profile.id):
         say(f"The memory of profile {single_line(profile.name)} is empty: nothing to re-index.")
         return 0
