@@ -74,7 +74,7 @@ class Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         self.exit(
             2,
-            f"botifython: error: {shorten(single_line(message))} (see {self.prog} --help)\n",
+            f"botifython: error: {shorten(single_line(printable(message)))} (see {self.prog} --help)\n",
         )
 
 
