@@ -116,17 +116,31 @@ def _tighten(path: Path, mode: int) -> None:
         pass  # not ours to change; the files inside are 0600 regardless
 
 
-def _readable(value: str, name: str) -> str:
-    """Text from the environment or a flag: undecodable bytes and NUL are refused, by name."""
+def _unreadable(value: str) -> str | None:
+    """Why text from the environment or a flag cannot be used (undecodable bytes, NUL), or None."""
     if "\x00" in value:
-        raise InvalidSetting(f"{name} contains a NUL character; set it to a plain path.")
+        return "it contains a NUL character"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        raise InvalidSetting(
-            f"{name}={shown!r} is not valid UTF-8 text; use a name without undecodable bytes."
-        ) from None
+        return "it is not valid UTF-8 (it has an undecodable byte)"
+    return None
+
+
+def _shown(name: str, value: str) -> str:
+    """`NAME='value'` for a variable, `--flag 'value'` for a flag; undecodable bytes as \\xNN."""
+    try:
+        text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return f"{name} '{text}'" if name.startswith("--") else f"{name}='{text}'"
+
+
+def _readable(value: str, name: str) -> str:
+    """A folder from the environment or a flag, refused by name if it cannot be used as text."""
+    problem = _unreadable(value)
+    if problem:
+        raise InvalidSetting(f"{_shown(name, value)} cannot be used: {problem}; use another name.")
     return value
 
 
@@ -137,11 +151,14 @@ def _botify_api_url(raw: str | None) -> str:
     if raw in (None, ""):
         return DEFAULT_BOTIFY_API_URL
     try:
-        return http_url(_readable(raw, "BOTIFY_API_URL"))
+        problem = _unreadable(raw)
+        if problem:
+            raise ValueError(problem)
+        return http_url(raw)
     except ValueError as exc:
         raise InvalidSetting(
-            f"BOTIFY_API_URL={raw!r} is not a usable address: {exc}. Unset it, or set it to a URL "
-            f"like {DEFAULT_BOTIFY_API_URL}."
+            f"{_shown('BOTIFY_API_URL', raw)} is not a usable address: {exc}. Unset it, or set "
+            f"it to a URL like {DEFAULT_BOTIFY_API_URL}."
         ) from None
 
 
@@ -153,11 +170,13 @@ def _ollama_host(flag: str | None, env_value: str | None) -> str | None:
     if not raw:
         return None
     try:
-        ollama_url(_readable(raw, name))
+        problem = _unreadable(raw)
+        if problem:
+            raise ValueError(problem)
+        ollama_url(raw)
     except ValueError as exc:
-        shown = f"{name} {raw!r}" if name.startswith("--") else f"{name}={raw!r}"
         raise InvalidSetting(
-            f"{shown} is not a usable Ollama address: {exc}. Set it to HOST:PORT "
+            f"{_shown(name, raw)} is not a usable Ollama address: {exc}. Set it to HOST:PORT "
             "(like localhost:11434) or an http(s):// URL."
         ) from None
     return raw
