@@ -108,10 +108,9 @@ def _memory(
     return memory
 
 
-def _run(job: Any) -> Any:
+def _run(job: Any, folder: Path) -> Any:
     """Run a memory job, turning model, index and file errors into one clear message."""
     from botifython_tui.core.memory import EmbeddingError, IndexCorrupt
-    from botifython_tui.core.memory.service import MEMORY_FOLDER
 
     try:
         return job()
@@ -123,9 +122,9 @@ def _run(job: Any) -> Any:
             describe_os_error(
                 exc,
                 "memory file",
-                exc.filename or MEMORY_FOLDER,
-                f"The memory is kept in the data folder's {MEMORY_FOLDER}/ folder: it must be a "
-                "writable folder with free space (or choose another with --data-dir).",
+                exc.filename or folder,
+                f"The memory is kept in {folder}: it must be a writable folder with free space "
+                "(or choose another data folder with --data-dir).",
             )
         ) from exc
 
@@ -286,7 +285,7 @@ def docs_add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
     memory = _memory(args, settings, store, all_cores=True, writes=True)  # no UI to keep waiting
     with _renderer() as progress:
-        report = _run(lambda: memory.add_paths(args.paths, profile.id, progress))
+        report = _run(lambda: memory.add_paths(args.paths, profile.id, progress), memory.folder)
     _report(report)
     missing = [p for p, reason in report.skipped if reason == "no such file or folder"]
     if missing and not (report.added or report.updated or report.unchanged or report.removed):
@@ -328,7 +327,7 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
         say(f"The memory of profile {single_line(profile.name)} is empty: add documents first.")
         return 0
     started = time.monotonic()
-    hits = _run(lambda: memory.search(args.query, profile.id, args.k))
+    hits = _run(lambda: memory.search(args.query, profile.id, args.k), memory.folder)
     for notice in memory.notices:
         say(f"note: {single_line(notice)}")
     for rank, hit in enumerate(hits, start=1):
@@ -353,7 +352,7 @@ def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> i
     memory = _memory(args, settings, store, writes=True)
     removed: list[str] = []
     for path in args.paths:
-        removed += _run(lambda p=path: memory.remove(p, profile.id))
+        removed += _run(lambda p=path: memory.remove(p, profile.id), memory.folder)
     if not removed:
         raise CommandError(
             "No document matched "
@@ -373,6 +372,6 @@ def docs_reindex(args: argparse.Namespace, settings: Settings, store: Store) -> 
         say(f"The memory of profile {single_line(profile.name)} is empty: nothing to re-index.")
         return 0
     with _renderer() as progress:
-        report = _run(lambda: memory.reindex(profile.id, progress))
+        report = _run(lambda: memory.reindex(profile.id, progress), memory.folder)
     _report(report)
     return 0
