@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botifython_tui.core import setting_values as checks
 from botifython_tui.core.paths import PathProblem, ensure_private_dir, remove_permissions
+from botifython_tui.core.setting_values import DEFAULT_BOTIFY_API_URL
 
-DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 DEFAULT_SERVE_PORT = 8777
 DEFAULT_MAX_EDGES = 1_000_000
@@ -64,19 +65,26 @@ class Settings:
 
         def pick(flag: str | os.PathLike[str] | None, option: str, var: str, default: str) -> Path:
             if flag not in (None, ""):
-                raw = _readable(os.fspath(flag), option)
+                raw = checks.folder(os.fspath(flag), option)
             else:
-                raw = _readable(env.get(var) or default, var)
+                raw = checks.folder(env.get(var) or default, var)
             path = Path(raw).expanduser()
             return path if path.is_absolute() else (cwd / path)
 
-        return cls(
-            data_dir=pick(data_dir, "--data-dir", "BOTIFYTHON_DATA_DIR", "data"),
-            downloads_dir=pick(
+        try:  # each value is checked once, here: an odd one is refused by name, with the fix
+            data = pick(data_dir, "--data-dir", "BOTIFYTHON_DATA_DIR", "data")
+            downloads = pick(
                 downloads_dir, "--downloads-dir", "BOTIFYTHON_DOWNLOADS_DIR", "downloads"
-            ),
-            botify_api_url=_botify_api_url(env.get("BOTIFY_API_URL")),
-            ollama_host=_ollama_host(ollama_host, env.get("OLLAMA_HOST")),
+            )
+            botify_api_url = checks.botify_api_url(env.get("BOTIFY_API_URL"))
+            ollama = checks.ollama_host(ollama_host, env.get("OLLAMA_HOST"))
+        except ValueError as exc:
+            raise InvalidSetting(str(exc)) from None
+        return cls(
+            data_dir=data,
+            downloads_dir=downloads,
+            botify_api_url=botify_api_url,
+            ollama_host=ollama,
             serve_port=_int_setting(env, "BOTIFYTHON_SERVE_PORT", DEFAULT_SERVE_PORT, 0, 65535),
             max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )
@@ -114,72 +122,6 @@ def _tighten(path: Path, mode: int) -> None:
             remove_permissions(path, mode)
     except OSError:
         pass  # not ours to change; the files inside are 0600 regardless
-
-
-def _unreadable(value: str) -> str | None:
-    """Why text from the environment or a flag cannot be used (undecodable bytes, NUL), or None."""
-    if "\x00" in value:
-        return "it contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "it is not valid UTF-8 (it has an undecodable byte)"
-    return None
-
-
-def _shown(name: str, value: str) -> str:
-    """`NAME='value'` for a variable, `--flag 'value'` for a flag; undecodable bytes as \\xNN."""
-    try:
-        text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return f"{name} '{text}'" if name.startswith("--") else f"{name}='{text}'"
-
-
-def _readable(value: str, name: str) -> str:
-    """A folder from the environment or a flag, refused by name if it cannot be used as text."""
-    problem = _unreadable(value)
-    if problem:
-        raise InvalidSetting(f"{_shown(name, value)} cannot be used: {problem}; use another name.")
-    return value
-
-
-def _botify_api_url(raw: str | None) -> str:
-    """BOTIFY_API_URL, checked once here so no command meets an odd one later."""
-    from botifython_tui.core.addresses import http_url
-
-    if raw in (None, ""):
-        return DEFAULT_BOTIFY_API_URL
-    try:
-        problem = _unreadable(raw)
-        if problem:
-            raise ValueError(problem)
-        return http_url(raw)
-    except ValueError as exc:
-        raise InvalidSetting(
-            f"{_shown('BOTIFY_API_URL', raw)} is not a usable address: {exc}. Unset it, or set "
-            f"it to a URL like {DEFAULT_BOTIFY_API_URL}."
-        ) from None
-
-
-def _ollama_host(flag: str | None, env_value: str | None) -> str | None:
-    """--ollama-host, else OLLAMA_HOST, checked once here (None: use the app's setting)."""
-    from botifython_tui.core.addresses import ollama_url
-
-    name, raw = ("--ollama-host", flag) if flag else ("OLLAMA_HOST", env_value)
-    if not raw:
-        return None
-    try:
-        problem = _unreadable(raw)
-        if problem:
-            raise ValueError(problem)
-        ollama_url(raw)
-    except ValueError as exc:
-        raise InvalidSetting(
-            f"{_shown(name, raw)} is not a usable Ollama address: {exc}. Set it to HOST:PORT "
-            "(like localhost:11434) or an http(s):// URL."
-        ) from None
-    return raw
 
 
 def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -1,4 +1,4 @@
-"""Safe folders, named full disks, database conditions, and the addresses a person sets."""
+"""Safe folders, named full disks, database conditions, and the settings values a person sets."""
 
 from __future__ import annotations
 
