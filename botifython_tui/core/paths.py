@@ -100,19 +100,20 @@ def ensure_private_dir(path: Path, *, what: str, fix: str, require_writable: boo
     """Create `path` and any missing parent 0700; refuse an existing one that is not a writable
     folder (never chmod-ing it). Returns True if the folder was created now."""
     try:
-        is_dir = path.is_dir()
-        in_the_way = not is_dir and (path.exists() or path.is_symlink())
+        info: os.stat_result | None = os.stat(path)  # one look: another instance may be creating it
+    except FileNotFoundError:
+        info = None
     except (OSError, ValueError) as exc:  # a name too long, a path through a file…
         reason = getattr(exc, "strerror", None) or str(exc)
         raise PathProblem(f"Cannot use the {what} folder {path}: {reason}; {fix}.") from exc
-    if is_dir:
+    if info is not None and stat.S_ISDIR(info.st_mode):
         if require_writable and not may_write_dir(path):
             raise PathProblem(
                 f"The {what} folder {path} is not writable ({_mode(path)}); Botifython does not "
                 f"change a folder's permissions. Make it writable (chmod u+w '{path}') or {fix}."
             )
         return False
-    if in_the_way:
+    if info is not None:
         raise PathProblem(f"The {what} folder {path} exists but is not a folder; {fix}.")
     try:
         missing = [p for p in (path, *path.parents) if not p.exists()]
