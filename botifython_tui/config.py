@@ -7,7 +7,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
+from botifython_tui.core import setting_values as checks
+from botifython_tui.core.paths import PathProblem, ensure_private_dir, remove_permissions
+from botifython_tui.core.setting_values import DEFAULT_BOTIFY_API_URL
+
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 DEFAULT_SERVE_PORT = 8777
 DEFAULT_CORS_ORIGINS = ("https://cosmograph.app",)
@@ -18,6 +21,14 @@ LOG_FILENAME = "botifython.log"
 
 class ConfigError(Exception):
     """A setting is unusable (for example a data folder that cannot be created)."""
+
+    exit_code = 1
+
+
+class InvalidSetting(ConfigError):
+    """A flag or environment variable whose value cannot be read: bad input, not a failure."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -56,40 +67,64 @@ class Settings:
         env = dict(os.environ) if env is None else env
         cwd = cwd or Path.cwd()
 
-        def pick(flag: str | os.PathLike[str] | None, var: str, default: str) -> Path:
-            raw = flag if flag not in (None, "") else env.get(var) or default
+        def pick(flag: str | os.PathLike[str] | None, option: str, var: str, default: str) -> Path:
+            if flag not in (None, ""):
+                raw = checks.folder(os.fspath(flag), option)
+            else:
+                raw = checks.folder(env.get(var) or default, var)
             path = Path(raw).expanduser()
             return path if path.is_absolute() else (cwd / path)
 
+        try:  # each value is checked once, here: an odd one is refused by name, with the fix
+            data = pick(data_dir, "--data-dir", "BOTIFYTHON_DATA_DIR", "data")
+            downloads = pick(
+                downloads_dir, "--downloads-dir", "BOTIFYTHON_DOWNLOADS_DIR", "downloads"
+            )
+            botify_api_url = checks.botify_api_url(env.get("BOTIFY_API_URL"))
+            ollama = checks.ollama_host(ollama_host, env.get("OLLAMA_HOST"))
+        except ValueError as exc:
+            raise InvalidSetting(str(exc)) from None
         return cls(
-            data_dir=pick(data_dir, "BOTIFYTHON_DATA_DIR", "data"),
-            downloads_dir=pick(downloads_dir, "BOTIFYTHON_DOWNLOADS_DIR", "downloads"),
-            botify_api_url=(env.get("BOTIFY_API_URL") or DEFAULT_BOTIFY_API_URL).rstrip("/"),
-            ollama_host=ollama_host or env.get("OLLAMA_HOST") or None,
+            data_dir=data,
+            downloads_dir=downloads,
+            botify_api_url=botify_api_url,
+            ollama_host=ollama,
             serve_port=_int_setting(env, "BOTIFYTHON_SERVE_PORT", DEFAULT_SERVE_PORT, 0, 65535),
             cors_origins=_origins_setting(env, "BOTIFYTHON_CORS_ORIGINS", DEFAULT_CORS_ORIGINS),
             max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )
 
     def ensure_dirs(self) -> None:
-        """Create the data folder (0700) and the downloads folder, with clear errors."""
-        _make_dir(self.data_dir, 0o700, "data")
-        _make_dir(self.downloads_dir, 0o755, "downloads")
-        if not os.access(self.data_dir, os.W_OK | os.X_OK):
-            raise ConfigError(
-                f"The data folder {self.data_dir} is not writable. "
-                "Fix its permissions or choose another with --data-dir / BOTIFYTHON_DATA_DIR."
+        """Create the data and downloads folders (0700). A data folder the app may not write to is
+        refused with the fix, never chmod-ed; one holding only the app's files is made private."""
+        try:
+            created = ensure_private_dir(
+                self.data_dir,
+                what="data",
+                fix="choose another with --data-dir / BOTIFYTHON_DATA_DIR",
             )
+            if not created:
+                _tighten(self.data_dir, 0o700)
+            # Only exports write here; they check it before any job starts.
+            ensure_private_dir(
+                self.downloads_dir,
+                what="downloads",
+                fix="choose another with --downloads-dir / BOTIFYTHON_DOWNLOADS_DIR",
+                require_writable=False,
+            )
+        except PathProblem as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _tighten(path: Path, mode: int) -> None:
-    """A data folder that holds only Botifython's files (as in a fresh checkout) is made private."""
+    """A data folder that holds only Botifython's files (as in a fresh checkout) is made private,
+    by removing permissions only: a permission is never added."""
     try:
         info = path.stat()
         if info.st_uid != os.getuid() or not info.st_mode & 0o077:
             return
         if all(entry.name.startswith(_OWN_ENTRIES) for entry in path.iterdir()):
-            os.chmod(path, mode)
+            remove_permissions(path, mode)
     except OSError:
         pass  # not ours to change; the files inside are 0600 regardless
 
@@ -101,9 +136,9 @@ def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: i
     try:
         value = int(str(raw).replace("_", "").replace(",", ""))
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+        raise InvalidSetting(f"{name}={raw!r} is not a whole number.") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is out of range ({low}–{high}).")
+        raise InvalidSetting(f"{name}={value} is out of range ({low}–{high}).")
     return value
 
 
@@ -131,21 +166,3 @@ def _origins_setting(env: dict[str, str], name: str, default: tuple[str, ...]) -
 
 
 _OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token")
-
-
-def _make_dir(path: Path, mode: int, what: str) -> None:
-    if path.is_dir():
-        if what == "data":
-            _tighten(path, mode)
-        return
-    if path.exists():
-        raise ConfigError(f"The {what} folder {path} exists but is not a folder.")
-    try:
-        path.mkdir(parents=True, mode=mode)
-        os.chmod(path, mode)  # mkdir's mode is masked by the umask
-    except OSError as exc:
-        flag = "--data-dir" if what == "data" else "--downloads-dir"
-        raise ConfigError(
-            f"Cannot create the {what} folder {path}: {exc.strerror or exc}. "
-            f"Choose a writable location with {flag}."
-        ) from exc

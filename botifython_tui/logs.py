@@ -57,6 +57,10 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         fd = os.open(self.baseFilename, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
 
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        """A log line that cannot be written (a full disk) is dropped: logging's default would
+        print a traceback on the user's terminal."""
+
 
 def configure_logging(log_path: Path, level: int = logging.INFO) -> logging.Logger:
     """Send the app's log to a rotating file (0600); idempotent."""

@@ -49,8 +49,8 @@ def run_chat(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     if not question:
         raise CommandError("The question is empty.")
     profile = store.profiles.find(args.profile) if args.profile else store.profiles.current()
-    host = ollama_host(settings, store)
     try:
+        host = ollama_host(settings, store)  # a host saved in the app is checked here
         return asyncio.run(_chat(args, store, profile, host, question))
     except OllamaError as exc:
         raise CommandError(str(exc)) from exc

@@ -8,13 +8,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from botifython_tui.cli.arguments import whole_number
 from botifython_tui.cli.output import CommandError, say
 from botifython_tui.config import Settings
+from botifython_tui.core.paths import describe_os_error, may_write_dir
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
+from botifython_tui.logs import get_logger
 
 if TYPE_CHECKING:
     from botifython_tui.core.memory import Event, IngestReport, Memory
+
+log = get_logger("cli.docs")
 
 SNIPPET_CHARS = 240
 SKIPPED_SHOWN = 20
@@ -51,7 +56,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
     sub = actions.add_parser("search", parents=parents, help="ranked passages for a question")
     sub.add_argument("query")
-    sub.add_argument("-k", type=int, default=5, metavar="N", help="how many results (default 5)")
+    sub.add_argument(
+        "-k",
+        type=whole_number(1, 1000, "a number of results"),
+        default=5,
+        metavar="N",
+        help="how many results (default 5)",
+    )
     sub.set_defaults(handler=docs_search)
 
     sub = actions.add_parser(
@@ -74,7 +85,12 @@ def _profile(args: argparse.Namespace, store: Store) -> Profile:
 
 
 def _memory(
-    args: argparse.Namespace, settings: Settings, store: Store, *, all_cores: bool = False
+    args: argparse.Namespace,
+    settings: Settings,
+    store: Store,
+    *,
+    all_cores: bool = False,
+    writes: bool = False,
 ) -> Memory:
     from botifython_tui.core.memory import Memory, make_embedder
 
@@ -82,17 +98,35 @@ def _memory(
         embedder = make_embedder(args.model, all_cores=all_cores)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    return Memory(store, settings.data_dir, embedder)
+    memory = Memory(store, settings.data_dir, embedder)
+    if writes and memory.folder.exists() and not may_write_dir(memory.folder):
+        raise CommandError(
+            f"The memory folder {memory.folder} is not writable (or not a folder), so nothing "
+            "can be added or removed; Botifython does not change its permissions. Make it a "
+            "writable folder, or choose another data folder with --data-dir."
+        )
+    return memory
 
 
-def _run(job: Any) -> Any:
-    """Run a memory job, turning model and index errors into one clear message."""
+def _run(job: Any, folder: Path) -> Any:
+    """Run a memory job, turning model, index and file errors into one clear message."""
     from botifython_tui.core.memory import EmbeddingError, IndexCorrupt
 
     try:
         return job()
     except (EmbeddingError, IndexCorrupt) as exc:
         raise CommandError(str(exc)) from exc
+    except OSError as exc:  # the memory folder or an index file: full, read-only, in the way
+        log.warning("memory job failed", exc_info=True)
+        raise CommandError(
+            describe_os_error(
+                exc,
+                "memory file",
+                exc.filename or folder,
+                f"The memory is kept in {folder}: it must be a writable folder with free space "
+                "(or choose another data folder with --data-dir).",
+            )
+        ) from exc
 
 
 def _shown(path: str) -> str:
@@ -249,9 +283,9 @@ def _report(report: IngestReport) -> None:
 
 def docs_add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store, all_cores=True)  # no UI to keep responsive
+    memory = _memory(args, settings, store, all_cores=True, writes=True)  # no UI to keep waiting
     with _renderer() as progress:
-        report = _run(lambda: memory.add_paths(args.paths, profile.id, progress))
+        report = _run(lambda: memory.add_paths(args.paths, profile.id, progress), memory.folder)
     _report(report)
     missing = [p for p, reason in report.skipped if reason == "no such file or folder"]
     if missing and not (report.added or report.updated or report.unchanged or report.removed):
@@ -287,15 +321,13 @@ def docs_list(args: argparse.Namespace, settings: Settings, store: Store) -> int
 def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     from botifython_tui.core.memory.grounding import source_label
 
-    if args.k < 1:
-        raise CommandError("-k must be at least 1.")
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
     if not memory.has_chunks(profile.id):
         say(f"The memory of profile {single_line(profile.name)} is empty: add documents first.")
         return 0
     started = time.monotonic()
-    hits = _run(lambda: memory.search(args.query, profile.id, args.k))
+    hits = _run(lambda: memory.search(args.query, profile.id, args.k), memory.folder)
     for notice in memory.notices:
         say(f"note: {single_line(notice)}")
     for rank, hit in enumerate(hits, start=1):
@@ -317,10 +349,10 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store)
+    memory = _memory(args, settings, store, writes=True)
     removed: list[str] = []
     for path in args.paths:
-        removed += _run(lambda p=path: memory.remove(p, profile.id))
+        removed += _run(lambda p=path: memory.remove(p, profile.id), memory.folder)
     if not removed:
         raise CommandError(
             "No document matched "
@@ -335,11 +367,11 @@ def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 def docs_reindex(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
-    memory = _memory(args, settings, store, all_cores=True)  # no UI to keep responsive
+    memory = _memory(args, settings, store, all_cores=True, writes=True)  # no UI to keep waiting
     if not memory.has_chunks(profile.id):
         say(f"The memory of profile {single_line(profile.name)} is empty: nothing to re-index.")
         return 0
     with _renderer() as progress:
-        report = _run(lambda: memory.reindex(profile.id, progress))
+        report = _run(lambda: memory.reindex(profile.id, progress), memory.folder)
     _report(report)
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -15,10 +18,12 @@ from botifython_tui.cli import (
     docs_commands,
     store_commands,
 )
+from botifython_tui.cli.arguments import Parser, check_text
 from botifython_tui.cli.output import CommandError, fail
 from botifython_tui.config import ConfigError, Settings
-from botifython_tui.core.store import Store, StoreError
-from botifython_tui.logs import configure_logging, get_logger
+from botifython_tui.core.paths import describe_os_error, disk_full_message, is_disk_full
+from botifython_tui.core.store import InvalidInput, Store, StoreError, database_error
+from botifython_tui.logs import LOGGER_NAME, configure_logging, get_logger
 
 log = get_logger("cli")
 
@@ -47,7 +52,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="botifython",
         description="Botifython: Botify link-graph exports, todos and a local assistant, "
         "in the terminal. Without a command, starts the terminal UI.",
@@ -55,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"botifython {__version__}")
     _common_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     _common_options(common, suppress=True)
     store_commands.register(commands, common)
     botify_commands.register(commands, common)
@@ -66,8 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; whatever happens, the terminal gets one line, never a traceback."""
+    _printable_streams()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return fail("Interrupted.", code=130)
+    except BrokenPipeError:  # `botifython todo list | head -1`: the reader left, nothing to say
+        _drop_stdout()
+        return 1
+    except Exception as exc:  # the last resort: something no layer below turned into a message
+        return _unexpected(exc)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_text(parser, args)
     try:
         settings = Settings.resolve(
             data_dir=args.data_dir,
@@ -75,25 +95,85 @@ def main(argv: Sequence[str] | None = None) -> int:
             ollama_host=getattr(args, "ollama_host", None),
         )
         settings.ensure_dirs()
+    except ConfigError as exc:
+        return fail(str(exc), code=exc.exit_code)
+    try:
         configure_logging(settings.log_path)
+    except OSError as exc:
+        return fail(
+            describe_os_error(
+                exc,
+                "log file",
+                settings.log_path,
+                "Make it writable, or choose another data folder with --data-dir.",
+            )
+        )
+    try:
         store = Store(settings.db_path)
-    except (ConfigError, StoreError) as exc:
+    except StoreError as exc:
+        log.warning("cannot open the database: %s", exc, exc_info=True)
         return fail(str(exc))
     try:
         if args.command is None:
             return run_tui(settings, store)
         return args.handler(args, settings, store)
-    except (CommandError, StoreError) as exc:
-        return fail(str(exc))
-    except sqlite3.DatabaseError as exc:  # corruption found past the first page, a lock timeout
+    except CommandError as exc:
+        return fail(str(exc), code=exc.exit_code)
+    except StoreError as exc:
+        return fail(str(exc), code=2 if isinstance(exc, InvalidInput) else 1)
+    except sqlite3.DatabaseError as exc:  # corruption found past the first page, say
+        log.warning("database error", exc_info=True)
+        return fail(str(database_error(settings.db_path, exc)))
+    except OSError as exc:
+        if not is_disk_full(exc, exc.filename or settings.data_dir):
+            raise
+        log.warning("disk full", exc_info=True)
         return fail(
-            f"The database {settings.db_path} could not be used: {exc}. If it is corrupt, "
-            "move it away or point --data-dir elsewhere."
+            disk_full_message(exc.filename or settings.data_dir, "Free some space and try again.")
         )
-    except KeyboardInterrupt:
-        return fail("Interrupted.", code=130)
     finally:
-        store.close()
+        with contextlib.suppress(sqlite3.Error):
+            store.close()
+
+
+def _unexpected(exc: Exception) -> int:
+    """One line on the terminal; the traceback in the log, when there is one."""
+    logged = _log_file()
+    if logged is not None:
+        log.error("unexpected error", exc_info=exc)
+    where = f"; the details are in {logged}" if logged else ""
+    if isinstance(exc, OSError):
+        target = exc.filename or "a file"
+        return fail(describe_os_error(exc, "file", target, f"Check it and try again{where}."))
+    return fail(
+        f"unexpected {type(exc).__name__}: {exc}. This is a bug in Botifython{where}; "
+        "please report it."
+    )
+
+
+def _log_file() -> str | None:
+    """The log file, if logging was configured before the failure."""
+    for handler in logging.getLogger(LOGGER_NAME).handlers:
+        name = getattr(handler, "baseFilename", None)
+        if name:
+            return str(name)
+    return None
+
+
+def _printable_streams() -> None:
+    """Text that cannot be encoded (an odd locale, an undecodable file name) is escaped, not fatal."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="backslashreplace")
+
+
+def _drop_stdout() -> None:
+    """After a broken pipe, send what Python still flushes at exit nowhere."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def run_tui(settings: Settings, store: Store) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from botifython_tui.cli.arguments import record_id
 from botifython_tui.cli.output import CommandError, say
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
@@ -49,10 +50,10 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         ("undone", False, "reopen a todo"),
     ):
         sub = todo_commands.add_parser(name, parents=parents, help=text)
-        sub.add_argument("id", type=int)
+        sub.add_argument("id", type=record_id("todo"), metavar="ID")
         sub.set_defaults(handler=todo_done, done=done)
     sub = todo_commands.add_parser("delete", parents=parents, help="delete a todo")
-    sub.add_argument("id", type=int)
+    sub.add_argument("id", type=record_id("todo"), metavar="ID")
     sub.set_defaults(handler=todo_delete)
 
 
@@ -92,7 +93,8 @@ def profile_delete(args: argparse.Namespace, settings: Settings, store: Store) -
     if not args.yes:
         raise CommandError(
             f"Deleting the profile {profile.name!r} also deletes its todos; "
-            "run again with --yes to confirm."
+            "run again with --yes to confirm.",
+            exit_code=3,
         )
     store.profiles.delete(profile.id)
     say(f"Deleted profile {profile.id}: {_name(profile)}")

@@ -67,7 +67,10 @@ def normalize_host(value: str | None) -> str:
     else:
         scheme, rest, default_port = "http", raw, 11434
     hostport, _, path = rest.partition("/")
-    parts = urlsplit(f"//{hostport}")
+    try:
+        parts = urlsplit(f"//{hostport}")  # "[::1" is refused here
+    except ValueError:
+        raise OllamaError(f"The Ollama host {raw!r} is not a valid address.") from None
     try:
         port = parts.port or default_port
     except ValueError:

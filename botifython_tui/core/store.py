@@ -12,12 +12,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from botifython_tui.core.paths import disk_full_message, is_disk_full
 
 if TYPE_CHECKING:  # sqlite-utils does the schema work; it is imported only when that is needed
     import sqlite_utils
@@ -35,6 +37,10 @@ class StoreError(Exception):
 
 class DatabaseUnusable(StoreError):
     """The database file cannot be opened: corrupt, not SQLite, too new, or not writable."""
+
+
+class DiskFull(DatabaseUnusable):
+    """The disk holding the database has no room: the write was rolled back, nothing changed."""
 
 
 class NotFound(StoreError, KeyError):
@@ -230,18 +236,65 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _unusable(path: Path, exc: sqlite3.DatabaseError) -> DatabaseUnusable:
-    """A clear, user-facing error for a database SQLite refuses to use."""
+# Primary SQLite result codes that describe the file or the disk, not a bug in a statement.
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
+_CONDITIONS = {
+    _SQLITE_BUSY,
+    _SQLITE_LOCKED,
+    _SQLITE_READONLY,
+    _SQLITE_IOERR,
+    _SQLITE_CORRUPT,
+    _SQLITE_FULL,
+    _SQLITE_CANTOPEN,
+    _SQLITE_NOTADB,
+}
+
+
+def _primary_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_file_condition(exc: BaseException) -> bool:
+    """A SQLite error about the file or the disk (full, locked, read-only, corrupt, I/O)."""
+    return isinstance(exc, sqlite3.DatabaseError) and _primary_code(exc) in _CONDITIONS
+
+
+def database_error(path: Path, exc: sqlite3.DatabaseError, *, waited: float = 0.0) -> StoreError:
+    """A clear, user-facing error for a database SQLite refuses to use or to write."""
     text = str(exc)
-    if "not a database" in text or "malformed" in text or "encrypted" in text:
+    code = _primary_code(exc)
+    if is_disk_full(exc, path):
+        return DiskFull(
+            disk_full_message(
+                path,
+                "Free some space there (or move the data folder with --data-dir); "
+                "the database was left as it was and nothing was saved.",
+            )
+        )
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or any(
+        word in text for word in ("not a database", "malformed", "encrypted")
+    ):
         return DatabaseUnusable(
             f"The file {path} is not a Botifython database (or it is corrupt): {text}. "
             "It was left untouched; move it away or point --data-dir elsewhere."
         )
-    if "readonly" in text or "unable to open" in text:
+    if code == _SQLITE_READONLY or "readonly" in text or "unable to open" in text:
         return DatabaseUnusable(
             f"The database {path} is not writable: {text}. Check the data folder's "
             "permissions or choose another with --data-dir."
+        )
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in text:
+        held = f" for {waited:.0f} s" if waited >= 1 else ""
+        return DatabaseUnusable(
+            f"The database {path} is locked by another program{held}. Close the other program "
+            "(or Botifython instance) holding it, then try again."
+        )
+    if code == _SQLITE_IOERR:
+        return DatabaseUnusable(
+            f"The disk holding the database {path} reported an I/O error ({text}). "
+            "Check the disk, or choose another data folder with --data-dir."
         )
     return DatabaseUnusable(f"Cannot use the database {path}: {text}.")
 
@@ -271,6 +324,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._busy_timeout = busy_timeout
         self.conn = self._connect(busy_timeout)
         try:
             self._migrate(schema_version)
@@ -281,7 +335,7 @@ class Store:
             # so SQLite removes its -wal and -shm files.
             self.conn.close()
             if isinstance(exc, sqlite3.DatabaseError):
-                raise _unusable(self.path, exc) from exc
+                raise database_error(self.path, exc, waited=busy_timeout) from exc
             raise
         self.kv = KeyValue(self)
         self.profiles = Profiles(self)
@@ -299,6 +353,10 @@ class Store:
                 path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
         except OSError as exc:
+            if is_disk_full(exc, path):
+                raise DiskFull(
+                    disk_full_message(path, "Free some space there, or use --data-dir elsewhere.")
+                ) from exc
             raise DatabaseUnusable(
                 f"Cannot create or open the database {path}: {exc.strerror or exc}. "
                 "Check the data folder's permissions or choose another with --data-dir."
@@ -316,7 +374,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise _unusable(path, exc) from exc
+            raise database_error(path, exc, waited=busy_timeout) from exc
         return conn
 
     @cached_property
@@ -331,9 +389,23 @@ class Store:
             self.conn.close()
 
     @contextmanager
+    def _file_errors(self) -> Iterator[None]:
+        """A full disk, a lock held too long, a read-only or damaged file: one clear StoreError."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_file_condition(exc):
+                raise
+            raise database_error(self.path, exc, waited=self._busy_timeout) from exc
+
+    @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; writers from other processes wait on the busy timeout."""
-        with self._lock:
+        """One write transaction; writers from other processes wait on the busy timeout.
+
+        Any failure, including a COMMIT refused because the disk is full, rolls the whole
+        transaction back, so the file keeps its last committed state and the connection stays
+        usable."""
+        with self._lock, self._file_errors():
             conn = self.conn
             if conn.in_transaction:  # nested: a savepoint inside the open transaction
                 name = f"nested_{threading.get_ident()}_{id(conn)}"
@@ -342,8 +414,9 @@ class Store:
                     yield conn
                 except BaseException:
                     if conn.in_transaction:
-                        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                        conn.execute(f"RELEASE SAVEPOINT {name}")
+                        with suppress(sqlite3.Error):
+                            conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                            conn.execute(f"RELEASE SAVEPOINT {name}")
                     raise
                 else:
                     conn.execute(f"RELEASE SAVEPOINT {name}")
@@ -351,20 +424,20 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            else:
-                conn.execute("COMMIT")
 
     def query(self, sql: str, params: Any = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, self._file_errors():
             return self.conn.execute(sql, params).fetchall()
 
     def data_version(self) -> int:
         """Changes when another connection (another instance) commits; cheap to poll."""
-        with self._lock:
+        with self._lock, self._file_errors():
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     @property
@@ -519,8 +592,9 @@ class Profiles:
         )
         if rows:
             return Profile(*rows[0])
-        if str(name).strip().isdigit():
-            return self.get(int(name))
+        digits = str(name).strip()
+        if digits.isascii() and digits.isdigit() and len(digits) <= 19 and int(digits) < 2**63:
+            return self.get(int(digits))
         raise NotFound(f"There is no profile named {name!r}.")
 
     def create(self, name: str) -> Profile:

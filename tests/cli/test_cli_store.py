@@ -321,7 +321,7 @@ def test_another_profiles_todo_cannot_be_reached_by_id(cli: CLI):
 def test_bad_todo_input_fails(cli: CLI):
     for err in cli.all_fail(("todo", "add", ""), ("todo", "add", "   "), ("todo", "add", "\t\n")):
         assert "blank" in err
-    assert "invalid int value" in cli.fails("todo", "done", "abc", code=2)  # a usage error
+    assert "is not a todo id" in cli.fails("todo", "done", "abc", code=2)  # a usage error
     store = cli.store()
     assert store.todos(1).list() == []
     store.close()

@@ -820,17 +820,15 @@ def test_downloads_dir_that_is_a_file_is_a_config_error(tmp_path: Path):
         settings.ensure_dirs()
 
 
-@pytest.mark.skipif(
-    hasattr(os, "geteuid") and os.geteuid() == 0,
-    reason="root ignores directory permissions, so chmod cannot make a folder unwritable",
-)
 def test_read_only_data_dir_is_a_config_error(tmp_path: Path):
+    # Root bypasses permission bits, but a folder whose bits let nobody write is refused anyway.
     data = tmp_path / "data"
     data.mkdir(mode=0o500)
     try:
         settings = Settings.resolve(data_dir=data, downloads_dir=tmp_path / "dl", env={})
         with pytest.raises(ConfigError, match="not writable"):
             settings.ensure_dirs()
+        assert stat.S_IMODE(data.stat().st_mode) == 0o500  # and never chmod-ed
     finally:
         data.chmod(0o700)
 
