@@ -67,6 +67,7 @@ class BotifythonApp(App):
             apps = [*builtin_apps(), *extra]
         self.apps, clashes = resolve_apps(apps)
         self.startup_problems = problems + clashes
+        self.startup_notes: list[str] = []  # e.g. an earlier version's ./data found here
         self.start_app = start_app or self.apps[0].id
         self.event_listeners: list[Callable[[AppEvent], None]] = []
         self._data_version = store.data_version()
@@ -93,6 +94,8 @@ class BotifythonApp(App):
         self._show_profile()
         for problem in self.startup_problems:
             self.notify(problem, title="Plugin", severity="warning", markup=False)
+        for text in self.startup_notes:
+            self.notify(text, title="Data folder", severity="warning", timeout=30, markup=False)
         self.set_interval(STORE_POLL_SECONDS, self.check_store_changes)
 
     # --- apps ---------------------------------------------------------------------------------
