@@ -27,6 +27,7 @@ def private_user_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     home = tmp_path_factory.mktemp("user-home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
     monkeypatch.setenv("BOTIFYTHON_DATA_DIR", str(home / "xdg-data" / "botifython"))
+    monkeypatch.delenv("BOTIFY_API_TOKEN", raising=False)  # a developer's own token stays out
     return home / "xdg-data" / "botifython"
 
 

@@ -19,7 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botifython_tui.cli.output import CommandError, say
+from botifython_tui.cli.output import (
+    CommandError,
+    NeedsConfirmation,
+    add_json_option,
+    emit_json,
+    note,
+    say,
+)
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
@@ -80,11 +87,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "status", parents=[common], help="show the masked token and check it with Botify"
     )
     sub.add_argument("--offline", action="store_true", help="do not contact Botify")
+    add_json_option(sub)
     sub.set_defaults(handler=token_status)
     sub = token_commands.add_parser("clear", parents=[common], help="forget the stored token")
     sub.set_defaults(handler=token_clear)
 
     sub = commands.add_parser("projects", parents=[common], help="list your Botify projects")
+    add_json_option(sub)
     sub.set_defaults(handler=projects)
 
     project_help = "project URL (https://app.botify.com/ORG/PROJECT/…) or ORG/PROJECT"
@@ -92,6 +101,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "analyses", parents=[common], help="list a project's analyses, newest first"
     )
     sub.add_argument("--project", required=True, metavar="URL", help=project_help)
+    add_json_option(sub)
     sub.set_defaults(handler=analyses)
 
     sub = commands.add_parser(
@@ -125,6 +135,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     sub.add_argument(
         "--profile", metavar="NAME", help="record the export in this profile, not the current one"
+    )
+    sub.add_argument(
+        "--json",
+        action="store_true",
+        help="print the export summary as one JSON document (progress goes to standard error)",
     )
     sub.add_argument(
         "--poll-interval",
@@ -169,7 +184,8 @@ def _stored_token(settings: Settings) -> str:
     token = TokenStore(settings.data_dir).load()
     if not token:
         raise CommandError(
-            "No Botify API token is stored. Set one with: botifython token set "
+            "No Botify API token is stored. Set one with: botifython token set, or set "
+            "BOTIFY_API_TOKEN "
             "(it reads the token from standard input or a hidden prompt)."
         )
     return token
@@ -259,13 +275,30 @@ def token_status(args: argparse.Namespace, settings: Settings, store: Store) -> 
 
     tokens = TokenStore(settings.data_dir)
     token = _stored_token(settings)
-    say(f"Token: {mask_token(token)} (in {tokens.path})")
+    from_env = tokens.from_env() is not None
+    source = tokens.source() or f"file {tokens.path}"
+    username = host = None
+    if not args.json:
+        say(f"Token: {mask_token(token)} (from the {source})")
+    if not args.offline:
+        with botify_errors():
+            username, host = asyncio.run(_username(settings, token))
+    if args.json:
+        emit_json(
+            {
+                "token": mask_token(token),
+                "source": "env" if from_env else "file",
+                "origin": "BOTIFY_API_TOKEN" if from_env else str(tokens.path),
+                "checked": not args.offline,
+                "username": username,
+                "host": host,
+            }
+        )
+        return 0
     if args.offline:
         say("Not checked with Botify (--offline).")
         return 0
-    with botify_errors():
-        username, host = asyncio.run(_username(settings, token))
-    say(f"Connected as {single_line(username)} ({host}).")
+    say(f"Connected as {single_line(username or '')} ({host}).")
     return 0
 
 
@@ -277,6 +310,8 @@ def token_clear(args: argparse.Namespace, settings: Settings, store: Store) -> i
         say(f"Removed the Botify API token ({tokens.path}).")
     else:
         say("No Botify API token was stored.")
+    if tokens.from_env():
+        note("BOTIFY_API_TOKEN is set, so its token is still used; unset it to stop using it.")
     return 0
 
 
@@ -293,6 +328,16 @@ def projects(args: argparse.Namespace, settings: Settings, store: Store) -> int:
 
     with botify_errors():
         username, found = asyncio.run(fetch())
+    if args.json:
+        emit_json(
+            {
+                "username": username,
+                "projects": [
+                    {"org": p.org, "slug": p.slug, "name": p.name, "label": p.label} for p in found
+                ],
+            }
+        )
+        return 0
     if not found:
         say(f"No projects found for {single_line(username)}.")
         return 0
@@ -315,10 +360,28 @@ def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     with botify_errors():
         found = asyncio.run(fetch())
     label = f"{ref.org}/{ref.project}"
+    exported = store.exported_analyses()
+    if args.json:
+        emit_json(
+            {
+                "org": ref.org,
+                "project": ref.project,
+                "analyses": [
+                    {
+                        "slug": a.slug,
+                        "name": a.name,
+                        "status": a.status,
+                        "date": a.date,
+                        "exported": (ref.org, ref.project, a.slug) in exported,
+                    }
+                    for a in found
+                ],
+            }
+        )
+        return 0
     if not found:
         say(f"{label} has no analyses.")
         return 0
-    exported = store.exported_analyses()
     slug_width = max(len(single_line(a.slug)) for a in found)
     name_width = max(len(single_line(a.name)) for a in found)
     for analysis in found:
@@ -379,7 +442,7 @@ def _refuse_if_exported(
         if earlier
         else ""
     )
-    raise CommandError(
+    raise NeedsConfirmation(
         f"The analysis {analysis} of {org}/{project} was already exported{where}. "
         "Exports cost Botify credits: run the command again with --yes to export it anyway."
     )
@@ -435,7 +498,7 @@ async def _export(
         if not args.yes:
             _refuse_if_exported(store, profile, ref.org, ref.project, run.analysis)
         which = " (the latest)" if run.latest else ""
-        say(
+        note(
             f"Exporting the link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
             f"at most {max_edges:,} edges, into {settings.downloads_dir}"
         )
@@ -535,6 +598,22 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
         meta_path=str(result.meta_path) if result.meta_path else None,
         summary=result.summary,
     )
+    if args.json:
+        emit_json(
+            {
+                "export_id": record.id,
+                "profile": profile.name,
+                "org": result.org,
+                "project": result.project,
+                "analysis": result.analysis,
+                "depth": result.depth,
+                "edges": result.edges,
+                "urls": result.urls,
+                "files": [str(w.path) for w in run.written],
+                "summary": result.summary,
+            }
+        )
+        return 0
     say("")
     for line in summary_lines(result, run.written):
         say(line)

@@ -8,6 +8,7 @@ side (each fault gets its own fake, because the fake's knobs are global) to keep
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pty
 import re
@@ -389,7 +390,9 @@ def test_linkgraph_exports_summarises_and_records(ws, fake):
         "Recorded as export 1",
     ):
         assert expected in out, expected
-    assert "export job" in out and "wrote" in out  # plain progress lines
+    # progress goes to standard error, the summary to standard output
+    assert "export job" in result.stderr and "wrote" in result.stderr
+    assert "export job" not in out
 
     [record] = ws.exports()
     assert (record.org, record.project, record.analysis) == (ORG, PROJECT, LATEST)
@@ -399,17 +402,30 @@ def test_linkgraph_exports_summarises_and_records(ws, fake):
     # A second export of the same analysis costs credits: refused unless --yes.
     jobs = len(fake.jobs)
     again = run(ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}")
-    assert again.returncode == 1
+    assert again.returncode == 3  # needs confirmation, not a failure
     assert "already exported" in again.stderr and "--yes" in again.stderr
     assert len(fake.jobs) == jobs
     requests = len(fake.requests)
     explicit = run(ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--analysis", LATEST)
-    assert explicit.returncode == 1 and "--yes" in explicit.stderr
+    assert explicit.returncode == 3 and "--yes" in explicit.stderr
     assert len(fake.requests) == requests  # a named analysis is refused before asking Botify
     forced = run(
-        ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--yes", "--poll-interval", "0"
+        ws,
+        fake,
+        "linkgraph",
+        "--project",
+        f"{ORG}/{PROJECT}",
+        "--yes",
+        "--poll-interval",
+        "0",
+        "--json",
     )
     assert forced.returncode == 0, forced.stderr
+    summary = json.loads(forced.stdout)  # one JSON document, nothing else on stdout
+    assert (summary["org"], summary["project"], summary["analysis"]) == (ORG, PROJECT, LATEST)
+    assert (summary["depth"], summary["edges"], summary["urls"]) == (depth, edges, urls)
+    assert str(links) in summary["files"] and summary["export_id"] == 2
+    assert "export job" in forced.stderr
     assert len(ws.exports()) == 2
     assert_links_file(links, latest_graph(), depth)
 
@@ -553,9 +569,12 @@ def test_linkgraph_faults(fault_runs, name):
         assert len(run_.ws.exports()) == 1
         return
     assert result.returncode == 1, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("botifython: error: "), result.stderr
-    assert expected in lines[0]
+    # progress lines come first on standard error; exactly one error line, the last
+    errors = [line for line in result.stderr.strip().splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("botifython: error: "), result.stderr
+    assert result.stderr.strip().splitlines()[-1] == errors[0]
+    assert expected in errors[0]
+    assert result.stdout == ""
     assert run_.ws.files() == []  # no partial (.part) and no final file
     assert run_.ws.exports() == []
 

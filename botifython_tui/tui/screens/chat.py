@@ -130,31 +130,54 @@ class ChatScreen(AppScreen):
 
     def action_set_host(self) -> None:
         from botifython_tui.core.ollama import HOST_KEY
+        from botifython_tui.core.text import single_line
 
-        hint = "HOST:PORT or URL; empty for the default (localhost:11434)"
-        if self.app.settings.ollama_host:
-            hint = "--ollama-host / OLLAMA_HOST is set and wins over this setting"
+        resolved = self.shell.chat.setting(HOST_KEY)
+        in_use = single_line(str(resolved.value))
+        title = "Ollama host: HOST:PORT or URL; empty for the default (localhost:11434)"
+        if resolved.overridden_by or resolved.source.value in ("flag", "env"):
+            title += (
+                f"\nOverridden by {resolved.origin}: the host in use is {in_use}."
+                + (
+                    f" Stored: {single_line(str(resolved.stored))}."
+                    if resolved.stored is not None
+                    else ""
+                )
+                + f" What you store here is used once {resolved.origin} is unset."
+            )
         self.app.push_screen(
-            TextPrompt(
-                f"Ollama host ({hint})",
-                value=str(self.store.kv.get(HOST_KEY, "")),
-                placeholder="localhost:11434",
-            ),
-            self._host_set,
+            TextPrompt(title, value=in_use, placeholder="localhost:11434"),
+            lambda value: self._host_set(value, shown=in_use),
         )
 
     @reports_errors("set the Ollama host")
-    def _host_set(self, value: str | None) -> None:
-        from botifython_tui.core.ollama import HOST_KEY, normalize_host
+    def _host_set(self, value: str | None, *, shown: str = "") -> None:
+        from botifython_tui.core import settings as declared
+        from botifython_tui.core.ollama import HOST_KEY
 
         if value is None:
             return
+        resolved = self.shell.chat.setting(HOST_KEY)
+        if value.strip() == shown and resolved.source.value in ("flag", "env"):
+            return  # accepted unchanged: nothing to store (the override stays in charge)
         if value.strip():
-            normalize_host(value)  # refuses nonsense with a clear message
-            self.store.kv[HOST_KEY] = value.strip()
+            try:
+                declared.store(self.store.kv, HOST_KEY, value)  # refuses nonsense clearly
+            except declared.SettingError as exc:
+                self.notify(str(exc), title="Ollama host", severity="error", markup=False)
+                return
         else:
-            self.store.kv.pop(HOST_KEY, None)
-        self.notify(f"The assistant talks to Ollama at {self.shell.chat.host}.", markup=False)
+            declared.forget(self.store.kv, HOST_KEY)
+        resolved = self.shell.chat.setting(HOST_KEY)
+        if resolved.overridden_by:
+            self.notify(
+                f"Stored; {resolved.origin} overrides it, so the assistant still talks to "
+                f"Ollama at {self.shell.chat.host}.",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            self.notify(f"The assistant talks to Ollama at {self.shell.chat.host}.", markup=False)
         self.shell.chat.changed()
 
     def _model_chosen(self, name: str | None) -> None:
