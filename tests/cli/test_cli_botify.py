@@ -350,6 +350,67 @@ def test_analyses_newest_first_across_pages_with_exported_mark(ws, fake):
     assert bad.returncode == 1 and "not a Botify address" in bad.stderr
 
 
+def test_projects_analyses_and_token_status_as_json(ws, fake):
+    fake.add_project(ORG, "shop.example.com", name="Shop", analyses=["20240801", "20241108"])
+    projects = run(ws, fake, "projects", "--json")
+    assert projects.returncode == 0, projects.stderr
+    listed = json.loads(projects.stdout)
+    assert listed["username"] == "jane.doe"
+    assert {(p["org"], p["slug"]) for p in listed["projects"]} >= {(ORG, "shop.example.com")}
+    shop = next(p for p in listed["projects"] if p["slug"] == "shop.example.com")
+    assert shop["name"] == "Shop" and shop["label"] == f"{ORG}/shop.example.com"
+
+    analyses = run(ws, fake, "analyses", "--project", f"{ORG}/shop.example.com", "--json")
+    assert analyses.returncode == 0, analyses.stderr
+    found = json.loads(analyses.stdout)
+    assert [a["slug"] for a in found["analyses"]] == ["20241108", "20240801"]
+    assert all(a["exported"] is False for a in found["analyses"])
+
+    status = run(ws, fake, "token", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert state["token"] == MASKED and state["source"] == "file"
+    assert state["origin"] == str(ws.token_path) and state["username"] == "jane.doe"
+    offline = json.loads(run(ws, fake, "token", "status", "--offline", "--json").stdout)
+    assert offline["checked"] is False and offline["username"] is None
+
+
+def test_token_from_the_environment_is_used_and_never_written(tmp_path, fake):
+    ws = Workspace(tmp_path / "env-token")
+    env = cli_env(fake.base_url)
+    env["BOTIFY_API_TOKEN"] = TOKEN
+    result = subprocess.run(
+        ws.argv("token", "status", "--json"),
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    assert (state["source"], state["origin"], state["username"]) == (
+        "env",
+        "BOTIFY_API_TOKEN",
+        "jane.doe",
+    )
+    assert TOKEN not in result.stdout + result.stderr
+    assert not ws.token_path.exists()  # used, never stored
+    for path in ws.data.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+    text = subprocess.run(
+        ws.argv("token", "status", "--offline"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
+    assert "environment variable BOTIFY_API_TOKEN" in text.stdout
+
+
 # --- linkgraph -----------------------------------------------------------------------------------
 
 
