@@ -46,6 +46,9 @@ class BotifythonApp(App):
         Binding(
             "ctrl+t", "toggle_chat", "Chat pane", id="app.chat_pane", priority=True, show=False
         ),
+        # Priority: F1 works while a text box has focus; `?` does not, so it can be typed.
+        Binding("f1", "help", "Help: keys", id="app.help", priority=True, show=False),
+        Binding("question_mark", "help", "Help: keys", id="app.help_question", show=False),
     ]
 
     profile: reactive[Profile | None] = reactive(None, init=False)
@@ -117,7 +120,25 @@ class BotifythonApp(App):
         elif self.focused is not None and pane in self.focused.ancestors_with_self:
             self.screen.focus_next()
 
+    def action_help(self) -> None:
+        """F1 or ?: the keys of the current screen and the global ones (F1 again closes it)."""
+        from botifython_tui.tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpScreen(self.screen))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The app's own commands first (help, apps, this screen's actions), then Textual's few;
+        never the dozens of text-editor and list bindings of the focused widget."""
+        from botifython_tui.tui.screens.help import own_bindings
+
+        yield SystemCommand(
+            "Help: keys of this screen",
+            "Every key of this screen and the global ones (F1, or ? outside a text box)",
+            self.action_help,
+        )
         for spec in self.apps:
             yield SystemCommand(
                 f"Open {spec.name}",
@@ -131,16 +152,20 @@ class BotifythonApp(App):
             binding = active.binding
             if not binding.description or binding.action in seen:
                 continue
-            if binding.action.startswith("open_app") or binding.action == "quit":
+            if binding.action.startswith("open_app") or binding.action in ("quit", "help"):
                 continue
-            seen.add(binding.action)
             node = active.node
+            if node is not self and (binding.action, binding.description) not in own_bindings(node):
+                continue  # a Textual widget's own (cursor moves, text editing …)
+            seen.add(binding.action)
             yield SystemCommand(
                 f"{screen.title or ''} {binding.description}".strip(),
                 f"Key: {self.get_key_display(binding)}",
                 lambda node=node, action=binding.action: self.call_later(node.run_action, action),
             )
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Keys", "Minimize", "Maximize"):
+                yield command
 
     # --- profile ------------------------------------------------------------------------------
     def switch_profile(self, profile_id: int) -> Profile:
