@@ -71,9 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _setting_flags(args: argparse.Namespace) -> dict[str, object]:
     """The command-line values of declared settings (the strongest layer)."""
+    model_key = declared.EMBEDDING_MODEL if args.command == "docs" else declared.MODEL
     return {
         declared.OLLAMA_HOST: getattr(args, "ollama_host", None),
-        declared.MODEL: getattr(args, "model", None),
+        model_key: getattr(args, "model", None),
         declared.MAX_EDGES: getattr(args, "max_edges", None),
     }
 
