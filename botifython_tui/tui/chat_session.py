@@ -124,7 +124,11 @@ class ChatSession:
         return self.conversations().messages(self.conversation_id)
 
     def title_line(self) -> str:
-        model = self.model or self.store.kv.get(MODEL_KEY) or "model not chosen yet"
+        try:
+            configured = self.setting(MODEL_KEY).value
+        except Exception:  # an unusable BOTIFYTHON_MODEL: reported when the chat starts
+            configured = ""
+        model = self.model or configured or "model not chosen yet"
         return f"{self.conversation().title} · {model}"
 
     def open_conversation(self, conversation_id: int) -> None:
@@ -275,10 +279,16 @@ class ChatSession:
     async def resolve_model(self, client: OllamaClient) -> str:
         return await choose_model(client, self.store.kv)
 
-    def set_model(self, name: str) -> None:
-        self.store.kv[MODEL_KEY] = name
+    def set_model(self, name: str) -> str | None:
+        """Use `name` from now on and store it; returns the flag or env var that will override
+        the stored choice at the next start, if one does."""
+        declared.store(self.store.kv, MODEL_KEY, name)
         self.model = name
         self.changed()
+        try:
+            return self.setting(MODEL_KEY).overridden_by
+        except Exception:
+            return None
 
     async def _reply(self, kind: str, conversation_id: int) -> str:
         """Stream the reply, run the actions it asks for (approved), and let the model go on.

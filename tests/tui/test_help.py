@@ -139,3 +139,29 @@ def test_help_screen_at_80x24(snap_compare, settings, store):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_help)
+
+
+async def test_model_choice_under_an_environment_override(settings, store):
+    store.kv["chat.model"] = "stored-model"
+    env_settings = dataclasses.replace(settings, env={"BOTIFYTHON_MODEL": "env-model"})
+    app = make_app(env_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        assert "env-model" in app.chat.title_line()  # the environment wins over the store
+        assert app.chat.set_model("picked-model") == "BOTIFYTHON_MODEL"
+        assert store.kv["chat.model"] == "picked-model"
+    plain = make_app(dataclasses.replace(settings, env={}), store)
+    async with plain.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        assert "picked-model" in plain.chat.title_line()
+        assert plain.chat.set_model("other") is None
+
+
+async def test_an_earlier_data_folder_is_reported_when_the_app_starts(settings, store):
+    app = make_app(settings, store)
+    app.startup_notes.append("Found data from an earlier version in /x/data")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert any("earlier version" in n.message for n in app._notifications)

@@ -182,8 +182,19 @@ class ChatScreen(AppScreen):
 
     def _model_chosen(self, name: str | None) -> None:
         if name:
-            self.shell.chat.set_model(name)
-            self.notify(f"The assistant now uses {name}.", markup=False)
+            from botifython_tui.core.text import single_line
+
+            overridden_by = self.shell.chat.set_model(name)
+            name = single_line(name)
+            if overridden_by:
+                self.notify(
+                    f"The assistant now uses {name}. Stored, but overridden by {overridden_by} "
+                    "the next time the app starts (unset it to keep this choice).",
+                    severity="warning",
+                    markup=False,
+                )
+            else:
+                self.notify(f"The assistant now uses {name}.", markup=False)
 
     @reports_errors("delete the conversation")
     def action_delete_conversation(self) -> None:
