@@ -165,3 +165,16 @@ async def test_an_earlier_data_folder_is_reported_when_the_app_starts(settings, 
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert any("earlier version" in n.message for n in app._notifications)
+
+
+async def test_narration_toggle_under_an_environment_override(settings, store):
+    env_settings = dataclasses.replace(settings, env={"BOTIFYTHON_NARRATION": "off"})
+    app = make_app(env_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.chat.narrator.enabled is False  # the environment's "off"
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert store.kv["chat.narration"] == "milestones"
+        assert any("BOTIFYTHON_NARRATION overrides" in n.message for n in app._notifications)

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from botifython_tui.core.settings import NARRATION
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.screens.base import AppScreen
@@ -109,7 +110,20 @@ class ChatScreen(AppScreen):
     def action_toggle_narration(self) -> None:
         chat = self.shell.chat
         chat.set_narration(not chat.narrator.enabled)
-        self.notify(f"Narration is {'on' if chat.narrator.enabled else 'off'}.", markup=False)
+        state = "on" if chat.narrator.enabled else "off"
+        try:
+            overridden_by = chat.setting(NARRATION).overridden_by
+        except Exception:
+            overridden_by = None
+        if overridden_by:
+            self.notify(
+                f"Narration is {state} until the app ends; {overridden_by} overrides the stored "
+                "setting at the next start.",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            self.notify(f"Narration is {state}.", markup=False)
         self.refresh_data()
 
     def action_toggle_auto_approve(self) -> None:
