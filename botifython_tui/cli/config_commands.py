@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from botifython_tui.cli.output import (
+    EXIT_USAGE,
     BadInput,
     CommandError,
     NeedsConfirmation,
@@ -110,11 +111,18 @@ def _shown(value: Any) -> str:
 
 
 def config_list(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    resolved = [settings.setting(key, store.kv) for key in declared.all_keys()]
+    resolved: list[declared.Resolved] = []
+    problems: dict[str, str] = {}  # key -> why its flag or environment value is unusable
+    for key in declared.all_keys():
+        try:
+            resolved.append(settings.setting(key, store.kv))
+        except ConfigError as exc:
+            problems[key] = str(exc)
     if args.json:
         emit_json(
             {
-                "settings": [_entry(r) for r in resolved],
+                "settings": [_entry(r) for r in resolved]
+                + [{"key": key, "error": why} for key, why in problems.items()],
                 "paths": {
                     "data_dir": {
                         "value": str(settings.data_dir),
@@ -124,12 +132,21 @@ def config_list(args: argparse.Namespace, settings: Settings, store: Store) -> i
                 },
             }
         )
-        return 0
-    width = max(len(r.setting.key) for r in resolved)
-    value_width = min(30, max(len(_shown(r.value)) for r in resolved))
-    for r in resolved:
-        say(f"{r.setting.key:<{width}}  {_shown(r.value):<{value_width}}  {r.describe()}")
-    say(f"{'data folder':<{width}}  {settings.data_dir}  ({settings.data_dir_origin})")
+    else:
+        width = max(len(key) for key in declared.all_keys())
+        value_width = min(30, max((len(_shown(r.value)) for r in resolved), default=10))
+        for r in resolved:
+            say(f"{r.setting.key:<{width}}  {_shown(r.value):<{value_width}}  {r.describe()}")
+        for key, why in problems.items():
+            say(f"{key:<{width}}  {'(unusable)':<{value_width}}  {single_line(why)}")
+        say(f"{'data folder':<{width}}  {settings.data_dir}  ({settings.data_dir_origin})")
+    if problems:
+        note(
+            "botifython: error: "
+            + " ".join(single_line(why) for why in problems.values())
+            + " Fix or unset the variable."
+        )
+        return EXIT_USAGE
     return 0
 
 
@@ -137,8 +154,11 @@ def config_set(args: argparse.Namespace, settings: Settings, store: Store) -> in
     try:
         value = declared.store(store.kv, args.key, args.value)
     except declared.SettingError as exc:
-        raise BadInput(f"{exc} Nothing was stored.") from None
-    say(f"Stored {args.key} = {_shown(value)}")
+        raise BadInput(f"{str(exc).rstrip('.')}. Nothing was stored.") from None
+    if args.value.strip() == "" and declared.get(args.key).kind is str:
+        say(f"Forgot the stored {args.key} (back to its default, {_shown(value)}).")
+    else:
+        say(f"Stored {args.key} = {_shown(value)}")
     try:
         resolved = settings.setting(args.key, store.kv)
     except ConfigError:

@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args, settings, store)
     except CommandError as exc:
         return fail(str(exc), code=exc.code)
-    except StoreError as exc:
+    except (StoreError, ConfigError) as exc:
         return fail(str(exc))
     except sqlite3.DatabaseError as exc:  # corruption found past the first page, a lock timeout
         return fail(

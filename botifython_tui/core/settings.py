@@ -127,8 +127,8 @@ def _check_host(text: str) -> None:
 
 
 def _check_model_path(text: str) -> None:
-    if "\n" in text or "\x00" in text:
-        raise ValueError("a model name or path is one line")
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in text):
+        raise ValueError("a model name or path is one line of printable text")
 
 
 MODEL = "chat.model"
@@ -279,6 +279,9 @@ def store(kv: Any, key: str, raw: Any) -> Any:
     """Validate and store one setting; returns the typed value stored."""
     setting = get(key)
     value = setting.parse(raw)
+    if value == "" and setting.kind is str:
+        kv.pop(setting.key, None)  # empty: back to the default, not a stored blank
+        return setting.default
     kv[setting.key] = value
     return value
 

@@ -144,6 +144,22 @@ def test_config_set_refuses_bad_values_with_exit_2(tmp_path: Path, home, args, w
     assert all(e["source"] == "default" for e in listed["settings"])  # nothing stored
 
 
+def test_config_refuses_control_characters_and_reports_bad_environment(tmp_path: Path, home):
+    evil = run("config", "set", "chat.model", "llama\x1b[31m", cwd=tmp_path, env=home)
+    assert evil.returncode == 2 and "\x1b" not in evil.stderr
+    bad_env = run("config", "list", cwd=tmp_path, env={**home, "BOTIFYTHON_NARRATION": "loud"})
+    assert bad_env.returncode == 2
+    assert "BOTIFYTHON_NARRATION" in bad_env.stderr and "(unusable)" in bad_env.stdout
+    assert "chat.ollama_host" in bad_env.stdout  # the others are still listed
+    as_json = run(
+        "config", "list", "--json", cwd=tmp_path, env={**home, "BOTIFYTHON_NARRATION": "loud"}
+    )
+    errors = [e for e in json.loads(as_json.stdout)["settings"] if "error" in e]
+    assert [e["key"] for e in errors] == ["chat.narration"]
+    cleared = run("config", "set", "chat.model", "", cwd=tmp_path, env=home)
+    assert cleared.returncode == 0 and "Forgot" in cleared.stdout
+
+
 def test_config_set_unknown_key_is_bad_usage(tmp_path: Path, home):
     result = run("config", "set", "chat.modle", "x", cwd=tmp_path, env=home)
     assert result.returncode == 2 and "chat.model" in result.stderr
