@@ -100,9 +100,12 @@ MODEL_KEY = "chat.model"
 async def choose_model(client: OllamaClient, kv: Any) -> str:
     """The model setting (BOTIFYTHON_MODEL, else the stored one); when neither is set, llama3.2
     if installed, else the first listed (then stored)."""
-    from botifython_tui.core.settings import resolve
+    from botifython_tui.core.settings import SettingError, resolve
 
-    chosen = resolve(MODEL_KEY, kv=kv).value
+    try:
+        chosen = resolve(MODEL_KEY, kv=kv).value
+    except SettingError as exc:
+        raise OllamaError(f"{exc} Fix or unset it.") from None
     if chosen:
         return str(chosen)
     models = await client.models()

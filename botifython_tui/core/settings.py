@@ -86,7 +86,7 @@ class Setting:
             try:
                 self.check(text)
             except Exception as exc:
-                raise SettingError(f"{where}: {exc}") from None
+                raise SettingError(f"{where}: {str(exc).rstrip('.')}.") from None
         return text
 
 
