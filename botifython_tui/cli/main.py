@@ -95,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return before_store(args, settings)
             except CommandError as exc:
                 return fail(str(exc), code=exc.code)
+            except KeyboardInterrupt:
+                return fail(
+                    "Interrupted; every file is in one of the two folders. Run the same "
+                    "command again to finish.",
+                    code=130,
+                )
         settings.ensure_dirs()
         configure_logging(settings.log_path)
         store = Store(settings.db_path)

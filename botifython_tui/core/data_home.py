@@ -99,6 +99,11 @@ def _quiesce(db_path: Path) -> None:
         connection.execute("BEGIN EXCLUSIVE")
         connection.execute("COMMIT")
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Leaving WAL mode needs the only connection: it fails while any app has the database
+        # open, even idle. (The app turns WAL back on when it opens the moved database.)
+        mode = connection.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+        if str(mode).lower() != "delete":
+            raise sqlite3.OperationalError("database is locked")
     except sqlite3.OperationalError as exc:
         raise MigrationError(
             f"{db_path} is in use ({exc}). Close every running Botifython and try again."
@@ -138,7 +143,10 @@ def migrate(source: Path, target: Path, *, replace: bool = False) -> MigrationRe
             if companion.exists():
                 os.replace(companion, aside / companion.name)
         result.set_aside = aside
-    for entry in sorted(source.iterdir()):
+    # The database goes last: while it is still in `source`, the move is unfinished and running
+    # it again completes it (entries already moved are no longer in `source`, so never clash).
+    entries = sorted(source.iterdir(), key=lambda e: (e.name.startswith(DB_FILENAME), e.name))
+    for entry in entries:
         if entry.name in _NOT_OURS:
             continue
         shutil.move(str(entry), str(target / entry.name))
