@@ -76,17 +76,8 @@
             export LD_LIBRARY_PATH="${lib.makeLibraryPath runtimeLibs}''${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
           ''}
 
-          # GPU or CPU: the assistant's embeddings use CUDA when there is one.
-          if command -v nvidia-smi >/dev/null 2>&1 || [ -e /dev/nvidia0 ]; then
-            echo "botifython: CUDA detected (NVIDIA GPU); BOTIFYTHON_CUDA=1"
-            export BOTIFYTHON_CUDA=1
-            # On NixOS the NVIDIA driver's libraries live here.
-            if [ -d /run/opengl-driver/lib ]; then
-              export LD_LIBRARY_PATH="/run/opengl-driver/lib''${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-            fi
-          else
-            echo "botifython: no NVIDIA GPU found; running on CPU"
-          fi
+          # No BOTIFYTHON_DATA_DIR here: the app keeps its data in the per-user data folder, the
+          # same one as outside this shell and in the tmux session (botifython config list).
 
           if [ ! -f "$BOTIFYTHON_ROOT/pyproject.toml" ]; then
             echo "botifython: no pyproject.toml in $BOTIFYTHON_ROOT; enter the shell from the repo" >&2

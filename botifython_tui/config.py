@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from botifython_tui.core import setting_values as checks
+from botifython_tui.core import settings as declared
 from botifython_tui.core.paths import PathProblem, ensure_private_dir, remove_permissions
 from botifython_tui.core.setting_values import DEFAULT_BOTIFY_API_URL
 
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
-DEFAULT_SERVE_PORT = 8777
+DEFAULT_SERVE_PORT = declared.get(declared.SERVE_PORT).default
+DEFAULT_MAX_EDGES = declared.get(declared.MAX_EDGES).default
 DEFAULT_CORS_ORIGINS = ("https://cosmograph.app",)
-DEFAULT_MAX_EDGES = 1_000_000
 DB_FILENAME = "botifython.db"
 LOG_FILENAME = "botifython.log"
+APP_NAME = "botifython"
+DATA_DIR_ENV = "BOTIFYTHON_DATA_DIR"
+DOWNLOADS_DIR_ENV = "BOTIFYTHON_DOWNLOADS_DIR"
 
 
 class ConfigError(Exception):
@@ -29,6 +37,17 @@ class InvalidSetting(ConfigError):
     """A flag or environment variable whose value cannot be read: bad input, not a failure."""
 
     exit_code = 2
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user's data folder: platformdirs' user_data_dir("botifython") (XDG_DATA_HOME on Linux)."""
+    env = os.environ if env is None else env
+    xdg = (env.get("XDG_DATA_HOME") or "").strip()
+    if xdg and sys.platform.startswith("linux") and os.path.isabs(xdg):
+        return Path(xdg) / APP_NAME
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,9 @@ class Settings:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     max_edges: int = DEFAULT_MAX_EDGES
     extra: dict[str, str] = field(default_factory=dict)
+    data_dir_origin: str = "default"  # "--data-dir", "BOTIFYTHON_DATA_DIR" or "default"
+    flags: Mapping[str, Any] = field(default_factory=dict, repr=False)  # setting key -> flag value
+    env: Mapping[str, str] | None = field(default=None, repr=False)  # None: os.environ
 
     @property
     def db_path(self) -> Path:
@@ -60,38 +82,81 @@ class Settings:
         data_dir: str | os.PathLike[str] | None = None,
         downloads_dir: str | os.PathLike[str] | None = None,
         ollama_host: str | None = None,
-        env: dict[str, str] | None = None,
+        flags: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
     ) -> Settings:
-        """Flags win over environment variables, which win over defaults under the current folder."""
-        env = dict(os.environ) if env is None else env
-        cwd = cwd or Path.cwd()
+        """Flags win over environment variables, which win over defaults.
 
-        def pick(flag: str | os.PathLike[str] | None, option: str, var: str, default: str) -> Path:
+        The data folder defaults to the user's data folder (one per user, whichever folder the app
+        starts in); exports default to ./downloads, so JupyterLab started here sees them. Declared
+        settings (core/settings.py) get their stored layer later, from `with_stored()`.
+        """
+        env = dict(os.environ) if env is None else dict(env)
+        cwd = cwd or Path.cwd()
+        flags = {k: v for k, v in (flags or {}).items() if v not in (None, "")}
+        if ollama_host:
+            flags[declared.OLLAMA_HOST] = ollama_host
+
+        def pick(
+            flag: str | os.PathLike[str] | None, option: str, var: str
+        ) -> tuple[Path | None, str]:
             if flag not in (None, ""):
-                raw = checks.folder(os.fspath(flag), option)
+                raw, origin = checks.folder(os.fspath(flag), option), "flag"
+            elif env.get(var):
+                raw, origin = checks.folder(env[var], var), var
             else:
-                raw = checks.folder(env.get(var) or default, var)
+                return None, "default"
             path = Path(raw).expanduser()
-            return path if path.is_absolute() else (cwd / path)
+            return (path if path.is_absolute() else (cwd / path)), origin
 
         try:  # each value is checked once, here: an odd one is refused by name, with the fix
-            data = pick(data_dir, "--data-dir", "BOTIFYTHON_DATA_DIR", "data")
-            downloads = pick(
-                downloads_dir, "--downloads-dir", "BOTIFYTHON_DOWNLOADS_DIR", "downloads"
-            )
+            data, data_origin = pick(data_dir, "--data-dir", DATA_DIR_ENV)
+            downloads, _ = pick(downloads_dir, "--downloads-dir", DOWNLOADS_DIR_ENV)
             botify_api_url = checks.botify_api_url(env.get("BOTIFY_API_URL"))
-            ollama = checks.ollama_host(ollama_host, env.get("OLLAMA_HOST"))
+            checks.ollama_host(ollama_host, env.get("OLLAMA_HOST"))
         except ValueError as exc:
             raise InvalidSetting(str(exc)) from None
-        return cls(
-            data_dir=data,
-            downloads_dir=downloads,
+        settings = cls(
+            data_dir=data or default_data_dir(env),
+            downloads_dir=downloads or cwd / "downloads",
             botify_api_url=botify_api_url,
-            ollama_host=ollama,
-            serve_port=_int_setting(env, "BOTIFYTHON_SERVE_PORT", DEFAULT_SERVE_PORT, 0, 65535),
             cors_origins=_origins_setting(env, "BOTIFYTHON_CORS_ORIGINS", DEFAULT_CORS_ORIGINS),
-            max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
+            data_dir_origin="--data-dir" if data_origin == "flag" else data_origin,
+            flags=flags,
+            env=env,
+        )
+        return settings.with_stored(None)
+
+    def setting(self, key: str, kv: Any = None) -> declared.Resolved:
+        """A declared setting's value in effect (flag > env > stored in `kv` > default)."""
+        env = self.env if self.env is not None else os.environ
+        flags = dict(self.flags)
+        if (
+            key == declared.OLLAMA_HOST
+            and self.ollama_host
+            and key not in flags
+            and self.ollama_host != (env.get("OLLAMA_HOST") or "").strip()
+        ):
+            flags[key] = self.ollama_host  # set in code (tests, embedding apps): a flag
+        try:
+            return declared.resolve(key, flags=flags, env=env, kv=kv)
+        except declared.SettingError as exc:
+            raise InvalidSetting(str(exc)) from None
+
+    def with_stored(self, kv: Any) -> Settings:
+        """These settings with the stored layer applied (kv None: flags, env and defaults only)."""
+        try:
+            host = self.setting(declared.OLLAMA_HOST)
+            override = host.value if host.source is not declared.Source.DEFAULT else None
+        except ConfigError:  # reported when the chat connects, not by every command
+            override = self.flags.get(declared.OLLAMA_HOST) or self.ollama_host
+            override = override or (self.env or os.environ).get("OLLAMA_HOST")
+        return dataclasses.replace(
+            self,
+            ollama_host=override,
+            serve_port=self.setting(declared.SERVE_PORT, kv).value,
+            max_edges=self.setting(declared.MAX_EDGES, kv).value,
         )
 
     def ensure_dirs(self) -> None:
@@ -127,19 +192,6 @@ def _tighten(path: Path, mode: int) -> None:
             remove_permissions(path, mode)
     except OSError:
         pass  # not ours to change; the files inside are 0600 regardless
-
-
-def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw).replace("_", "").replace(",", ""))
-    except ValueError:
-        raise InvalidSetting(f"{name}={raw!r} is not a whole number.") from None
-    if not low <= value <= high:
-        raise InvalidSetting(f"{name}={value} is out of range ({low}–{high}).")
-    return value
 
 
 _ORIGIN = re.compile(r"^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$")

@@ -1,13 +1,18 @@
-"""A rotating log file under the data folder that never records secrets."""
+"""The log file under the data folder: shared by processes, rotated at start-up, never holding a secret."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import logging.handlers
 import os
 import re
 import threading
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; rotation there is best effort
+    fcntl = None  # type: ignore[assignment]
 
 from botifython_tui.core.text import neutralize_controls, single_line
 
@@ -50,37 +55,104 @@ class RedactingFormatter(logging.Formatter):
         return text.replace("\n", "\n    ")
 
 
-class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """Opens (and, after a rollover, re-creates) the log file as 0600, whatever the umask."""
+MAX_BYTES = 1_000_000
+BACKUPS = 3
 
-    def _open(self):  # type: ignore[no-untyped-def]
-        fd = os.open(self.baseFilename, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+class SharedLogHandler(logging.Handler):
+    """Appends to a log file shared by any number of processes (two tmux panes, a cron job).
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
-        """A log line that cannot be written (a full disk) is dropped: logging's default would
-        print a traceback on the user's terminal."""
+    Each record is one `write()` to a file opened O_APPEND (0600 whatever the umask), so lines
+    from several processes never mix. Rotation happens only at start-up, under a file lock
+    (`rotate_at_start`); a process never renames a file another one is writing. A failure to
+    log is swallowed: logging never prints to the terminal.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.baseFilename = str(path)
+        self._fd: int | None = os.open(
+            path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o600
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if self._fd is None:
+                return
+            data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+            os.write(self._fd, data)  # one append: whole lines, never interleaved
+        except Exception:
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        """The default prints "--- Logging error ---" to stderr, over the TUI: never."""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, TypeError):
+            if self._fd is not None:
+                os.close(self._fd)
+        self._fd = None
+        super().close()
 
 
-def configure_logging(log_path: Path, level: int = logging.INFO) -> logging.Logger:
-    """Send the app's log to a rotating file (0600); idempotent."""
+def rotate_at_start(path: Path, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> bool:
+    """Rotate `path` (log → log.1 → … → log.N) if it is over `max_bytes`; under a lock on
+    `path.lock`, so that of several processes starting together exactly one rotates."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return False
+    try:
+        if fcntl is not None:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_size < max_bytes:
+                return False
+        except FileNotFoundError:
+            return False
+        for index in range(backups - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{index}")
+            if older.exists():
+                os.replace(older, path.with_name(f"{path.name}.{index + 1}"))
+        os.replace(path, path.with_name(f"{path.name}.1"))
+        return True
+    except OSError:
+        return False
+    finally:
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        os.close(lock_fd)
+
+
+def configure_logging(
+    log_path: Path, level: int = logging.INFO, *, max_bytes: int = MAX_BYTES
+) -> logging.Logger:
+    """Send the app's log to the shared file (0600), rotated at start-up; idempotent.
+
+    Warnings of other libraries go to the same file (the root logger), never to the terminal.
+    """
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level)
     logger.propagate = False
-    for handler in list(logger.handlers):
-        if getattr(handler, "_botifython", False):
-            logger.removeHandler(handler)
-            handler.close()
-    if not log_path.exists():
-        os.close(os.open(log_path, os.O_CREAT | os.O_WRONLY, 0o600))
-    handler = _PrivateRotatingFileHandler(
-        log_path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
-    )
+    root = logging.getLogger()
+    for owner in (logger, root):
+        for handler in list(owner.handlers):
+            if getattr(handler, "_botifython", False):
+                owner.removeHandler(handler)
+                handler.close()
+    rotate_at_start(log_path, max_bytes)
+    handler = SharedLogHandler(log_path)
     handler._botifython = True  # type: ignore[attr-defined]
     handler.setFormatter(
         RedactingFormatter("%(asctime)s %(levelname)s %(name)s [pid %(process)d] %(message)s")
     )
     logger.addHandler(handler)
+    library_handler = SharedLogHandler(log_path)
+    library_handler._botifython = True  # type: ignore[attr-defined]
+    library_handler.setLevel(logging.WARNING)
+    library_handler.setFormatter(handler.formatter)
+    root.addHandler(library_handler)
     return logger
 
 

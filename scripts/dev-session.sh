@@ -63,9 +63,13 @@ pane_command() {
     if [ -n "${VIRTUAL_ENV:-}" ]; then
         line="$line export VIRTUAL_ENV=$(printf '%q' "$VIRTUAL_ENV");"
     fi
-    if [ -n "${BOTIFYTHON_CUDA:-}" ]; then
-        line="$line export BOTIFYTHON_CUDA=$(printf '%q' "$BOTIFYTHON_CUDA");"
-    fi
+    # The data folder is the per-user one unless the user chose another: pass that choice on.
+    local var
+    for var in BOTIFYTHON_DATA_DIR XDG_DATA_HOME; do
+        if [ -n "${!var:-}" ]; then
+            line="$line export $var=$(printf '%q' "${!var}");"
+        fi
+    done
     line="$line cd $(printf '%q' "$ROOT") && $1;"
     # When the program ends, leave a shell in the pane (to read errors, or run it again).
     line="$line rc=\$?; echo; echo \"[$(printf '%s' "$1" | tr -d '"$`\\') exited with status \$rc]\";"

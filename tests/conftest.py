@@ -20,6 +20,18 @@ def no_animations(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def private_user_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """No test (nor any process it starts) ever touches the real per-user data folder: the user's
+    data folder (XDG_DATA_HOME, which the default follows) and BOTIFYTHON_DATA_DIR point to a
+    fresh temporary folder. Tests of the defaults remove BOTIFYTHON_DATA_DIR themselves."""
+    home = tmp_path_factory.mktemp("user-home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
+    monkeypatch.setenv("BOTIFYTHON_DATA_DIR", str(home / "xdg-data" / "botifython"))
+    monkeypatch.delenv("BOTIFY_API_TOKEN", raising=False)  # a developer's own token stays out
+    return home / "xdg-data" / "botifython"
+
+
+@pytest.fixture(autouse=True)
 def no_background_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     """Chats and exports are remembered in a background thread that loads the embedding model;
     tests switch that off unless they test it (they set the kv setting)."""

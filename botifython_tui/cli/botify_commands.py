@@ -21,7 +21,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botifython_tui.cli.output import CommandError, fail, say
+from botifython_tui.cli.output import (
+    CommandError,
+    NeedsConfirmation,
+    add_json_option,
+    emit_json,
+    fail,
+    note,
+    say,
+)
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
@@ -82,11 +90,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "status", parents=[common], help="show the masked token and check it with Botify"
     )
     sub.add_argument("--offline", action="store_true", help="do not contact Botify")
+    add_json_option(sub)
     sub.set_defaults(handler=token_status)
     sub = token_commands.add_parser("clear", parents=[common], help="forget the stored token")
     sub.set_defaults(handler=token_clear)
 
     sub = commands.add_parser("projects", parents=[common], help="list your Botify projects")
+    add_json_option(sub)
     sub.set_defaults(handler=projects)
 
     project_help = "project URL (https://app.botify.com/ORG/PROJECT/…) or ORG/PROJECT"
@@ -94,6 +104,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "analyses", parents=[common], help="list a project's analyses, newest first"
     )
     sub.add_argument("--project", required=True, metavar="URL", help=project_help)
+    add_json_option(sub)
     sub.set_defaults(handler=analyses)
 
     sub = commands.add_parser(
@@ -139,6 +150,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--profile", metavar="NAME", help="record the export in this profile, not the current one"
     )
     sub.add_argument(
+        "--json",
+        action="store_true",
+        help="print the export summary as one JSON document (progress goes to standard error)",
+    )
+    sub.add_argument(
         "--poll-interval",
         type=seconds,
         default=DEFAULT_POLL_INTERVAL,
@@ -181,7 +197,8 @@ def _stored_token(settings: Settings) -> str:
     token = TokenStore(settings.data_dir).load()
     if not token:
         raise CommandError(
-            "No Botify API token is stored. Set one with: botifython token set "
+            "No Botify API token is stored. Set one with: botifython token set, or set "
+            "BOTIFY_API_TOKEN "
             "(it reads the token from standard input or a hidden prompt)."
         )
     return token
@@ -271,13 +288,30 @@ def token_status(args: argparse.Namespace, settings: Settings, store: Store) -> 
 
     tokens = TokenStore(settings.data_dir)
     token = _stored_token(settings)
-    say(f"Token: {mask_token(token)} (in {tokens.path})")
+    from_env = tokens.from_env() is not None
+    source = tokens.source() or f"file {tokens.path}"
+    username = host = None
+    if not args.json:
+        say(f"Token: {mask_token(token)} (from the {source})")
+    if not args.offline:
+        with botify_errors():
+            username, host = asyncio.run(_username(settings, token))
+    if args.json:
+        emit_json(
+            {
+                "token": mask_token(token),
+                "source": "env" if from_env else "file",
+                "origin": "BOTIFY_API_TOKEN" if from_env else str(tokens.path),
+                "checked": not args.offline,
+                "username": username,
+                "host": host,
+            }
+        )
+        return 0
     if args.offline:
         say("Not checked with Botify (--offline).")
         return 0
-    with botify_errors():
-        username, host = asyncio.run(_username(settings, token))
-    say(f"Connected as {single_line(username)} ({host}).")
+    say(f"Connected as {single_line(username or '')} ({host}).")
     return 0
 
 
@@ -289,6 +323,8 @@ def token_clear(args: argparse.Namespace, settings: Settings, store: Store) -> i
         say(f"Removed the Botify API token ({tokens.path}).")
     else:
         say("No Botify API token was stored.")
+    if tokens.from_env():
+        note("BOTIFY_API_TOKEN is set, so its token is still used; unset it to stop using it.")
     return 0
 
 
@@ -305,6 +341,16 @@ def projects(args: argparse.Namespace, settings: Settings, store: Store) -> int:
 
     with botify_errors():
         username, found = asyncio.run(fetch())
+    if args.json:
+        emit_json(
+            {
+                "username": username,
+                "projects": [
+                    {"org": p.org, "slug": p.slug, "name": p.name, "label": p.label} for p in found
+                ],
+            }
+        )
+        return 0
     if not found:
         say(f"No projects found for {single_line(username)}.")
         return 0
@@ -327,10 +373,28 @@ def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     with botify_errors():
         found = asyncio.run(fetch())
     label = f"{ref.org}/{ref.project}"
+    exported = store.exported_analyses()
+    if args.json:
+        emit_json(
+            {
+                "org": ref.org,
+                "project": ref.project,
+                "analyses": [
+                    {
+                        "slug": a.slug,
+                        "name": a.name,
+                        "status": a.status,
+                        "date": a.date,
+                        "exported": (ref.org, ref.project, a.slug) in exported,
+                    }
+                    for a in found
+                ],
+            }
+        )
+        return 0
     if not found:
         say(f"{label} has no analyses.")
         return 0
-    exported = store.exported_analyses()
     slug_width = max(len(single_line(a.slug)) for a in found)
     name_width = max(len(single_line(a.name)) for a in found)
     for analysis in found:
@@ -361,10 +425,6 @@ class _Run:
     plan: ExportPlan | None = None
     result: LinkGraphResult | None = None
     signal: int | None = None  # SIGTERM, SIGHUP or SIGINT, when one stopped the export
-
-
-class NeedsConfirmation(CommandError):
-    """The export would spend credits or replace files, and nobody said yes: exit code 3."""
 
 
 SIGNAL_NAMES = {
@@ -522,8 +582,8 @@ async def _prepare(
         wanted = args.analysis or ref.analysis
         run.analysis, run.latest = await _pick_analysis(client, ref.org, ref.project, wanted)
         which = " (the latest)" if run.latest else ""
-        say(
-            f"Link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
+        note(
+            f"Exporting the link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
             f"at most {max_edges:,} edges, into {settings.downloads_dir}"
         )
         job = LinkGraphExport(
@@ -661,6 +721,22 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
         summary=result.summary,
         files=result.files,
     )
+    if args.json:
+        emit_json(
+            {
+                "export_id": record.id,
+                "profile": profile.name,
+                "org": result.org,
+                "project": result.project,
+                "analysis": result.analysis,
+                "depth": result.depth,
+                "edges": result.edges,
+                "urls": result.urls,
+                "files": [str(w.path) for w in run.written],
+                "summary": result.summary,
+            }
+        )
+        return 0
     say("")
     for line in summary_lines(result, run.written):
         say(line)

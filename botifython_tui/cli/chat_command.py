@@ -7,9 +7,8 @@ import asyncio
 import sys
 
 from botifython_tui.cli.output import CommandError
-from botifython_tui.config import Settings
+from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core.conversation import (
-    DEFAULT_CONTEXT_TOKENS,
     AppContext,
     fit_history,
     system_prompt,
@@ -23,10 +22,11 @@ from botifython_tui.core.ollama import (
     ollama_host,
 )
 from botifython_tui.core.selection import load_selection
+from botifython_tui.core.settings import CONTEXT_TOKENS
 from botifython_tui.core.store import Store
 from botifython_tui.core.text import neutralize_controls
 
-CONTEXT_KEY = "chat.context_tokens"
+CONTEXT_KEY = CONTEXT_TOKENS
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -51,12 +51,18 @@ def run_chat(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = store.profiles.find(args.profile) if args.profile else store.profiles.current()
     try:
         host = ollama_host(settings, store)  # a host saved in the app is checked here
-        return asyncio.run(_chat(args, store, profile, host, question))
+        budget = int(settings.setting(CONTEXT_KEY, store.kv).value)
+    except ConfigError as exc:
+        raise CommandError(str(exc), exit_code=exc.exit_code) from None
+    except OllamaError as exc:
+        raise CommandError(str(exc), exit_code=2) from None
+    try:
+        return asyncio.run(_chat(args, store, profile, host, question, budget))
     except OllamaError as exc:
         raise CommandError(str(exc)) from exc
 
 
-async def _chat(args, store: Store, profile, host: str, question: str) -> int:
+async def _chat(args, store: Store, profile, host: str, question: str, budget: int) -> int:
     conversations = store.conversations(profile.id)
     conversation = conversations.latest()
     history = [(m.role, m.content) for m in conversations.messages(conversation.id)]
@@ -68,7 +74,6 @@ async def _chat(args, store: Store, profile, host: str, question: str) -> int:
         project=selection.project_label if selection else None,
         analysis=selection.analysis if selection else None,
     )
-    budget = int(store.kv.get(CONTEXT_KEY, DEFAULT_CONTEXT_TOKENS))
     messages = fit_history(system_prompt(context), history, budget)
     out = sys.stdout
     answer: list[str] = []

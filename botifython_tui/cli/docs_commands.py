@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botifython_tui.cli.arguments import whole_number
-from botifython_tui.cli.output import CommandError, say
+from botifython_tui.cli.output import CommandError, add_json_option, emit_json, note, say
 from botifython_tui.config import Settings
 from botifython_tui.core.paths import describe_os_error, may_write_dir
 from botifython_tui.core.store import Profile, Store
@@ -52,6 +52,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
     sub = actions.add_parser("list", parents=parents, help="list what the memory holds")
     sub.add_argument("--kind", choices=("document", "chat", "export"), help="only this kind")
+    add_json_option(sub)
     sub.set_defaults(handler=docs_list)
 
     sub = actions.add_parser("search", parents=parents, help="ranked passages for a question")
@@ -63,6 +64,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         metavar="N",
         help="how many results (default 5)",
     )
+    add_json_option(sub)
     sub.set_defaults(handler=docs_search)
 
     sub = actions.add_parser(
@@ -95,7 +97,7 @@ def _memory(
     from botifython_tui.core.memory import Memory, make_embedder
 
     try:
-        embedder = make_embedder(args.model, all_cores=all_cores)
+        embedder = make_embedder(args.model, all_cores=all_cores, kv=store.kv)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
     memory = Memory(store, settings.data_dir, embedder)
@@ -167,17 +169,17 @@ class PlainProgress:
         )
 
         if isinstance(event, ScanFinished):
-            say(f"Found {event.files:,} file{'s' if event.files != 1 else ''} to check.")
+            note(f"Found {event.files:,} file{'s' if event.files != 1 else ''} to check.")
         elif isinstance(event, ModelLoading):
-            say(f"Loading the embedding model {single_line(event.model)} …")
+            note(f"Loading the embedding model {single_line(event.model)} …")
         elif isinstance(event, ModelReady):
-            say(f"  model ready ({event.dim} dimensions, {event.seconds:.1f} s)")
+            note(f"  model ready ({event.dim} dimensions, {event.seconds:.1f} s)")
         elif isinstance(event, Notice):
-            say(f"note: {single_line(event.message)}")
+            note(f"note: {single_line(event.message)}")
         elif isinstance(event, FileDone) and event.outcome != "unchanged":
             detail = f": {single_line(event.reason)}" if event.reason else ""
             chunks = f" ({_count(event.chunks, 'chunk')})" if event.chunks else ""
-            say(
+            note(
                 f"  [{event.index}/{event.total}] {event.outcome} {_shown(event.path)}{chunks}{detail}"
             )
 
@@ -196,7 +198,7 @@ class RichProgress:
             TimeElapsedColumn,
         )
 
-        self.console = Console(file=sys.stdout, highlight=False)
+        self.console = Console(file=sys.stderr, highlight=False)  # stdout is for results
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}", markup=False),
@@ -258,7 +260,7 @@ class RichProgress:
 
 
 def _renderer() -> PlainProgress | RichProgress:
-    return RichProgress() if sys.stdout.isatty() else PlainProgress()
+    return RichProgress() if sys.stderr.isatty() else PlainProgress()
 
 
 def _report(report: IngestReport) -> None:
@@ -301,6 +303,17 @@ def docs_list(args: argparse.Namespace, settings: Settings, store: Store) -> int
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
     documents = memory.documents(profile.id, kind=args.kind)
+    if args.json:
+        emit_json(
+            {
+                "profile": profile.name,
+                "documents": [
+                    {"kind": d.kind, "source": d.source, "title": d.title, "chunks": d.chunks}
+                    for d in documents
+                ],
+            }
+        )
+        return 0
     if not documents:
         say(f"The memory of profile {single_line(profile.name)} is empty.")
         return 0
@@ -324,12 +337,37 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
     if not memory.has_chunks(profile.id):
+        if args.json:
+            emit_json({"profile": profile.name, "query": args.query, "results": []})
+            note(
+                f"The memory of profile {single_line(profile.name)} is empty: add documents first."
+            )
+            return 0
         say(f"The memory of profile {single_line(profile.name)} is empty: add documents first.")
         return 0
     started = time.monotonic()
     hits = _run(lambda: memory.search(args.query, profile.id, args.k), memory.folder)
     for notice in memory.notices:
-        say(f"note: {single_line(notice)}")
+        note(f"note: {single_line(notice)}")
+    if args.json:
+        emit_json(
+            {
+                "profile": profile.name,
+                "query": args.query,
+                "results": [
+                    {
+                        "rank": rank,
+                        "score": round(float(hit.score), 4),
+                        "kind": hit.kind,
+                        "source": hit.source,
+                        "title": hit.title,
+                        "text": hit.text,
+                    }
+                    for rank, hit in enumerate(hits, start=1)
+                ],
+            }
+        )
+        return 0
     for rank, hit in enumerate(hits, start=1):
         where = (
             _shown(hit.source)

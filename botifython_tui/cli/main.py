@@ -15,12 +15,14 @@ from botifython_tui.cli import (
     analytics_commands,
     botify_commands,
     chat_command,
+    config_commands,
     docs_commands,
     store_commands,
 )
 from botifython_tui.cli.arguments import Parser, check_text
-from botifython_tui.cli.output import CommandError, fail
+from botifython_tui.cli.output import EXIT_CODES_HELP, CommandError, fail, note
 from botifython_tui.config import ConfigError, Settings
+from botifython_tui.core import settings as declared
 from botifython_tui.core.paths import describe_os_error, disk_full_message, is_disk_full
 from botifython_tui.core.store import InvalidInput, Store, StoreError, database_error
 from botifython_tui.logs import LOGGER_NAME, configure_logging, get_logger
@@ -34,7 +36,8 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--data-dir",
         metavar="DIR",
         default=default,
-        help="where the database and log live (default ./data, env BOTIFYTHON_DATA_DIR)",
+        help="where the database, token, memory and log live (default: the per-user data "
+        "folder, env BOTIFYTHON_DATA_DIR)",
     )
     parser.add_argument(
         "--downloads-dir",
@@ -56,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="botifython",
         description="Botifython: Botify link-graph exports, todos and a local assistant, "
         "in the terminal. Without a command, starts the terminal UI.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"botifython {__version__}")
     _common_options(parser, suppress=False)
@@ -67,7 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     chat_command.register(commands, common)
     docs_commands.register(commands, common)
     analytics_commands.register(commands, common)
+    config_commands.register(commands, common)
     return parser
+
+
+def _setting_flags(args: argparse.Namespace) -> dict[str, object]:
+    """The command-line values of declared settings (the strongest layer)."""
+    model_key = declared.EMBEDDING_MODEL if args.command == "docs" else declared.MODEL
+    return {
+        declared.OLLAMA_HOST: getattr(args, "ollama_host", None),
+        model_key: getattr(args, "model", None),
+        declared.MAX_EDGES: getattr(args, "max_edges", None),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,12 +104,25 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     check_text(parser, args)
+    standalone = getattr(args, "standalone", None)
+    if standalone is not None:  # needs no data folder (shell completion)
+        return standalone(args, parser)
     try:
         settings = Settings.resolve(
-            data_dir=args.data_dir,
-            downloads_dir=args.downloads_dir,
-            ollama_host=getattr(args, "ollama_host", None),
+            data_dir=args.data_dir, downloads_dir=args.downloads_dir, flags=_setting_flags(args)
         )
+        before_store = getattr(args, "before_store", None)
+        if before_store is not None:  # moves the data folder: must run before it is opened
+            try:
+                return before_store(args, settings)
+            except CommandError as exc:
+                return fail(str(exc), code=exc.code)
+            except KeyboardInterrupt:
+                return fail(
+                    "Interrupted; every file is in one of the two folders. Run the same "
+                    "command again to finish.",
+                    code=130,
+                )
         settings.ensure_dirs()
     except ConfigError as exc:
         return fail(str(exc), code=exc.exit_code)
@@ -110,18 +139,26 @@ def _main(argv: Sequence[str] | None) -> int:
         )
     try:
         store = Store(settings.db_path)
+        settings = settings.with_stored(store.kv)
+    except ConfigError as exc:
+        return fail(str(exc), code=exc.exit_code)
     except StoreError as exc:
         log.warning("cannot open the database: %s", exc, exc_info=True)
         return fail(str(exc))
+    legacy = _earlier_data(settings)
     try:
         if args.command is None:
-            return run_tui(settings, store)
+            return run_tui(settings, store, notes=[legacy] if legacy else [])
+        if legacy:
+            note(f"botifython: note: {legacy}")
         return args.handler(args, settings, store)
     except CommandError as exc:
+        return fail(str(exc), code=exc.code)
+    except ConfigError as exc:
         return fail(str(exc), code=exc.exit_code)
     except StoreError as exc:
         return fail(str(exc), code=2 if isinstance(exc, InvalidInput) else 1)
-    except sqlite3.DatabaseError as exc:  # corruption found past the first page, say
+    except sqlite3.DatabaseError as exc:  # corruption found past the first page, a lock timeout
         log.warning("database error", exc_info=True)
         return fail(str(database_error(settings.db_path, exc)))
     except OSError as exc:
@@ -176,7 +213,15 @@ def _drop_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def run_tui(settings: Settings, store: Store) -> int:
+def _earlier_data(settings: Settings) -> str | None:
+    """A hint when an earlier version's ./data sits here unused (never moved silently)."""
+    from botifython_tui.core.data_home import earlier_data, earlier_data_hint
+
+    legacy = earlier_data(settings)
+    return earlier_data_hint(legacy, settings) if legacy else None
+
+
+def run_tui(settings: Settings, store: Store, *, notes: Sequence[str] = ()) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         return fail(
             "The terminal UI needs an interactive terminal. Use a subcommand for scripts "
@@ -185,5 +230,6 @@ def run_tui(settings: Settings, store: Store) -> int:
     from botifython_tui.tui.app import make_app
 
     app = make_app(settings, store)
+    app.startup_notes.extend(notes)
     app.run()
     return app.return_code or 0

@@ -127,7 +127,7 @@ class PlainRenderer:
 
 
 def _print(text: str) -> None:
-    print(text, flush=True)
+    print(text, file=sys.stderr, flush=True)  # progress: standard output is for results
 
 
 class RichRenderer:
@@ -147,7 +147,7 @@ class RichRenderer:
             TransferSpeedColumn,
         )
 
-        self.console = console or Console(file=sys.stdout, highlight=False)
+        self.console = console or Console(file=sys.stderr, highlight=False)
         self.status = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}", markup=False),
@@ -237,9 +237,9 @@ class RichRenderer:
 
 
 def make_renderer(tty: bool | None = None) -> Renderer:
-    """Rich when standard output is a terminal, plain lines otherwise."""
+    """Rich when standard error (where progress goes) is a terminal, plain lines otherwise."""
     if tty is None:
-        tty = sys.stdout.isatty()
+        tty = sys.stderr.isatty()
     return RichRenderer() if tty else PlainRenderer()
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 
 from botifython_tui.cli.arguments import record_id
-from botifython_tui.cli.output import CommandError, say
+from botifython_tui.cli.output import (
+    NeedsConfirmation,
+    add_json_option,
+    emit_json,
+    say,
+)
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
@@ -15,6 +20,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     profile = commands.add_parser("profile", help="list, add, use, rename or delete profiles")
     profile_commands = profile.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub = profile_commands.add_parser("list", parents=[common], help="list profiles (* = current)")
+    add_json_option(sub)
     sub.set_defaults(handler=profile_list)
     sub = profile_commands.add_parser("add", parents=[common], help="create a profile")
     sub.add_argument("name")
@@ -41,6 +47,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     parents = [common, profile_option]
     sub = todo_commands.add_parser("list", parents=parents, help="list the profile's todos")
+    add_json_option(sub)
     sub.set_defaults(handler=todo_list)
     sub = todo_commands.add_parser("add", parents=parents, help="add a todo")
     sub.add_argument("title")
@@ -63,8 +70,27 @@ def _name(profile: Profile) -> str:
 
 def profile_list(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     current = store.profiles.current()
+    rows = []
     for profile in store.profiles.list():
         open_count, done_count = store.todos(profile.id).counts()
+        rows.append((profile, open_count, done_count))
+    if args.json:
+        emit_json(
+            {
+                "profiles": [
+                    {
+                        "id": profile.id,
+                        "name": profile.name,
+                        "current": profile.id == current.id,
+                        "open": open_count,
+                        "done": done_count,
+                    }
+                    for profile, open_count, done_count in rows
+                ]
+            }
+        )
+        return 0
+    for profile, open_count, done_count in rows:
         mark = "*" if profile.id == current.id else " "
         say(f"{mark} {profile.id:>3}  {_name(profile)}  ({open_count} open, {done_count} done)")
     return 0
@@ -91,7 +117,7 @@ def profile_rename(args: argparse.Namespace, settings: Settings, store: Store) -
 def profile_delete(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = store.profiles.find(args.name)
     if not args.yes:
-        raise CommandError(
+        raise NeedsConfirmation(
             f"Deleting the profile {profile.name!r} also deletes its todos; "
             "run again with --yes to confirm.",
             exit_code=3,
@@ -108,6 +134,16 @@ def _profile(args: argparse.Namespace, store: Store) -> Profile:
 def todo_list(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     profile = _profile(args, store)
     todos = store.todos(profile.id).list()
+    if args.json:
+        emit_json(
+            {
+                "profile": {"id": profile.id, "name": profile.name},
+                "todos": [
+                    {"id": todo.id, "title": todo.title, "done": bool(todo.done)} for todo in todos
+                ],
+            }
+        )
+        return 0
     if not todos:
         say(f"No todos in profile {_name(profile)}.")
     for todo in todos:

@@ -128,7 +128,7 @@ class DownloadsServer:
         if not 0 <= int(port) <= 65535:
             raise FileServerError(
                 f"Port {port} is not a valid port number; use 1-65535 (or 0 for any free port) "
-                f"via the serve_port setting or {PORT_ENV_VAR}."
+                f"via `botifython config set export.serve_port N` or {PORT_ENV_VAR}."
             )
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise FileServerError(f"The downloads server listens on loopback only, not {host}.")
@@ -244,7 +244,7 @@ class DownloadsServer:
     def _bind_error(self, exc: OSError) -> FileServerError:
         port, host = self.requested_port, self.host
         how = (
-            f"Choose another port with the serve_port setting or the {PORT_ENV_VAR} environment "
+            f"Choose another port with `botifython config set export.serve_port N` or the {PORT_ENV_VAR} environment "
             f"variable (for example {PORT_ENV_VAR}={port + 1 if 0 < port < 65535 else 8778}, "
             "or 0 to pick any free port)."
         )

@@ -90,19 +90,31 @@ HOST_KEY = "chat.ollama_host"
 
 
 def ollama_host(settings: Any, store: Any) -> str:
-    """--ollama-host, then OLLAMA_HOST (both in settings), then the app's setting, then the default."""
-    return normalize_host(settings.ollama_host or store.kv.get(HOST_KEY) or None)
+    """The declared setting: --ollama-host, then OLLAMA_HOST, then the stored one, then the default."""
+    from botifython_tui.core.settings import SettingError
+
+    try:
+        return normalize_host(settings.setting(HOST_KEY, store.kv).value)
+    except (SettingError, ValueError) as exc:
+        raise OllamaError(str(exc)) from None
+    except Exception as exc:  # ConfigError: the same message, raised by the settings layer
+        if type(exc).__name__ == "ConfigError":
+            raise OllamaError(str(exc)) from None
+        raise
 
 
 MODEL_KEY = "chat.model"
 
 
 async def choose_model(client: OllamaClient, kv: Any) -> str:
-    """The remembered model; on first use BOTIFYTHON_MODEL, else llama3.2 if installed, else the
-    first listed (then remembered)."""
-    import os
+    """The model setting (BOTIFYTHON_MODEL, else the stored one); when neither is set, llama3.2
+    if installed, else the first listed (then stored)."""
+    from botifython_tui.core.settings import SettingError, resolve
 
-    chosen = kv.get(MODEL_KEY) or os.environ.get("BOTIFYTHON_MODEL")
+    try:
+        chosen = resolve(MODEL_KEY, kv=kv).value
+    except SettingError as exc:
+        raise OllamaError(f"{exc} Fix or unset it.") from None
     if chosen:
         return single_line(str(chosen))  # saved by an older version, maybe with escapes
     models = await client.models()

@@ -50,6 +50,9 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         Binding(
             "ctrl+t", "toggle_chat", "Chat pane", id="app.chat_pane", priority=True, show=False
         ),
+        # Priority: F1 works while a text box has focus; `?` does not, so it can be typed.
+        Binding("f1", "help", "Help: keys", id="app.help", priority=True, show=False),
+        Binding("question_mark", "help", "Help: keys", id="app.help_question", show=False),
     ]
 
     profile: reactive[Profile | None] = reactive(None, init=False)
@@ -71,6 +74,7 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
             apps = [*builtin_apps(), *extra]
         self.apps, clashes = resolve_apps(apps)
         self.startup_problems = problems + clashes
+        self.startup_notes: list[str] = []  # e.g. an earlier version's ./data found here
         self.start_app = start_app or self.apps[0].id
         self.event_listeners: list[Callable[[AppEvent], None]] = []
         self._data_version = store.data_version()
@@ -97,6 +101,8 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         self._show_profile()
         for problem in self.startup_problems:
             self.notify(problem, title="Plugin", severity="warning", markup=False)
+        for text in self.startup_notes:
+            self.notify(text, title="Data folder", severity="warning", timeout=30, markup=False)
         self.set_interval(STORE_POLL_SECONDS, self.check_store_changes)
 
     # --- apps ---------------------------------------------------------------------------------
@@ -118,7 +124,25 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         elif self.focused is not None and pane in self.focused.ancestors_with_self:
             self.screen.focus_next()
 
+    def action_help(self) -> None:
+        """F1 or ?: the keys of the current screen and the global ones (F1 again closes it)."""
+        from botifython_tui.tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(HelpScreen(self.screen))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The app's own commands first (help, apps, this screen's actions), then Textual's few;
+        never the dozens of text-editor and list bindings of the focused widget."""
+        from botifython_tui.tui.screens.help import own_bindings
+
+        yield SystemCommand(
+            "Help: keys of this screen",
+            "Every key of this screen and the global ones (F1, or ? outside a text box)",
+            self.action_help,
+        )
         for spec in self.apps:
             yield SystemCommand(
                 f"Open {spec.name}",
@@ -139,15 +163,19 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         for node, binding in candidates:
             if not binding.description or binding.action in seen:
                 continue
-            if binding.action.startswith("open_app") or binding.action == "quit":
+            if binding.action.startswith("open_app") or binding.action in ("quit", "help"):
                 continue
+            if node is not self and (binding.action, binding.description) not in own_bindings(node):
+                continue  # a Textual widget's own (cursor moves, text editing …)
             seen.add(binding.action)
             yield SystemCommand(
                 f"{screen.title or ''} {binding.description}".strip(),
                 f"Key: {self.get_key_display(binding)}",
                 lambda node=node, action=binding.action: self.call_later(node.run_action, action),
             )
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Keys", "Minimize", "Maximize"):
+                yield command
 
     # --- quitting -----------------------------------------------------------------------------
     def running_work(self) -> list[str]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from textual.worker import Worker
 
+from botifython_tui.core import settings as declared
 from botifython_tui.core.action_parser import ORIGIN_USER, from_tool_calls, parse_actions
 from botifython_tui.core.actions import (
     ActionChain,
@@ -49,8 +50,8 @@ if TYPE_CHECKING:
 log = get_logger("chat")
 
 
-NARRATION_KEY = "chat.narration"
-CONTEXT_KEY = "chat.context_tokens"
+NARRATION_KEY = declared.NARRATION
+CONTEXT_KEY = declared.CONTEXT_TOKENS
 TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
 MAX_MESSAGE_CHARS = 100_000
 YIELD_EVERY = 0.005
@@ -82,11 +83,23 @@ class ChatSession:
         self.listeners: list = []  # called after each message or reply (the chat list redraws)
         self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
         self.narrator = Narrator(self._narrate)
-        self.narrator.enabled = bool(self.store.kv.get(NARRATION_KEY, True))
+        self.narrator.enabled = self.narration_level() != "off"
 
     @property
     def store(self):
         return self.app.store
+
+    def setting(self, key: str):
+        """A declared setting as in effect here (flag > env > stored > default)."""
+        return self.app.settings.setting(key, self.store.kv)
+
+    def narration_level(self) -> str:
+        """off, milestones or everything (the declared setting chat.narration)."""
+        try:
+            return str(self.setting(NARRATION_KEY).value)
+        except Exception:  # an unreadable BOTIFYTHON_NARRATION: the stored value, else default
+            log.warning("Unusable narration setting", exc_info=True)
+            return "off" if self.store.kv.get(NARRATION_KEY) in (False, "off") else "milestones"
 
     @property
     def host(self) -> str:
@@ -111,7 +124,11 @@ class ChatSession:
         return self.conversations().messages(self.conversation_id)
 
     def title_line(self) -> str:
-        model = self.model or self.store.kv.get(MODEL_KEY) or "model not chosen yet"
+        try:
+            configured = self.setting(MODEL_KEY).value
+        except Exception:  # an unusable BOTIFYTHON_MODEL: reported when the chat starts
+            configured = ""
+        model = self.model or configured or "model not chosen yet"
         return f"{self.conversation().title} · {model}"
 
     def open_conversation(self, conversation_id: int) -> None:
@@ -262,10 +279,16 @@ class ChatSession:
     async def resolve_model(self, client: OllamaClient) -> str:
         return await choose_model(client, self.store.kv)
 
-    def set_model(self, name: str) -> None:
-        self.store.kv[MODEL_KEY] = name
+    def set_model(self, name: str) -> str | None:
+        """Use `name` from now on and store it; returns the flag or env var that will override
+        the stored choice at the next start, if one does."""
+        declared.store(self.store.kv, MODEL_KEY, name)
         self.model = name
         self.changed()
+        try:
+            return self.setting(MODEL_KEY).overridden_by
+        except Exception:
+            return None
 
     async def _reply(self, kind: str, conversation_id: int) -> str:
         """Stream the reply, run the actions it asks for (approved), and let the model go on.
@@ -411,7 +434,10 @@ class ChatSession:
     ) -> tuple[list[dict], ReplyDone | None]:
         """One streamed answer into the active pane; returns its tool calls and final stats."""
         history = [(m.role, m.content) for m in self.conversations().messages(conversation_id)]
-        budget = int(self.store.kv.get(CONTEXT_KEY, DEFAULT_CONTEXT_TOKENS))
+        try:
+            budget = int(self.setting(CONTEXT_KEY).value)
+        except Exception:
+            budget = DEFAULT_CONTEXT_TOKENS
         tools = self._tools_supported()
         prompt = system_prompt(self.context())
         if self._grounding:
@@ -611,7 +637,7 @@ class ChatSession:
 
     def set_narration(self, enabled: bool) -> None:
         self.narrator.enabled = enabled
-        self.store.kv[NARRATION_KEY] = enabled
+        declared.store(self.store.kv, NARRATION_KEY, "milestones" if enabled else "off")
         if not enabled:
             self.narrator.pending.clear()
 

@@ -8,6 +8,7 @@ side (each fault gets its own fake, because the fake's knobs are global) to keep
 from __future__ import annotations
 
 import csv
+import json
 import os
 import pty
 import re
@@ -352,6 +353,67 @@ def test_analyses_newest_first_across_pages_with_exported_mark(ws, fake):
     assert bad.returncode == 1 and "not a Botify address" in bad.stderr
 
 
+def test_projects_analyses_and_token_status_as_json(ws, fake):
+    fake.add_project(ORG, "shop.example.com", name="Shop", analyses=["20240801", "20241108"])
+    projects = run(ws, fake, "projects", "--json")
+    assert projects.returncode == 0, projects.stderr
+    listed = json.loads(projects.stdout)
+    assert listed["username"] == "jane.doe"
+    assert {(p["org"], p["slug"]) for p in listed["projects"]} >= {(ORG, "shop.example.com")}
+    shop = next(p for p in listed["projects"] if p["slug"] == "shop.example.com")
+    assert shop["name"] == "Shop" and shop["label"] == f"{ORG}/shop.example.com"
+
+    analyses = run(ws, fake, "analyses", "--project", f"{ORG}/shop.example.com", "--json")
+    assert analyses.returncode == 0, analyses.stderr
+    found = json.loads(analyses.stdout)
+    assert [a["slug"] for a in found["analyses"]] == ["20241108", "20240801"]
+    assert all(a["exported"] is False for a in found["analyses"])
+
+    status = run(ws, fake, "token", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert state["token"] == MASKED and state["source"] == "file"
+    assert state["origin"] == str(ws.token_path) and state["username"] == "jane.doe"
+    offline = json.loads(run(ws, fake, "token", "status", "--offline", "--json").stdout)
+    assert offline["checked"] is False and offline["username"] is None
+
+
+def test_token_from_the_environment_is_used_and_never_written(tmp_path, fake):
+    ws = Workspace(tmp_path / "env-token")
+    env = cli_env(fake.base_url)
+    env["BOTIFY_API_TOKEN"] = TOKEN
+    result = subprocess.run(
+        ws.argv("token", "status", "--json"),
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    assert (state["source"], state["origin"], state["username"]) == (
+        "env",
+        "BOTIFY_API_TOKEN",
+        "jane.doe",
+    )
+    assert TOKEN not in result.stdout + result.stderr
+    assert not ws.token_path.exists()  # used, never stored
+    for path in ws.data.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
+    text = subprocess.run(
+        ws.argv("token", "status", "--offline"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
+    assert "environment variable BOTIFY_API_TOKEN" in text.stdout
+
+
 # --- linkgraph -----------------------------------------------------------------------------------
 
 
@@ -399,7 +461,9 @@ def test_linkgraph_exports_summarises_and_records(ws, fake):
         "Recorded as export 1",
     ):
         assert expected in out, expected
-    assert "export job" in out and "wrote" in out  # plain progress lines
+    # progress goes to standard error, the summary to standard output
+    assert "export job" in result.stderr and "wrote" in result.stderr
+    assert "export job" not in out
 
     [record] = ws.exports()
     assert (record.org, record.project, record.analysis) == (ORG, PROJECT, LATEST)
@@ -418,9 +482,22 @@ def test_linkgraph_exports_summarises_and_records(ws, fake):
     assert explicit.returncode == 3 and "--yes" in explicit.stderr
     assert len(fake.jobs) == jobs and not fake.find_requests("/v1/jobs", "POST")[jobs:]
     forced = run(
-        ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}", "--yes", "--poll-interval", "0"
+        ws,
+        fake,
+        "linkgraph",
+        "--project",
+        f"{ORG}/{PROJECT}",
+        "--yes",
+        "--poll-interval",
+        "0",
+        "--json",
     )
     assert forced.returncode == 0, forced.stderr
+    summary = json.loads(forced.stdout)  # one JSON document, nothing else on stdout
+    assert (summary["org"], summary["project"], summary["analysis"]) == (ORG, PROJECT, LATEST)
+    assert (summary["depth"], summary["edges"], summary["urls"]) == (depth, edges, urls)
+    assert str(links) in summary["files"] and summary["export_id"] == 2
+    assert "export job" in forced.stderr
     assert len(ws.exports()) == 2
     assert_links_file(links, latest_graph(), depth)
 
@@ -588,10 +665,13 @@ def test_linkgraph_faults(fault_runs, name):
         assert len(run_.ws.exports()) == 1
         return
     assert result.returncode == 1, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("botifython: error: "), result.stderr
-    assert expected in lines[0]
-    assert "run the export again" not in lines[0].lower()
+    # progress lines come first on standard error; exactly one error line, the last
+    errors = [line for line in result.stderr.strip().splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith("botifython: error: "), result.stderr
+    assert result.stderr.strip().splitlines()[-1] == errors[0]
+    assert expected in errors[0]
+    assert result.stdout == ""
+    assert "run the export again" not in errors[0].lower()
     assert run_.ws.files() == []  # no partial (.part) and no final file
     assert run_.ws.exports() == []
     assert len(run_.fake.find_requests("/v1/jobs", "POST")) <= 2  # never a job to retry

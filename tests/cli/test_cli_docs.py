@@ -53,10 +53,11 @@ def test_add_a_folder_then_re_add_it_unchanged(cli):
     (cli.cwd / "docs" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     first = cli.run("add", "docs")
     assert first.returncode == 0, first.stderr
-    out = first.stdout
-    assert "Found 19 files to check." in out
-    assert "  [1/19] added docs/pagination.txt (1 chunk)\n" in out
-    assert "  [2/19] added docs/data/crawl-config.json (" in out
+    out, progress = first.stdout, first.stderr  # progress on standard error
+    assert "Found 19 files to check." in progress
+    assert "  [1/19] added docs/pagination.txt (1 chunk)\n" in progress
+    assert "  [2/19] added docs/data/crawl-config.json (" in progress
+    assert "[1/19]" not in out
     assert "Added 19, updated 0, unchanged 0, removed 0, skipped 1" in out
     assert "Skipped:\n  docs/logo.png: not a supported type (.png)" in out
     assert "\x1b" not in out  # plain output when not on a terminal
@@ -66,7 +67,7 @@ def test_add_a_folder_then_re_add_it_unchanged(cli):
     assert "Added 0, updated 0, unchanged 19, removed 0, skipped 1 (0 chunks embedded" in (
         again.stdout
     )
-    assert "] added" not in again.stdout and "] updated" not in again.stdout
+    assert "] added" not in again.stderr and "] updated" not in again.stderr
 
 
 def test_search_list_remove_and_reindex(cli):
@@ -112,8 +113,8 @@ def test_edits_and_deletions_are_picked_up(cli):
     guide.write_text(guide.read_text() + "\n\n## Wombats\n\nA wombat redirect note.\n")
     (cli.cwd / "docs" / "pagination.txt").unlink()
     result = cli.run("add", "docs")
-    assert "  [" in result.stdout and "updated docs/guides/redirects.md" in result.stdout
-    assert "removed docs/pagination.txt" in result.stdout
+    assert "  [" in result.stderr and "updated docs/guides/redirects.md" in result.stderr
+    assert "removed docs/pagination.txt" in result.stderr
     assert "Added 0, updated 1, unchanged 17, removed 1, skipped 0 (1 chunk embedded" in (
         result.stdout
     )
@@ -174,10 +175,15 @@ def test_real_model_add_and_search(tmp_path):
     cli.env.pop("BOTIFYTHON_EMBEDDING_MODEL")
     added = cli.run("add", "docs", timeout=180)
     assert added.returncode == 0, added.stderr
-    assert "Loading the embedding model all-MiniLM-L6-v2" in added.stdout
-    assert "model ready (384 dimensions" in added.stdout
+    assert "Loading the embedding model all-MiniLM-L6-v2" in added.stderr
+    assert "model ready (384 dimensions" in added.stderr
     assert "Added 12," in added.stdout
-    assert added.stderr == ""  # no download bars, no warnings
+    # progress only on standard error: no download bars, no warnings
+    assert [
+        line
+        for line in added.stderr.splitlines()
+        if not line.startswith(("Found ", "Loading the embedding", "  model ready", "  ["))
+    ] == []
     found = cli.run("search", "Which metric replaced First Input Delay?", "-k", "2", timeout=180)
     assert found.returncode == 0, found.stderr
     assert found.stdout.splitlines()[0].endswith("docs/core-web-vitals.html")

@@ -362,11 +362,14 @@ def test_profile_names_with_escapes_are_neutralised(cli: CLI):
 # --- where data lives ------------------------------------------------------------------------
 
 
-def test_defaults_create_data_and_downloads_under_cwd(tmp_path: Path):
-    result = run_cli("todo", "add", "here", cwd=tmp_path)
+def test_defaults_data_in_the_user_folder_and_downloads_under_cwd(tmp_path: Path):
+    work = tmp_path / "work"
+    work.mkdir()
+    env = clean_env(XDG_DATA_HOME=str(tmp_path / "xdg"))
+    result = run_cli("todo", "add", "here", cwd=work, env=env)
     assert result.returncode == 0, result.stderr
-    data = tmp_path / "data"
-    assert (tmp_path / "downloads").is_dir()
+    data = tmp_path / "xdg" / "botifython"
+    assert (work / "downloads").is_dir() and not (work / "data").exists()
     assert data.is_dir() and mode(data) == 0o700
     assert mode(data / DB_FILENAME) == 0o600
     assert mode(data / LOG_FILENAME) == 0o600
@@ -454,8 +457,9 @@ def test_database_corrupt_beyond_the_first_pages_fails_clearly(cli: CLI):
 def test_data_dir_that_is_a_file_fails_clearly(tmp_path: Path):
     blocker = tmp_path / "data"
     blocker.write_text("not a folder")
-    for args in (("--data-dir", str(blocker)), ()):  # explicit, and the default ./data
-        result = run_cli(*args, "todo", "list", cwd=tmp_path)
+    env = clean_env(BOTIFYTHON_DATA_DIR=str(blocker))
+    for args in (("--data-dir", str(blocker)), ()):  # the flag, and the environment variable
+        result = run_cli(*args, "todo", "list", cwd=tmp_path, env=env)
         assert result.returncode != 0
         assert str(blocker) in result.stderr and "not a folder" in result.stderr
         assert "Traceback" not in result.stderr

@@ -121,3 +121,20 @@ async def test_revoked_stored_token_asks_for_a_new_one(botify_settings, store, f
         await until(pilot, lambda: "Token rejected" in status(app))
         assert "rejected" in token_status(app) and "abcd" in token_status(app)
         assert TokenStore(botify_settings.data_dir).load() == TOKEN  # kept: maybe a blip
+
+
+async def test_token_from_the_environment_is_used_shown_and_never_written(
+    botify_settings, store, fake, monkeypatch
+):
+    monkeypatch.setenv("BOTIFY_API_TOKEN", TOKEN)
+    app = make_app(botify_settings, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_botify(pilot)
+        await until(pilot, lambda: "Connected as jane.doe" in status(app))
+        assert "BOTIFY_API_TOKEN" in token_status(app) and TOKEN not in token_status(app)
+        assert not TokenStore(botify_settings.data_dir).path.exists()  # used, never stored
+        await pilot.press("escape")
+        await pilot.press("d")
+        await pilot.press("y")
+        await until(pilot, lambda: any("BOTIFY_API_TOKEN" in n.message for n in app._notifications))
+        assert screen.query_one("#token-status", Static) is not None

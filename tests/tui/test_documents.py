@@ -113,8 +113,9 @@ async def test_which_documents_do_you_know_is_answered_from_the_store(settings, 
         assert "robots.md" in answer and "canonical.md" in answer
 
 
-async def test_each_exchange_is_remembered(settings, store):
+async def test_each_exchange_is_remembered(settings, store, monkeypatch):
     memory = Memory(store, settings.data_dir, HashingEmbedder())
+    monkeypatch.delenv("BOTIFYTHON_REMEMBER_CHATS")  # the environment would win over the store
     store.kv["memory.remember_chats"] = True
     with FakeOllama(models=["llama3.2:latest"]) as ollama:
         ollama.script(Reply(text="Hreflang tags link language versions."))

@@ -177,7 +177,9 @@ def run_hook(hook: str, repo: Path, bin_dir: Path, pip_log: Path) -> subprocess.
         "PIP_LOG": str(pip_log),
         "GIT_CEILING_DIRECTORIES": str(repo.parent),
     }
-    script = hook + '\necho "VENV=$VIRTUAL_ENV CUDA=${BOTIFYTHON_CUDA:-0}"\n'
+    script = hook + (
+        '\necho "VENV=$VIRTUAL_ENV CUDA=${BOTIFYTHON_CUDA:-unset} DATA=${BOTIFYTHON_DATA_DIR:-unset}"\n'
+    )
     return subprocess.run(
         ["bash", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=30
     )
@@ -201,7 +203,7 @@ def test_shell_hook_creates_venv_and_installs_only_when_pyproject_changes(
     assert first.returncode == 0, first.stderr
     assert (repo / ".venv" / "bin" / "python").exists()
     assert f"VENV={repo / '.venv'}" in first.stdout
-    assert "CPU" in first.stdout or "CUDA detected" in first.stdout
+    assert "DATA=unset" in first.stdout  # the per-user data folder, as outside the shell
     assert pip_log.read_text().splitlines() == ["pip install --quiet -e ."]
 
     second = run_hook(hook, repo, bin_dir, pip_log)
@@ -214,7 +216,8 @@ def test_shell_hook_creates_venv_and_installs_only_when_pyproject_changes(
     assert len(pip_log.read_text().splitlines()) == 2, "pyproject changed: reinstall"
 
 
-def test_shell_hook_detects_cuda_from_nvidia_smi(evaluated: dict, tmp_path) -> None:
+def test_shell_hook_exports_no_unused_cuda_variable(evaluated: dict, tmp_path) -> None:
+    """Nothing reads BOTIFYTHON_CUDA (the embedder runs on the CPU): the shell must not set it."""
     hook = evaluated["devShells"]["aarch64-linux"]["default"]["shellHook"]
     repo = tmp_path / "repo"
     repo.mkdir()  # no pyproject.toml: the hook only warns
@@ -225,8 +228,7 @@ def test_shell_hook_detects_cuda_from_nvidia_smi(evaluated: dict, tmp_path) -> N
     nvidia_smi.chmod(0o755)
     result = run_hook(hook, repo, bin_dir, tmp_path / "pip.log")
     assert result.returncode == 0, result.stderr
-    assert "CUDA detected" in result.stdout
-    assert "CUDA=1" in result.stdout
+    assert "CUDA=unset" in result.stdout and "DATA=unset" in result.stdout
 
 
 # --- scripts/dev-session.sh ----------------------------------------------------------------

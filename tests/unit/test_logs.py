@@ -54,15 +54,89 @@ def test_log_file_stays_0600_after_rotation(log_path: Path):
     try:
         log = logs.configure_logging(log_path)
         line = "x" * 200
-        for i in range(6000):  # > 1 MB: at least one rollover
+        for i in range(6000):  # > 1 MB: the next start rotates
             log.info("line %d %s", i, line)
+        assert not log_path.with_name(LOG_FILENAME + ".1").exists()  # never while running
+        logs.configure_logging(log_path).info("after the restart")
     finally:
         os.umask(old)
     rotated = log_path.with_name(LOG_FILENAME + ".1")
     assert rotated.exists(), "the log did not rotate"
     assert mode(rotated) == 0o600
-    assert mode(log_path) == 0o600, "the log file re-created by the rollover is not private"
+    assert mode(log_path) == 0o600, "the log file re-created by the rotation is not private"
     assert log_path.stat().st_size < 1_000_000
+    assert "line 5999" in rotated.read_text() and "after the restart" in log_path.read_text()
+
+
+def test_rotation_keeps_three_old_files(log_path: Path):
+    for generation in range(5):
+        log_path.write_text(f"generation {generation}\n" + "x" * 200)
+        logs.rotate_at_start(log_path, max_bytes=100)
+    names = sorted(p.name for p in log_path.parent.iterdir() if not p.name.endswith(".lock"))
+    assert names == [LOG_FILENAME + ".1", LOG_FILENAME + ".2", LOG_FILENAME + ".3"]
+    assert log_path.with_name(LOG_FILENAME + ".1").read_text().startswith("generation 4")
+    assert log_path.with_name(LOG_FILENAME + ".3").read_text().startswith("generation 2")
+
+
+WRITER = """
+import logging, sys, time
+from pathlib import Path
+from botifython_tui import logs
+path, name, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+while time.time() < start:
+    time.sleep(0.001)
+log = logs.configure_logging(path, max_bytes=int(sys.argv[4]))
+logging.getLogger("some.library").warning("library warning from %s", name)
+for i in range(3000):
+    log.info("%s %05d %s", name, i, name * 40)
+"""
+
+
+def test_two_processes_logging_at_once_never_print_nor_mix_lines(tmp_path: Path):
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / LOG_FILENAME
+    path.write_text("old line\n" * 2000)  # over the limit below: the next start rotates
+    start = str(time.time() + 1.0)  # both start together
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), name, start, "10000"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("alpha", "omega")
+    ]
+    outputs = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert outputs == [("", ""), ("", "")]  # nothing on the terminal, no "Logging error"
+
+    files = sorted(p for p in tmp_path.iterdir() if p.name.startswith(LOG_FILENAME + "."))
+    files = [path, *[p for p in files if not p.name.endswith(".lock")]]
+    # the old log was rotated away (once, or again when the first writer filled the new one)
+    assert "old line" not in path.read_text()
+    assert any(f.read_text().startswith("old line") for f in files[1:])
+    seen: dict[str, list[int]] = {"alpha": [], "omega": []}
+    where: dict[str, set[str]] = {"alpha": set(), "omega": set()}
+    for file in files:
+        for line in file.read_text().splitlines():
+            if line == "old line":
+                continue
+            if "library warning from" in line:
+                continue
+            # every line is whole: "<time> INFO botifython [pid N] NAME NNNNN NAMENAME…"
+            parts = line.split()
+            name, number, filler = parts[-3], parts[-2], parts[-1]
+            assert name in seen and filler == name * 40, f"mixed line in {file.name}: {line!r}"
+            seen[name].append(int(number))
+            where[name].add(file.name)
+    for name in seen:
+        assert seen[name] == list(range(3000)), f"{name}: lines lost, repeated or reordered"
+        assert len(where[name]) == 1, f"{name} wrote to several files: {where[name]}"
+    text = "".join(f.read_text() for f in files)
+    assert text.count("library warning from") == 2  # other libraries' warnings: the file too
 
 
 def test_registered_secret_in_a_message_is_redacted(log_path: Path):

@@ -836,12 +836,13 @@ def test_read_only_data_dir_is_a_config_error(tmp_path: Path):
 # --- settings resolution -----------------------------------------------------------------------
 
 
-def test_settings_default_to_folders_under_the_current_directory(tmp_path: Path):
-    settings = Settings.resolve(env={}, cwd=tmp_path)
-    assert settings.data_dir == tmp_path / "data"
+def test_settings_default_to_the_user_data_folder_and_downloads_under_cwd(tmp_path: Path):
+    settings = Settings.resolve(env={"XDG_DATA_HOME": str(tmp_path / "xdg")}, cwd=tmp_path)
+    data = tmp_path / "xdg" / "botifython"
+    assert settings.data_dir == data and settings.data_dir_origin == "default"
     assert settings.downloads_dir == tmp_path / "downloads"
-    assert settings.db_path == tmp_path / "data" / DB_FILENAME == tmp_path / "data/botifython.db"
-    assert settings.log_path == tmp_path / "data" / LOG_FILENAME
+    assert settings.db_path == data / DB_FILENAME == data / "botifython.db"
+    assert settings.log_path == data / LOG_FILENAME
 
 
 def test_settings_environment_beats_default(tmp_path: Path):
@@ -874,8 +875,9 @@ def test_settings_relative_paths_are_resolved_against_cwd(tmp_path: Path):
 
 def test_settings_empty_values_fall_through(tmp_path: Path):
     env = {"BOTIFYTHON_DATA_DIR": "", "BOTIFYTHON_DOWNLOADS_DIR": "/env/dl"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
     settings = Settings.resolve(data_dir="", downloads_dir="", env=env, cwd=tmp_path)
-    assert settings.data_dir == tmp_path / "data"
+    assert settings.data_dir == tmp_path / "xdg" / "botifython"
     assert settings.downloads_dir == Path("/env/dl")
 
 

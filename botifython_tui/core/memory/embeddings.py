@@ -86,10 +86,15 @@ def default_model_path() -> Path | None:
     return None
 
 
-def configured_model(env: Mapping[str, str] | None = None) -> str:
-    """The model setting: BOTIFYTHON_EMBEDDING_MODEL, else the packaged default."""
-    env = os.environ if env is None else env
-    return (env.get(MODEL_ENV) or "").strip() or DEFAULT_MODEL
+def configured_model(env: Mapping[str, str] | None = None, kv: Any = None) -> str:
+    """The declared setting: BOTIFYTHON_EMBEDDING_MODEL, else the stored one, else the default."""
+    from botifython_tui.core.settings import EMBEDDING_MODEL, SettingError, resolve
+
+    try:
+        return str(resolve(EMBEDDING_MODEL, env=env, kv=kv).value).strip() or DEFAULT_MODEL
+    except SettingError:
+        env = os.environ if env is None else env
+        return (env.get(MODEL_ENV) or "").strip() or DEFAULT_MODEL
 
 
 def _threads(env: Mapping[str, str] | None = None) -> int:
@@ -107,12 +112,13 @@ def make_embedder(
     env: Mapping[str, str] | None = None,
     *,
     all_cores: bool = False,
+    kv: Any = None,
 ) -> Any:
     """An embedder for a model name or local path ("hashing[:DIM]" gives the test embedder).
 
     `all_cores` for headless jobs with no UI to keep responsive (the CLI's `docs add`).
     """
-    name = (name_or_path or "").strip() or configured_model(env)
+    name = (name_or_path or "").strip() or configured_model(env, kv)
     if name == HASHING_PREFIX or name.startswith(HASHING_PREFIX + ":"):
         _, _, dim = name.partition(":")
         return HashingEmbedder(int(dim) if dim.isdigit() else HashingEmbedder.DEFAULT_DIM)

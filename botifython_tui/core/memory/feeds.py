@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,11 +13,13 @@ TOP_HUBS_IN_SUMMARY = 5
 
 
 def remembers_chats(kv: Any) -> bool:
-    """The kv setting `memory.remember_chats`; unset, BOTIFYTHON_REMEMBER_CHATS (default on)."""
-    value = kv.get(REMEMBER_CHATS_KEY)
-    if value is None:
-        return os.environ.get("BOTIFYTHON_REMEMBER_CHATS", "1").lower() not in ("0", "false", "no")
-    return value is not False
+    """The declared setting: BOTIFYTHON_REMEMBER_CHATS, else the stored one, else on."""
+    from botifython_tui.core.settings import SettingError, resolve
+
+    try:
+        return bool(resolve(REMEMBER_CHATS_KEY, kv=kv).value)
+    except SettingError:  # an unreadable BOTIFYTHON_REMEMBER_CHATS: the stored value, else on
+        return kv.get(REMEMBER_CHATS_KEY) is not False
 
 
 def chat_source(conversation_id: int) -> str:

@@ -137,7 +137,9 @@ class Memory:
     ) -> None:
         self.store = store
         self.folder = Path(data_dir) / MEMORY_FOLDER
-        self.embedder: TextEmbedder = embedder if embedder is not None else make_embedder()
+        self.embedder: TextEmbedder = (
+            embedder if embedder is not None else make_embedder(kv=store.kv)
+        )
         self.approx_threshold = approx_threshold
         self.background_approx = background_approx
         self._indexes: dict[int, _ProfileIndex] = {}

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.tui.widgets.app_bar import AppBar
 from botifython_tui.tui.widgets.chat_pane import ChatPane
+from botifython_tui.tui.widgets.help_footer import HelpFooter
 
 if TYPE_CHECKING:
     from botifython_tui.tui.app import BotifythonApp
@@ -44,7 +45,7 @@ class AppScreen(Screen):
                 yield from self.compose_body()
             if self.has_docked_chat and self.shell.chat_docked:
                 yield ChatPane(docked=True, id="docked-chat")
-        yield Footer(compact=True)
+        yield HelpFooter(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

@@ -265,6 +265,8 @@ class BotifyScreen(AppScreen):
         }[self.token_state]
         if self.token_state == "none" and stored:
             text = f"Token {masked} stored."
+        if token_store(self.app).from_env():
+            text += " (from BOTIFY_API_TOKEN, which wins over a stored token)"
         self.query_one("#token-status", Static).update(single_line(f"{text} {extra}".strip()))
         self.query_one("#token-input", Input).placeholder = (
             f"Paste a new token to replace {masked}, then Enter"
@@ -440,7 +442,16 @@ class BotifyScreen(AppScreen):
         self.projects = []
         self.query_one("#projects-table", DataTable).clear()
         self._show_token_status()
-        self.notify("Disconnected: the token is forgotten.", title="Botify", markup=False)
+        if token_store(self.app).from_env():
+            self.notify(
+                "The stored token is forgotten, but BOTIFY_API_TOKEN is set and still used; "
+                "unset it to disconnect.",
+                title="Botify",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            self.notify("Disconnected: the token is forgotten.", title="Botify", markup=False)
         self.shell.post_event("botify_disconnected")
         self.action_show_tab("tab-connect")
 

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from botifython_tui.core.settings import NARRATION
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.screens.base import AppScreen
@@ -109,7 +110,20 @@ class ChatScreen(AppScreen):
     def action_toggle_narration(self) -> None:
         chat = self.shell.chat
         chat.set_narration(not chat.narrator.enabled)
-        self.notify(f"Narration is {'on' if chat.narrator.enabled else 'off'}.", markup=False)
+        state = "on" if chat.narrator.enabled else "off"
+        try:
+            overridden_by = chat.setting(NARRATION).overridden_by
+        except Exception:
+            overridden_by = None
+        if overridden_by:
+            self.notify(
+                f"Narration is {state} until the app ends; {overridden_by} overrides the stored "
+                "setting at the next start.",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            self.notify(f"Narration is {state}.", markup=False)
         self.refresh_data()
 
     def action_toggle_auto_approve(self) -> None:
@@ -130,37 +144,71 @@ class ChatScreen(AppScreen):
 
     def action_set_host(self) -> None:
         from botifython_tui.core.ollama import HOST_KEY
+        from botifython_tui.core.text import single_line
 
-        hint = "HOST:PORT or URL; empty for the default (localhost:11434)"
-        if self.app.settings.ollama_host:
-            hint = "--ollama-host / OLLAMA_HOST is set and wins over this setting"
+        resolved = self.shell.chat.setting(HOST_KEY)
+        in_use = single_line(str(resolved.value))
+        title = "Ollama host: HOST:PORT or URL; empty for the default (localhost:11434)"
+        if resolved.overridden_by or resolved.source.value in ("flag", "env"):
+            title += (
+                f"\nOverridden by {resolved.origin}: the host in use is {in_use}."
+                + (
+                    f" Stored: {single_line(str(resolved.stored))}."
+                    if resolved.stored is not None
+                    else ""
+                )
+                + f" What you store here is used once {resolved.origin} is unset."
+            )
         self.app.push_screen(
-            TextPrompt(
-                f"Ollama host ({hint})",
-                value=str(self.store.kv.get(HOST_KEY, "")),
-                placeholder="localhost:11434",
-            ),
-            self._host_set,
+            TextPrompt(title, value=in_use, placeholder="localhost:11434"),
+            lambda value: self._host_set(value, shown=in_use),
         )
 
     @reports_errors("set the Ollama host")
-    def _host_set(self, value: str | None) -> None:
-        from botifython_tui.core.ollama import HOST_KEY, normalize_host
+    def _host_set(self, value: str | None, *, shown: str = "") -> None:
+        from botifython_tui.core import settings as declared
+        from botifython_tui.core.ollama import HOST_KEY
 
         if value is None:
             return
+        resolved = self.shell.chat.setting(HOST_KEY)
+        if value.strip() == shown and resolved.source.value in ("flag", "env"):
+            return  # accepted unchanged: nothing to store (the override stays in charge)
         if value.strip():
-            normalize_host(value)  # refuses nonsense with a clear message
-            self.store.kv[HOST_KEY] = value.strip()
+            try:
+                declared.store(self.store.kv, HOST_KEY, value)  # refuses nonsense clearly
+            except declared.SettingError as exc:
+                self.notify(str(exc), title="Ollama host", severity="error", markup=False)
+                return
         else:
-            self.store.kv.pop(HOST_KEY, None)
-        self.notify(f"The assistant talks to Ollama at {self.shell.chat.host}.", markup=False)
+            declared.forget(self.store.kv, HOST_KEY)
+        resolved = self.shell.chat.setting(HOST_KEY)
+        if resolved.overridden_by:
+            self.notify(
+                f"Stored; {resolved.origin} overrides it, so the assistant still talks to "
+                f"Ollama at {self.shell.chat.host}.",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            self.notify(f"The assistant talks to Ollama at {self.shell.chat.host}.", markup=False)
         self.shell.chat.changed()
 
     def _model_chosen(self, name: str | None) -> None:
         if name:
-            self.shell.chat.set_model(name)
-            self.notify(f"The assistant now uses {name}.", markup=False)
+            from botifython_tui.core.text import single_line
+
+            overridden_by = self.shell.chat.set_model(name)
+            name = single_line(name)
+            if overridden_by:
+                self.notify(
+                    f"The assistant now uses {name}. Stored, but overridden by {overridden_by} "
+                    "the next time the app starts (unset it to keep this choice).",
+                    severity="warning",
+                    markup=False,
+                )
+            else:
+                self.notify(f"The assistant now uses {name}.", markup=False)
 
     @reports_errors("delete the conversation")
     def action_delete_conversation(self) -> None:

@@ -41,7 +41,7 @@ class DocumentsScreen(AppScreen):
         self.busy = False
         table = self.query_one(DataTable)
         table.add_column("Kind", key="kind", width=6)
-        table.add_column("Source", key="source")
+        table.add_column("Source", key="source", width=self._source_width())
         table.add_column("Chunks", key="chunks", width=7)
         table.add_column("Updated", key="updated", width=16)
         self.query_one(ProgressBar).display = False
@@ -57,6 +57,8 @@ class DocumentsScreen(AppScreen):
             return
         table = self.query_one(DataTable)
         table.clear()
+        width = self._source_width()
+        table.columns["source"].width = width
         try:
             documents = self.memory.documents(self.profile.id)
         except Exception as exc:  # the memory stack missing or broken: say so, keep the app
@@ -65,7 +67,7 @@ class DocumentsScreen(AppScreen):
         for doc in documents:
             table.add_row(
                 Text(KIND_LABEL.get(doc.kind, doc.kind)),
-                Text(single_line(_shown_source(doc.source, doc.title))),
+                Text(_elided(single_line(_shown_source(doc.source, doc.title)), width)),
                 Text(str(doc.chunks), justify="right"),
                 Text(doc.updated_at.replace("T", " ")[:16]),
                 key=f"{doc.kind}\x00{doc.source}",
@@ -76,6 +78,15 @@ class DocumentsScreen(AppScreen):
                 if documents
                 else "Nothing in memory yet: press a to add files or folders."
             )
+
+    def _source_width(self) -> int:
+        """What is left for the Source column once the others fit (all readable at 80 columns)."""
+        table = self.query_one(DataTable)
+        total = table.size.width or self.app.size.width
+        return max(16, total - (6 + 7 + 16) - 2 * 4 - 2)
+
+    def on_resize(self) -> None:
+        self.refresh_data()
 
     def _status(self, text: str) -> None:
         self.query_one("#docs-status", Static).update(text)
@@ -206,6 +217,13 @@ class DocumentsScreen(AppScreen):
     def remove(self, source: str) -> None:
         self.memory.remove(source, self.profile.id)
         self.app.call_from_thread(self.refresh_data)
+
+
+def _elided(text: str, width: int) -> str:
+    """A path too long for its column keeps its end (the file name): "…/sub/file.md"."""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :]
 
 
 def _shown_source(source: str, title: str) -> str:
