@@ -137,9 +137,10 @@ async def test_history_sent_stays_within_the_budget(chat_settings, store, ollama
 
 
 async def test_a_burst_of_todos_becomes_one_narration_request(chat_settings, store, ollama):
+    store.kv["chat.narration"] = "everything"  # todos are not milestones
     app = make_app(chat_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.chat.narrator.quiet = 0.3
+        app.chat.scheduler.quiet = 0.3
         todo_box = app.screen.query_one("#new-todo", Input)
         todo_box.focus()
         for i in range(10):
@@ -159,15 +160,16 @@ async def test_a_burst_of_todos_becomes_one_narration_request(chat_settings, sto
 
 async def test_narration_waits_silently_when_ollama_is_absent(settings, store):
     dead = dataclasses.replace(settings, ollama_host="http://127.0.0.1:9")
+    store.kv["chat.narration"] = "everything"
     app = make_app(dead, store)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.chat.narrator.quiet = 0.1
+        app.chat.scheduler.quiet = 0.1
         todo_box = app.screen.query_one("#new-todo", Input)
         todo_box.focus()
         todo_box.value = "Crawl the blog"
         await pilot.press("enter")
         assert [t.title for t in store.todos(1).list()] == ["Crawl the blog"]
-        await until(pilot, lambda: app.chat.narrator.owed)
+        await until(pilot, lambda: app.chat.scheduler.owed)
         assert not [n for n in app._notifications if n.severity == "error"]
         assert stored(store)[0][0] == EVENT_ROLE  # the event is kept for later
 
@@ -177,15 +179,16 @@ async def test_a_hanging_ollama_never_slows_the_action_itself(settings, store):
     hang.bind(("127.0.0.1", 0))
     hang.listen(8)  # accepts connections into the backlog and never answers
     port = hang.getsockname()[1]
+    store.kv["chat.narration"] = "everything"
     app = make_app(dataclasses.replace(settings, ollama_host=f"127.0.0.1:{port}"), store)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            app.chat.narrator.quiet = 0.05
+            app.chat.scheduler.quiet = 0.05
             todo_box = app.screen.query_one("#new-todo", Input)
             todo_box.focus()
             todo_box.value = "First"
             await pilot.press("enter")
-            await until(pilot, lambda: app.chat.narrator.in_flight)  # narration is stuck
+            await until(pilot, lambda: app.chat.scheduler.narrating)  # narration is stuck
             started = time.monotonic()
             todo_box.value = "Second"
             await pilot.press("enter")

@@ -2,7 +2,8 @@
 
 A pane is a view of the app's one `ChatSession`; every app screen has one (docked, toggled) and the
 Chat app shows one full-screen. Only the pane on screen receives the stream; the others catch up
-when their screen comes back.
+when their screen comes back. Questions sent while a reply streams are listed as queued under the
+log until their turn comes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from botifython_tui.core.conversation import EVENT_ROLE
-from botifython_tui.core.text import neutralize_controls
+from botifython_tui.core.text import neutralize_controls, single_line
 from botifython_tui.tui.widgets.chat_input import ChatInput
 from botifython_tui.tui.widgets.reply_view import ReplyView
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from botifython_tui.tui.chat_session import ChatSession
 
 MAX_SHOWN_MESSAGES = 60
+QUEUED_PREVIEW_CHARS = 120
 
 
 class ChatMessage(Vertical):
@@ -69,11 +71,13 @@ class ChatPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="chat-title", markup=False, classes="chat-title")
         yield VerticalScroll(id="chat-log", classes="chat-log")
+        yield Static(id="chat-queued", markup=False, classes="chat-queued")
         yield Static(id="chat-status", markup=False, classes="chat-status")
         yield ChatInput(id="chat-input")
 
     def on_mount(self) -> None:
         self.query_one("#chat-log", VerticalScroll).anchor()
+        self.query_one("#chat-queued", Static).display = False
         self.session.register(self)
         self.sync()
 
@@ -108,6 +112,7 @@ class ChatPane(Vertical):
         if session.streaming:
             await self.begin_reply(session.partial)
         self.set_status(session.status)
+        self.show_queued(session.queued_texts())
         self.shown_version = version
         log.scroll_end(animate=False)
 
@@ -136,6 +141,13 @@ class ChatPane(Vertical):
 
     def show_error(self, message: str) -> None:
         self.log_view.mount(Static(Text(neutralize_controls(message)), classes="chat-error"))
+
+    def show_queued(self, texts: list[str]) -> None:
+        """The questions waiting for the reply in progress to end, oldest first."""
+        queued = self.query_one("#chat-queued", Static)
+        lines = [f"⏳ queued: {single_line(text)[:QUEUED_PREVIEW_CHARS]}" for text in texts]
+        queued.update("\n".join(lines))
+        queued.display = bool(lines)
 
     def set_status(self, text: str) -> None:
         self.query_one("#chat-status", Static).update(text)
