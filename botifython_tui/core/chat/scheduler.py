@@ -10,6 +10,7 @@ reply in progress to end, so no two replies ever share a bubble or a saved messa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -164,10 +165,8 @@ class ReplyScheduler:
                 timeout = None
                 if self._due is not None and self.narration_wanted():
                     timeout = max(0.0, self._due - self._now())
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    pass
                 continue
             async for event in self._run(job):
                 yield event
