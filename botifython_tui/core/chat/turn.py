@@ -213,10 +213,10 @@ class ChatTurn:
     async def run(self) -> AsyncIterator[ChatEvent]:
         job = self.job
         yield TurnStarted(job, self.profile_id, self.conversation_id)
+        if job.note:  # app events told first: they happened before the question
+            yield MessageSaved(EVENT_ROLE, job.note, self._save(EVENT_ROLE, job.note))
         if job.kind == ANSWER:
             yield MessageSaved("user", job.text, self._save("user", job.text))
-        elif job.note:
-            yield MessageSaved(EVENT_ROLE, job.note, self._save(EVENT_ROLE, job.note))
         chain = ActionChain(origin=ORIGIN_USER if job.kind == ANSWER else NARRATION)
         sources: list[Any] = []
         done: ReplyDone | None = None
