@@ -87,7 +87,7 @@ class ChatSession:
         self._conversation_profile: int | None = None
         self._in_turn = False
         self._kind = ""  # of the turn in progress
-        self._drawn = False  # the turn in progress belongs to the conversation shown
+        self._turn_where: tuple[int, int] | None = None  # (profile, conversation) of the turn
         self._own_profile_switch = False
         self._consumer = None
         self.scheduler = ReplyScheduler(self._start_turn, level=narration_level(self.store.kv))
@@ -393,8 +393,13 @@ class ChatSession:
             except Exception:  # a drawing bug must not stop the replies
                 log.exception("Could not show the chat event %s", type(event).__name__)
 
+    @property
+    def drawing(self) -> bool:
+        """A reply is in progress in the conversation shown (another's is not drawn)."""
+        return self._in_turn and self._turn_where == (self.app.profile.id, self.conversation_id)
+
     def _pane(self) -> ChatView | None:
-        return self.active_pane() if self._drawn else None
+        return self.active_pane() if self.drawing else None
 
     async def _draw(self, event: ChatEvent) -> None:
         if isinstance(event, TokenReceived | SourcesCited):
@@ -416,10 +421,7 @@ class ChatSession:
             self._in_turn = True
             self._kind = event.job.kind
             self.partial = ""
-            self._drawn = (
-                event.profile_id == self.app.profile.id
-                and event.conversation_id == self.conversation_id
-            )
+            self._turn_where = (event.profile_id, event.conversation_id)
             self._show_queued()
         elif isinstance(event, MessageSaved | ActionDone):
             role, content = (
@@ -449,7 +451,7 @@ class ChatSession:
                 )
         elif isinstance(event, TurnEnded):
             self._in_turn = False
-            self._drawn = False
+            self._turn_where = None
             self._announce()
 
     async def _reply_ended(self, event: ReplySaved | ReplyFailed) -> None:

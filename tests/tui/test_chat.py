@@ -339,7 +339,7 @@ async def test_switching_profile_mid_reply_keeps_the_reply_in_its_own_profile(
         await ask(pilot, pane, "Start answering")
         await until(pilot, lambda: len(app.chat.partial) > 10)
         app.switch_profile(other.id)
-        await until(pilot, lambda: not app.chat.streaming, timeout=3)
+        await until(pilot, lambda: not app.chat.streaming)
         assert stored(store, 1)[-1][1].endswith("*(stopped)*")
         assert stored(store, other.id) == []  # nothing leaked into the other profile
         assert app.is_running
@@ -358,3 +358,69 @@ async def test_the_botify_token_never_reaches_the_model(chat_settings, store, ol
         await until(pilot, lambda: not app.chat.streaming)
     assert "tok-SECRET" not in json.dumps(ollama.chat_requests)
     assert "tok-SECRET" not in chat_settings.log_path.read_text()
+
+
+async def test_enter_while_a_reply_streams_queues_the_message(chat_settings, store, ollama):
+    ollama.script(Reply(text=LONG_REPLY, token_delay=0.05), Reply(text="Second answer."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "First question")
+        await until(pilot, lambda: len(app.chat.partial) > 20)
+        await ask(pilot, pane, "Second question")
+        assert pane.query_one(ChatInput).text == ""  # taken, not ignored
+        queued = pane.query_one("#chat-queued")
+        await until(pilot, lambda: queued.display and "Second question" in str(queued.render()))
+        assert "Queued" in app.chat.status
+        await until(pilot, lambda: not app.chat.streaming, timeout=20)
+        assert not queued.display
+    assert stored(store) == [
+        ("user", "First question"),
+        ("assistant", LONG_REPLY),
+        ("user", "Second question"),
+        ("assistant", "Second answer."),
+    ]
+
+
+async def test_a_question_wins_over_narration_and_replies_never_mix(chat_settings, store, ollama):
+    narration = " ".join(f"comment{i}" for i in range(150))
+    ollama.script(
+        Reply(text=narration, token_delay=0.03),
+        Reply(text="The answer."),
+        Reply(text="About your second todo."),
+    )
+    store.kv["chat.narration"] = "everything"
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.chat.scheduler.quiet = 0.05
+        pane = await open_chat(pilot)
+        app.post_event("todo_added", title="First")
+        await until(pilot, lambda: len(app.chat.partial) > 30)
+        app.post_event("todo_added", title="Second")
+        await ask(pilot, pane, "My question")
+        await until(pilot, lambda: len(ollama.chat_requests) == 3, timeout=20)
+        await until(pilot, lambda: not app.chat.streaming, timeout=20)
+        await until(pilot, lambda: pane.shown_version == app.chat.version)
+        bubbles = [r.text for r in pane.query("ReplyView")]
+    roles = [role for role, _ in stored(store)]
+    assert roles == [EVENT_ROLE, "assistant", "user", "assistant", EVENT_ROLE, "assistant"]
+    replies = [content for role, content in stored(store) if role == "assistant"]
+    assert replies[0].endswith("*(stopped)*") and "The answer" not in replies[0]
+    assert replies[1:] == ["The answer.", "About your second todo."]
+    assert bubbles[1:] == ["The answer.", "About your second todo."]
+    assert "comment" not in bubbles[1] and "comment" not in bubbles[2]
+
+
+async def test_ctrl_n_turns_narration_off_and_back_to_its_level(chat_settings, store, ollama):
+    store.kv["chat.narration"] = "everything"
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_chat(pilot)
+        await pilot.press("ctrl+n")
+        assert store.kv["chat.narration"] == "off"
+        assert "off" in str(app.screen.query_one("#chat-narration").render())
+        app.post_event("todo_added", title="Told, not commented")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+n")
+        assert store.kv["chat.narration"] == "everything"
+    assert ollama.chat_requests == []

@@ -109,7 +109,7 @@ class ChatPane(Vertical):
         widgets = [ChatMessage(m.role, m.content, message_id=m.id) for m in messages]
         if widgets:
             await log.mount_all(widgets)
-        if session.streaming:
+        if session.drawing:
             await self.begin_reply(session.partial)
         self.set_status(session.status)
         self.show_queued(session.queued_texts())
@@ -131,7 +131,7 @@ class ChatPane(Vertical):
 
     async def end_reply(self, final_text: str | None = None) -> None:
         reply, self.live_reply = self.live_reply, None
-        if reply is None:
+        if reply is None or not reply.is_attached:  # removed meanwhile (the log was rebuilt)
             return
         if final_text is not None and final_text != reply.text:
             extra = final_text[len(reply.text) :] if final_text.startswith(reply.text) else ""
