@@ -56,6 +56,7 @@ class ChatView(Protocol):
     """What the session draws into: a chat pane (the docked one, or the Chat screen's)."""
 
     live_reply: Any
+    live_chars: int  # how much of the reply in progress its bubble shows
 
     @property
     def visible_on_screen(self) -> bool: ...
@@ -398,6 +399,15 @@ class ChatSession:
         """A reply is in progress in the conversation shown (another's is not drawn)."""
         return self._in_turn and self._turn_where == (self.app.profile.id, self.conversation_id)
 
+    async def _catch_up(self, pane: ChatView) -> None:
+        """Draw what the pane's bubble lacks of the reply (all of it if it had none; the tokens
+        that came while its screen was away otherwise)."""
+        if pane.live_reply is None:
+            await pane.begin_reply(self.partial)
+        elif pane.live_chars < len(self.partial):
+            pane.live_reply.write(self.partial[pane.live_chars :])
+            pane.live_chars = len(self.partial)
+
     def _pane(self) -> ChatView | None:
         return self.active_pane() if self.drawing else None
 
@@ -407,9 +417,7 @@ class ChatSession:
             self.partial += text
             pane = self._pane()
             if pane is not None:
-                if pane.live_reply is None:
-                    await pane.begin_reply(self.partial[: len(self.partial) - len(text)])
-                pane.live_reply.write(text)
+                await self._catch_up(pane)
         elif isinstance(event, ReplyStarted):
             self.partial = ""
             pane = self._pane()

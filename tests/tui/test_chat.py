@@ -140,7 +140,7 @@ async def test_a_burst_of_todos_becomes_one_narration_request(chat_settings, sto
     store.kv["chat.narration"] = "everything"  # todos are not milestones
     app = make_app(chat_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.chat.scheduler.quiet = 0.3
+        app.chat.scheduler.quiet = 1.0  # longer than the gap between two presses, even under load
         todo_box = app.screen.query_one("#new-todo", Input)
         todo_box.focus()
         for i in range(10):

@@ -63,6 +63,7 @@ class ChatPane(Vertical):
         self.docked = docked
         self.shown_version = -1
         self.live_reply: ReplyView | None = None
+        self.live_chars = 0  # characters of the reply in progress given to `live_reply`
 
     @property
     def session(self) -> ChatSession:
@@ -125,6 +126,7 @@ class ChatPane(Vertical):
 
     async def begin_reply(self, initial: str = "") -> ReplyView:
         message = ChatMessage("assistant", initial)
+        self.live_chars = len(initial)
         await self.log_view.mount(message)
         self.live_reply = message.query_one(ReplyView)
         return self.live_reply
@@ -133,9 +135,8 @@ class ChatPane(Vertical):
         reply, self.live_reply = self.live_reply, None
         if reply is None or not reply.is_attached:  # removed meanwhile (the log was rebuilt)
             return
-        if final_text is not None and final_text != reply.text:
-            extra = final_text[len(reply.text) :] if final_text.startswith(reply.text) else ""
-            reply.write(extra)
+        if final_text is not None:
+            reply.write(final_text[self.live_chars :])  # the end marks, what came unseen
         await reply.finish()
         self.shown_version = self.session.version
 
