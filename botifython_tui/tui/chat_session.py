@@ -91,6 +91,7 @@ class ChatSession:
         self._turn_where: tuple[int, int] | None = None  # (profile, conversation) of the turn
         self._own_profile_switch = False
         self._consumer = None
+        self._deferred: list[Callable[[], Any]] = []
         self.scheduler = ReplyScheduler(self._start_turn, level=narration_level(self.store.kv))
 
     @property
@@ -250,9 +251,16 @@ class ChatSession:
         return self.app.memory
 
     def _background(self, work: Callable[[], Any]) -> None:
-        self.app.run_worker(
-            work, thread=True, group="memory", name="remember the exchange", exit_on_error=False
-        )
+        """Bookkeeping of the turn (remembering the exchange), started once the turn is drawn:
+        loading the embedding model must not slow the end of the reply on screen."""
+        self._deferred.append(work)
+
+    def _start_deferred(self) -> None:
+        works, self._deferred = self._deferred, []
+        for work in works:
+            self.app.run_worker(
+                work, thread=True, group="memory", name="remember the exchange", exit_on_error=False
+            )
 
     async def _approve(self, request: ApprovalRequest) -> Approval:
         """The approval dialog, answered y, n, or a (approve every action of this reply)."""
@@ -461,6 +469,7 @@ class ChatSession:
             self._in_turn = False
             self._turn_where = None
             self._announce()
+            self.app.call_after_refresh(self._start_deferred)
 
     async def _reply_ended(self, event: ReplySaved | ReplyFailed) -> None:
         self.version += 1
