@@ -88,9 +88,8 @@ class ChatScreen(AppScreen):
                 listing.add_option(Option(label, id=str(conversation.id)))
         if listing.option_count:
             listing.highlighted = 0
-        self.query_one("#chat-narration", Static).update(
-            f"Narration: {chat.narration.value} (Ctrl+N)"
-        )
+        # The footer shows Ctrl+N; the column is too narrow for it here.
+        self.query_one("#chat-narration", Static).update(f"Narration: {chat.narration.value}")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "chat-search":
