@@ -332,6 +332,7 @@ async def test_switching_profile_mid_reply_keeps_the_reply_in_its_own_profile(
     chat_settings, store, ollama
 ):
     other = store.profiles.create("Client B")
+    store.kv["chat.narration"] = "off"  # the switch is a milestone: no comment in profile B here
     ollama.script(Reply(text=LONG_REPLY, token_delay=0.03))
     app = make_app(chat_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
