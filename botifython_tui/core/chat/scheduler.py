@@ -112,6 +112,7 @@ class ReplyScheduler:
     def app_event(self, kind: str, data: dict[str, Any]) -> None:
         """Something happened in the app: the model is told at the next quiet moment."""
         if describe_event(kind, data) is None:
+            log.warning("An app event of unknown kind %r was not told to the assistant", kind)
             return
         self.pending.append((kind, data))
         del self.pending[:-MAX_PENDING_EVENTS]
