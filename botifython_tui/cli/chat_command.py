@@ -27,7 +27,8 @@ from botifython_tui.core.chat.events import (
     SourcesCited,
     TokenReceived,
 )
-from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatHost, ChatTurn
+from botifython_tui.core.chat.host import ChatHost
+from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
 from botifython_tui.core.store import Store
 from botifython_tui.core.text import neutralize_controls, single_line
 

@@ -32,6 +32,7 @@ from botifython_tui.core.chat.events import (
     TurnEnded,
     TurnStarted,
 )
+from botifython_tui.core.chat.host import ChatHost, default_context
 from botifython_tui.core.chat.scheduler import (
     DEFAULT_NARRATION,
     NARRATION_KEY,
@@ -39,7 +40,7 @@ from botifython_tui.core.chat.scheduler import (
     ReplyScheduler,
     narration_level,
 )
-from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatHost, ChatTurn, default_context
+from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
 from botifython_tui.core.conversation import EVENT_ROLE, AppContext, describe_event
 from botifython_tui.core.ollama import MODEL_KEY, ollama_host
 from botifython_tui.core.store import Conversation, Message

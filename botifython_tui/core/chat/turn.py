@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from botifython_tui.core.action_parser import ORIGIN_USER, from_tool_calls, parse_actions
@@ -56,6 +55,7 @@ from botifython_tui.core.chat.events import (
     TurnEnded,
     TurnStarted,
 )
+from botifython_tui.core.chat.host import ChatHost, default_context, stats_line
 from botifython_tui.core.conversation import (
     DEFAULT_CONTEXT_TOKENS,
     EVENT_ROLE,
@@ -71,7 +71,6 @@ from botifython_tui.core.ollama import (
     ReplyDone,
     ToolCallsReceived,
     choose_model,
-    ollama_host,
 )
 from botifython_tui.core.ollama import TokenReceived as OllamaToken
 from botifython_tui.core.text import single_line
@@ -95,68 +94,6 @@ NARRATION_RULE = (
     "You are commenting on what the user just did in the app: comment in one or two short "
     "sentences, or say nothing useful is to add. Never request an action here."
 )
-
-Approver = Callable[[ApprovalRequest], Awaitable[Approval]]
-
-
-@dataclass
-class ChatHost:
-    """What a turn may use: the store and settings, plus what the front end provides.
-
-    - `approve(request)`: asks the user about an action that changes data; None means nobody can
-      be asked (a pipe), and such actions are refused;
-    - `context(profile_id)`: what the user is looking at (default: profile, project, todos);
-    - `memory()`: the document memory, or None;
-    - `start_export` / `export_status`: the export runner's entry points (see `ActionContext`);
-    - `background(fn)`: runs slow bookkeeping (remembering an exchange) off the turn; None runs
-      it in a thread before the turn ends;
-    - `model`: a model name that wins over the stored choice; `save`: False keeps the turn out of
-      the history (the CLI's --no-save).
-    """
-
-    store: Any
-    settings: Any = None
-    approve: Approver | None = None
-    context: Callable[[int], AppContext] | None = None
-    memory: Callable[[], Any] | None = None
-    start_export: Callable[[str, str, str, int], Awaitable[Any]] | None = None
-    export_status: Callable[[], Awaitable[Any]] | None = None
-    background: Callable[[Callable[[], Any]], Any] | None = None
-    model: str | None = None
-    save: bool = True
-    client_options: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def host(self) -> str:
-        return ollama_host(self.settings, self.store)
-
-
-def default_context(store: Any, profile_id: int, screen: str = "") -> AppContext:
-    """The profile, its project and analysis and its open todos (never the Botify token)."""
-    from botifython_tui.core.selection import load_selection
-
-    selection = load_selection(store, profile_id)
-    open_todos, _ = store.todos(profile_id).counts()
-    return AppContext(
-        profile=store.profiles.get(profile_id).name,
-        screen=screen,
-        project=selection.project_label if selection else None,
-        analysis=selection.analysis if selection else None,
-        open_todos=open_todos,
-    )
-
-
-def stats_line(model: str | None, done: ReplyDone | None, chars: int) -> str:
-    parts = []
-    if done is not None and done.eval_count:
-        parts.append(f"{done.eval_count} tokens")
-        if done.tokens_per_second:
-            parts.append(f"{done.tokens_per_second:.1f} tok/s")
-    elif chars:
-        parts.append(f"{chars} characters")
-    if model:
-        parts.append(model)
-    return " · ".join(parts)
 
 
 def relevant_hits(hits: Sequence[Any], conversation_id: int | None = None) -> list[Any]:
