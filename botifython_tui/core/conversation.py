@@ -119,6 +119,7 @@ _EVENT_TEXT: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "export_cancelled": lambda d: f"cancelled the link-graph export of {_project(d)}",
     "graph_visualised": lambda d: f"opened the Cosmograph view of {d.get('export')}",
+    "error": lambda d: f"ran into an error: {d.get('message') or d.get('reason')}",
 }
 
 MAX_EVENT_TEXT = 300
