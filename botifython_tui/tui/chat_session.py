@@ -366,7 +366,7 @@ class ChatSession:
         """Every app event informs the assistant; the narration level decides if it comments."""
         self._ensure_running()
         self.scheduler.app_event(event.kind, event.data)
-        if event.kind in EXPORT_EVENTS and not self._in_turn:
+        if event.kind in EXPORT_EVENTS:
             text = describe_event(event.kind, event.data)
             if text:  # an export the assistant started shows its course here too
                 self._set_status(f"Export: {text} (F4 shows the details)")
