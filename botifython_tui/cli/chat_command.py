@@ -29,9 +29,11 @@ from botifython_tui.core.chat.events import (
 )
 from botifython_tui.core.chat.host import ChatHost
 from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
+from botifython_tui.core.ollama import OllamaError, ollama_host
 from botifython_tui.core.store import Store
 from botifython_tui.core.text import neutralize_controls, single_line
 
+BAD_INPUT_EXIT = 2
 NEEDS_APPROVAL_EXIT = 3
 
 
@@ -68,6 +70,10 @@ def run_chat(args: argparse.Namespace, settings: Settings, store: Store) -> int:
             f"The question has {len(question):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. "
             "Add long text as a document (botifython docs add) instead."
         )
+    try:
+        ollama_host(settings, store)  # a host that cannot be right is bad input, checked first
+    except OllamaError as exc:
+        return fail(str(exc), code=BAD_INPUT_EXIT)
     profile = store.profiles.find(args.profile) if args.profile else store.profiles.current()
     front = CliChat(args, settings, store, interactive=sys.stdin.isatty())
     return asyncio.run(front.ask(profile.id, question))

@@ -235,3 +235,14 @@ def test_on_a_terminal_several_changes_can_be_approved_together(tmp_path, ollama
         assert [t.title for t in store.todos(1).list()] == ["Task 0", "Task 1", "Task 2"]
     finally:
         store.close()
+
+
+def test_a_host_that_cannot_be_right_is_bad_input_and_nothing_is_saved(tmp_path):
+    result = run(tmp_path, "chat", "hello", env_extra={"OLLAMA_HOST": "$(id)"})
+    assert result.returncode == 2
+    assert "not a valid address" in result.stderr and "Traceback" not in result.stderr
+    store = Store(tmp_path / "data" / "botifython.db")
+    try:
+        assert store.messages(1).list() == []
+    finally:
+        store.close()
