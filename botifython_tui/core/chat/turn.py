@@ -123,13 +123,24 @@ class ChatTurn:
         self.profile_id = profile_id
         self.conversation_id = conversation_id
         self.conversations = host.store.conversations(profile_id)
-        self.partial = ""
+        self._parts: list[str] = []  # the reply so far (joined on demand: tokens come by the 1000)
         self.model: str | None = None
         self.outcome = "ok"
         self._unsaved: list[tuple[str, str]] = []  # this turn's messages when not saving
         self._grounding = ""
         self._sources: list[Any] = []
         self._done: ReplyDone | None = None
+
+    @property
+    def partial(self) -> str:
+        """The reply in progress."""
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    @partial.setter
+    def partial(self, value: str) -> None:
+        self._parts = [value] if value else []
 
     @property
     def narration(self) -> bool:
@@ -274,7 +285,7 @@ class ChatTurn:
                         if not started:
                             started = True
                             yield ReplyStarted()
-                        self.partial += event.text
+                        self._parts.append(event.text)
                         yield TokenReceived(event.text)
                     elif isinstance(event, ToolCallsReceived):
                         yield event
@@ -288,7 +299,7 @@ class ChatTurn:
                         last_yield = time.perf_counter()
                 return
             except OllamaReplyError as exc:
-                if tools and "does not support tools" in str(exc) and not self.partial:
+                if tools and "does not support tools" in str(exc) and not self._parts:
                     self.host.store.kv[f"{TOOLS_KEY}.{self.model}"] = False  # JSON form from now on
                     tools = False
                     continue
