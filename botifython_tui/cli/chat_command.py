@@ -26,6 +26,7 @@ from botifython_tui.core.chat.events import (
     ReplySaved,
     SourcesCited,
     TokenReceived,
+    TurnEnded,
 )
 from botifython_tui.core.chat.host import ChatHost
 from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
@@ -147,6 +148,8 @@ class CliChat:
             elif isinstance(event, ReplyFailed):
                 self._end_line()
                 failure = event
+            elif isinstance(event, TurnEnded) and event.outcome == "stopped":
+                raise KeyboardInterrupt  # Ctrl+C stopped the turn: what arrived is saved, marked
         if failure is not None:
             raise CommandError(failure.error)
         if saved is not None and saved.stats and self.err.isatty():
@@ -179,7 +182,7 @@ class CliChat:
             f"Approve? {choices} "
         )
         self.err.flush()
-        line = await asyncio.to_thread(sys.stdin.readline)
+        line = await _read_line(sys.stdin)
         answer = line.strip().lower()
         if answer in ("a", "all") and request.others_waiting:
             return Approval.ALL
@@ -216,6 +219,25 @@ class CliChat:
     def _note(self, text: str) -> None:
         self.err.write(single_line(text) + "\n")
         self.err.flush()
+
+
+async def _read_line(stream: TextIO) -> str:
+    """One line from the terminal, read when it is there (Ctrl+C is not stuck behind a thread)."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def ready() -> None:
+        if not line.done():
+            line.set_result(stream.readline())
+
+    try:
+        loop.add_reader(stream.fileno(), ready)
+    except (NotImplementedError, ValueError, OSError):  # no selector for it: read in a thread
+        return await asyncio.to_thread(stream.readline)
+    try:
+        return await line
+    finally:
+        loop.remove_reader(stream.fileno())
 
 
 def _proposal(event: ActionProposed) -> str:

@@ -170,10 +170,18 @@ def run_on_a_terminal(tmp_path, host: str, question: str, answers: list[str], ti
     env = {k: v for k, v in os.environ.items() if k not in ("OLLAMA_HOST", "BOTIFYTHON_MODEL")}
     env["TERM"] = "dumb"
     primary, secondary = pty.openpty()
+
+    def controlling_terminal() -> None:  # so that Ctrl+C on it is SIGINT, as in a shell
+        import fcntl
+        import termios
+
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
     process = subprocess.Popen(
         [sys.executable, "-m", "botifython_tui", "--data-dir", str(tmp_path / "data"),
          "--ollama-host", host, "chat", question],
         stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True,
+        start_new_session=True, preexec_fn=controlling_terminal,
     )  # fmt: skip
     os.close(secondary)
     output = b""
@@ -191,7 +199,8 @@ def run_on_a_terminal(tmp_path, host: str, question: str, answers: list[str], ti
                     break
                 output += chunk
             if output.count(b"Approve? [") > answered and answered < len(answers):
-                os.write(primary, (answers[answered] + "\n").encode())
+                answer = answers[answered]
+                os.write(primary, b"\x03" if answer == "^C" else (answer + "\n").encode())
                 answered += 1
             if not ready and process.poll() is not None:
                 break
@@ -244,5 +253,21 @@ def test_a_host_that_cannot_be_right_is_bad_input_and_nothing_is_saved(tmp_path)
     store = Store(tmp_path / "data" / "botifython.db")
     try:
         assert store.messages(1).list() == []
+    finally:
+        store.close()
+
+
+def test_ctrl_c_at_the_approval_prompt_exits_130_and_runs_nothing(tmp_path, ollama):
+    ollama.script(
+        Reply(tool_calls=[{"name": "add_todo", "arguments": {"title": "Stop me"}}]),
+        Reply(text="Should never be asked for."),
+    )
+    code, output = run_on_a_terminal(tmp_path, ollama.base_url, "Add a todo", ["^C"])
+    assert code == 130, output
+    assert "botifython: error: Interrupted." in output and "Traceback" not in output
+    assert len(ollama.chat_requests) == 1
+    store = Store(tmp_path / "data" / "botifython.db")
+    try:
+        assert store.todos(1).list() == []
     finally:
         store.close()
