@@ -9,7 +9,7 @@ turn what only the app has (the approval dialog, the screen in view, the export 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 from botifython_tui.core.chat.events import (
@@ -263,7 +263,7 @@ class ChatSession:
             client_options=self.client_options,
         )
 
-    def _start_turn(self, job: Job):
+    def _start_turn(self, job: Job) -> AsyncIterator[ChatEvent]:
         profile_id = job.profile_id if job.profile_id is not None else self.app.profile.id
         conversation_id = (
             job.conversation_id if job.conversation_id is not None else self.conversation_id

@@ -216,3 +216,20 @@ async def test_an_assistant_export_does_not_switch_the_users_screen(
         await until(pilot, lambda: store.exports(1).list(), timeout=20)
         assert isinstance(app.screen, ChatScreen)
         await until(pilot, lambda: "Export" in app.chat.status, timeout=5)
+
+
+async def test_a_stopped_reply_closes_its_approval_dialog_and_runs_nothing(
+    chat_settings, store, ollama
+):
+    other = store.profiles.create("Client B")
+    store.kv["chat.narration"] = "off"
+    ollama.script(add_todo_call("Never added"), Reply(text="Not reached."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Add a todo")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        app.switch_profile(other.id)  # the user moved on: the reply stops, the question is moot
+        await until(pilot, lambda: not isinstance(app.screen, Confirm))
+        await until(pilot, lambda: not app.chat.streaming)
+    assert store.todos(1).list() == [] and store.todos(other.id).list() == []
+    assert len(ollama.chat_requests) == 1
