@@ -25,6 +25,7 @@ from botifython_tui.core.chat.events import (
     Job,
     QuestionQueued,
     ReplyFailed,
+    TokenReceived,
     TurnEnded,
 )
 from botifython_tui.core.conversation import describe_event, describe_events
@@ -194,11 +195,23 @@ class ReplyScheduler:
         self.current = job
         self._task = asyncio.create_task(self._pump(job))
         outcome = "stopped"
+        held: Any = None
         try:
             while True:
-                event = await self._out.get()
+                event = held if held is not None else await self._out.get()
+                held = None
                 if event is _END:
                     break
+                if isinstance(event, TokenReceived) and not self._out.empty():
+                    # Tokens that queued up while the front end drew go on as one piece.
+                    parts = [event.text]
+                    while not self._out.empty():
+                        following = self._out.get_nowait()
+                        if not isinstance(following, TokenReceived):
+                            held = following
+                            break
+                        parts.append(following.text)
+                    event = TokenReceived("".join(parts))
                 if isinstance(event, TurnEnded) and event.job == job:
                     outcome = event.outcome
                     self.current = None  # before the front end sees the end
