@@ -1,39 +1,51 @@
-"""`botifython chat "question"`: one question to the local model, the answer streamed to stdout."""
+"""`botifython chat "question"`: the assistant's turn in the terminal, the answer streamed to stdout.
+
+The same core turn as the Chat screen: grounded in the profile's documents (numbered sources
+after the answer), and able to run actions. On a terminal, an action that changes data asks
+`y/N`; without one (a pipe, cron), read-only actions run and changes are refused with a note
+saying how to run them (exit code 3), unless --yes approves them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from typing import Any, TextIO
 
-from botifython_tui.cli.output import CommandError
-from botifython_tui.config import ConfigError, Settings
-from botifython_tui.core.conversation import (
-    AppContext,
-    fit_history,
-    system_prompt,
-)
-from botifython_tui.core.ollama import (
-    OllamaClient,
-    OllamaError,
-    ReplyDone,
+from botifython_tui.cli.output import CommandError, fail
+from botifython_tui.config import Settings
+from botifython_tui.core.chat.events import (
+    ANSWER,
+    ActionDone,
+    ActionProposed,
+    Approval,
+    ApprovalRequest,
+    Job,
+    ReplyFailed,
+    ReplySaved,
+    SourcesCited,
     TokenReceived,
-    choose_model,
-    ollama_host,
+    TurnEnded,
 )
-from botifython_tui.core.selection import load_selection
-from botifython_tui.core.settings import CONTEXT_TOKENS
+from botifython_tui.core.chat.host import ChatHost
+from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
+from botifython_tui.core.ollama import OllamaError, ollama_host
 from botifython_tui.core.store import Store
-from botifython_tui.core.text import neutralize_controls
+from botifython_tui.core.text import neutralize_controls, single_line
 
-CONTEXT_KEY = CONTEXT_TOKENS
+BAD_INPUT_EXIT = 2
+NEEDS_APPROVAL_EXIT = 3
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     chat = commands.add_parser(
         "chat",
         parents=[common],
-        help="ask the local model (Ollama) one question; the answer streams to stdout",
+        help="ask the local assistant (Ollama); the answer streams to stdout, with its sources",
+        description="Ask the local assistant one question. It answers from your documents "
+        "(numbered sources follow the answer) and may run actions: on a terminal, changes ask "
+        "y/N; otherwise they are refused unless --yes is given.",
     )
     chat.add_argument("question", help='the question, e.g. "what is a link graph?"')
     chat.add_argument("--model", help="Ollama model to use (default: the one chosen in the app)")
@@ -41,6 +53,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--no-save", action="store_true", help="do not add the exchange to the chat history"
     )
     chat.add_argument("--profile", metavar="NAME", help="profile whose history to use")
+    chat.add_argument(
+        "--yes",
+        action="store_true",
+        help="approve every action the assistant asks for (default: ask on a terminal, "
+        "refuse otherwise)",
+    )
     chat.set_defaults(handler=run_chat)
 
 
@@ -48,54 +66,182 @@ def run_chat(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     question = args.question.strip()
     if not question:
         raise CommandError("The question is empty.")
+    if len(question) > MAX_MESSAGE_CHARS:
+        raise CommandError(
+            f"The question has {len(question):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. "
+            "Add long text as a document (botifython docs add) instead."
+        )
+    try:
+        ollama_host(settings, store)  # a host that cannot be right is bad input, checked first
+    except OllamaError as exc:
+        return fail(str(exc), code=BAD_INPUT_EXIT)
     profile = store.profiles.find(args.profile) if args.profile else store.profiles.current()
-    try:
-        host = ollama_host(settings, store)  # a host saved in the app is checked here
-        budget = int(settings.setting(CONTEXT_KEY, store.kv).value)
-    except ConfigError as exc:
-        raise CommandError(str(exc), exit_code=exc.exit_code) from None
-    except OllamaError as exc:
-        raise CommandError(str(exc), exit_code=2) from None
-    try:
-        return asyncio.run(_chat(args, store, profile, host, question, budget))
-    except OllamaError as exc:
-        raise CommandError(str(exc)) from exc
+    front = CliChat(args, settings, store, interactive=sys.stdin.isatty())
+    return asyncio.run(front.ask(profile.id, question))
 
 
-async def _chat(args, store: Store, profile, host: str, question: str, budget: int) -> int:
-    conversations = store.conversations(profile.id)
-    conversation = conversations.latest()
-    history = [(m.role, m.content) for m in conversations.messages(conversation.id)]
-    history.append(("user", question))
-    selection = load_selection(store, profile.id)
-    context = AppContext(
-        profile=profile.name,
-        screen="command line",
-        project=selection.project_label if selection else None,
-        analysis=selection.analysis if selection else None,
-    )
-    messages = fit_history(system_prompt(context), history, budget)
-    out = sys.stdout
-    answer: list[str] = []
-    done: ReplyDone | None = None
-    async with OllamaClient(host) as client:
-        model = args.model or await choose_model(client, store.kv)
-        try:
-            async for event in client.chat(str(model), messages):
-                if isinstance(event, TokenReceived):
-                    answer.append(event.text)
-                    out.write(neutralize_controls(event.text))
-                    out.flush()
-                elif isinstance(event, ReplyDone):
-                    done = event
-        finally:
-            if answer and not "".join(answer).endswith("\n"):
-                out.write("\n")
-                out.flush()
-        if not args.no_save and answer:
-            conversations.add_message(conversation.id, "user", question)
-            conversations.add_message(conversation.id, "assistant", "".join(answer))
-    if done is not None and sys.stderr.isatty() and done.eval_count:
-        rate = f", {done.tokens_per_second:.1f} tok/s" if done.tokens_per_second else ""
-        print(f"({done.eval_count} tokens{rate}, {model})", file=sys.stderr)
-    return 0
+class CliChat:
+    """Renders the turn's events as plain text: the answer on stdout, the rest on stderr."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        settings: Settings,
+        store: Store,
+        *,
+        interactive: bool,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.args = args
+        self.settings = settings
+        self.store = store
+        self.interactive = interactive
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.refused: list[str] = []  # changes that needed an approval nobody could give
+        self._line_open = False  # the answer's last line has no newline yet
+
+    def host(self) -> ChatHost:
+        if self.args.yes:
+            approve: Any = self._approve_all
+        elif self.interactive:
+            approve = self._prompt
+        else:
+            approve = None  # nobody to ask: changes are refused, reads run
+        return ChatHost(
+            store=self.store,
+            settings=self.settings,
+            approve=approve,
+            memory=self._memory,
+            model=self.args.model,
+            save=not self.args.no_save,
+        )
+
+    def _memory(self) -> Any:
+        from botifython_tui.core.memory import Memory
+
+        return Memory(self.store, self.settings.data_dir)
+
+    async def ask(self, profile_id: int, question: str) -> int:
+        conversation = self.store.conversations(profile_id).latest()
+        job = Job(ANSWER, 1, question, profile_id, conversation.id)
+        turn = ChatTurn(self.host(), job, profile_id=profile_id, conversation_id=conversation.id)
+        failure: ReplyFailed | None = None
+        saved: ReplySaved | None = None
+        async for event in turn.run():
+            if isinstance(event, TokenReceived):
+                self._write(event.text)
+            elif isinstance(event, SourcesCited):
+                self._end_line()
+                self._say("\nSources:")
+                for source in event.sources:
+                    self._say(f"  [{source.number}] {single_line(source.label)}")
+            elif isinstance(event, ActionProposed):
+                self._end_line()
+                self._note(_proposal(event))
+            elif isinstance(event, ActionDone):
+                self._action_done(event)
+            elif isinstance(event, ReplySaved):
+                self._end_line()
+                saved = event
+            elif isinstance(event, ReplyFailed):
+                self._end_line()
+                failure = event
+            elif isinstance(event, TurnEnded) and event.outcome == "stopped":
+                raise KeyboardInterrupt  # Ctrl+C stopped the turn: what arrived is saved, marked
+        if failure is not None:
+            raise CommandError(failure.error)
+        if saved is not None and saved.stats and self.err.isatty():
+            self._note(f"({saved.stats})")
+        if self.refused:
+            return fail(
+                "Not run: "
+                + "; ".join(self.refused)
+                + ". Changes need your approval: run the same command in a terminal to answer "
+                "y/N, or add --yes to approve them.",
+                code=NEEDS_APPROVAL_EXIT,
+            )
+        return 0
+
+    # --- approval -------------------------------------------------------------------------------
+    async def _approve_all(self, request: ApprovalRequest) -> Approval:
+        self._note(f"Approved (--yes): {request.proposal.description}")
+        return Approval.YES
+
+    async def _prompt(self, request: ApprovalRequest) -> Approval:
+        """Ask on the terminal: y approves, a approves this and the others waiting, else no."""
+        proposal = request.proposal
+        verb = "spends Botify credits and " if request.spends_credits else ""
+        choices = "[y/N]"
+        if request.others_waiting:
+            choices = f"[y/N, a = approve all {request.others_waiting + 1}]"
+        self._end_line()
+        self.err.write(
+            f"The assistant asks to: {proposal.description} (this {verb}changes your data). "
+            f"Approve? {choices} "
+        )
+        self.err.flush()
+        line = await _read_line(sys.stdin)
+        answer = line.strip().lower()
+        if answer in ("a", "all") and request.others_waiting:
+            return Approval.ALL
+        return Approval.YES if answer in ("y", "yes") else Approval.NO
+
+    # --- output ---------------------------------------------------------------------------------
+    def _action_done(self, event: ActionDone) -> None:
+        self._end_line()
+        if event.status == "rejected" and not self.interactive and not self.args.yes:
+            self.refused.append(event.description)
+            self._note(f"Not run (needs your approval): {event.description}")
+        elif event.status == "done":
+            self._note(f"Done: {event.description}")
+        else:
+            self._note(f"{event.status.capitalize()}: {event.description} ({event.result})")
+
+    def _write(self, text: str) -> None:
+        if not text:
+            return
+        self.out.write(neutralize_controls(text))
+        self.out.flush()
+        self._line_open = not text.endswith("\n")
+
+    def _end_line(self) -> None:
+        if self._line_open:
+            self.out.write("\n")
+            self.out.flush()
+            self._line_open = False
+
+    def _say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _note(self, text: str) -> None:
+        self.err.write(single_line(text) + "\n")
+        self.err.flush()
+
+
+async def _read_line(stream: TextIO) -> str:
+    """One line from the terminal, read when it is there (Ctrl+C is not stuck behind a thread)."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def ready() -> None:
+        if not line.done():
+            line.set_result(stream.readline())
+
+    try:
+        loop.add_reader(stream.fileno(), ready)
+    except (NotImplementedError, ValueError, OSError):  # no selector for it: read in a thread
+        return await asyncio.to_thread(stream.readline)
+    try:
+        return await line
+    finally:
+        loop.remove_reader(stream.fileno())
+
+
+def _proposal(event: ActionProposed) -> str:
+    where = f" ({event.index}/{event.total})" if event.total > 1 else ""
+    if event.problem:
+        return f"The assistant proposes{where}: {event.description} — refused: {event.problem}"
+    return f"The assistant proposes{where}: {event.description}"

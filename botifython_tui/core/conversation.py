@@ -1,16 +1,14 @@
-"""What the model is told: the system prompt, the history that fits the budget, app-event narration."""
+"""What the model is told: the system prompt, the history that fits the budget, app events in words.
+
+When the events are told (and whether the assistant comments) is `core.chat.scheduler`'s job."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botifython_tui.core.text import single_line
-from botifython_tui.logs import get_logger
-
-log = get_logger("conversation")
 
 DEFAULT_CONTEXT_TOKENS = 4096
 EVENT_ROLE = "event"  # stored role for narrated app events; sent to the model as a user turn
@@ -121,6 +119,7 @@ _EVENT_TEXT: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "export_cancelled": lambda d: f"cancelled the link-graph export of {_project(d)}",
     "graph_visualised": lambda d: f"opened the Cosmograph view of {d.get('export')}",
+    "error": lambda d: f"ran into an error: {d.get('message') or d.get('reason')}",
 }
 
 MAX_EVENT_TEXT = 300
@@ -141,95 +140,3 @@ def describe_events(events: Sequence[tuple[str, dict[str, Any]]]) -> str | None:
     if len(clauses) == 1:
         return f"The user {clauses[0]}."
     return "The user, in this order: " + "; ".join(clauses) + "."
-
-
-class Narrator:
-    """Turns bursts of app events into at most one model request at a time.
-
-    Events are buffered; after `quiet` seconds without a new one, a single `send(text)` carries
-    them all. While a request is in flight, new events wait for the next one. If `send` fails (say
-    Ollama is not running), the events are not lost: the sender has already recorded them, and a
-    later `send(None)` asks again for the reply still owed. The app's own actions never wait.
-    """
-
-    def __init__(
-        self,
-        send: Callable[[str | None], Awaitable[None]],
-        *,
-        quiet: float = 1.0,
-        retry_after: float = 30.0,
-    ) -> None:
-        self._send = send
-        self.quiet = quiet
-        self.retry_after = retry_after
-        self.enabled = True
-        self.pending: list[tuple[str, dict[str, Any]]] = []
-        self.owed = False
-        self.in_flight = False
-        self.requests_sent = 0
-        self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def add(self, kind: str, data: dict[str, Any]) -> None:
-        if not self.enabled or describe_event(kind, data) is None:
-            return
-        self.pending.append((kind, data))
-        if not self.in_flight:
-            self._schedule(self.quiet)
-
-    def _schedule(self, delay: float) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no event loop (a headless command): nothing to narrate to
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_later(delay, self._start)
-
-    def _start(self) -> None:
-        self._timer = None
-        if self.in_flight or not self.enabled or not (self.pending or self.owed):
-            return
-        self._task = asyncio.ensure_future(self._flush())
-
-    async def _flush(self) -> None:
-        batch, self.pending = self.pending, []
-        text = describe_events(batch) if batch else None
-        if text is None and not self.owed:
-            return
-        self.in_flight = True
-        failed = False
-        try:
-            self.requests_sent += 1
-            await self._send(text)
-            self.owed = False
-        except asyncio.CancelledError:
-            self.owed = True
-            raise
-        except Exception as exc:  # Ollama absent or failing: ask again later, quietly
-            log.info("Narration postponed: %s", exc)
-            self.owed = True
-            failed = True
-        finally:
-            self.in_flight = False
-        if self.pending:
-            self._schedule(self.quiet)
-        elif failed:
-            self._schedule(self.retry_after)
-
-    async def flush_now(self) -> None:
-        """Send what is pending without waiting for the quiet period (tests, shutdown)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._task is not None and not self._task.done():
-            await self._task
-        if (self.pending or self.owed) and not self.in_flight:
-            await self._flush()
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._task is not None and not self._task.done():
-            self._task.cancel()

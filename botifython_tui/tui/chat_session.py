@@ -1,89 +1,100 @@
-"""The app's one chat: conversation state, the streaming worker, narration, and the panes that show it."""
+"""The app's one chat: which conversation is shown, and the core chat turn's events drawn into
+the chat panes.
+
+The replies themselves run in core (`core.chat`): a `ReplyScheduler` runs `ChatTurn`s one at a
+time and yields their typed events; this module only turns each event into drawing, and gives the
+turn what only the app has (the approval dialog, the screen in view, the export starter).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
 
-from textual.worker import Worker
-
-from botifython_tui.core import settings as declared
-from botifython_tui.core.action_parser import ORIGIN_USER, from_tool_calls, parse_actions
-from botifython_tui.core.actions import (
-    ActionChain,
-    ActionContext,
-    ActionRefused,
-    auto_approve_additive,
-    available_actions,
-    dispatch,
-    prompt_description,
-    tools_schema,
-)
-from botifython_tui.core.conversation import (
-    DEFAULT_CONTEXT_TOKENS,
-    EVENT_ROLE,
-    AppContext,
-    Narrator,
-    fit_history,
-    system_prompt,
-)
-from botifython_tui.core.ollama import (
-    MODEL_KEY,
-    OllamaClient,
-    OllamaError,
-    OllamaReplyError,
-    OllamaUnreachable,
-    ReplyDone,
+from botifython_tui.core.chat.events import (
+    NARRATION,
+    ActionDone,
+    ActionProposed,
+    Approval,
+    ApprovalRequest,
+    ChatEvent,
+    Job,
+    MessageSaved,
+    ModelChosen,
+    QuestionQueued,
+    ReplyFailed,
+    ReplySaved,
+    ReplyStarted,
+    SourcesCited,
+    StatusChanged,
     TokenReceived,
-    ToolCallsReceived,
-    choose_model,
-    ollama_host,
+    TurnEnded,
+    TurnStarted,
 )
+from botifython_tui.core.chat.host import ChatHost, default_context
+from botifython_tui.core.chat.scheduler import (
+    DEFAULT_NARRATION,
+    NARRATION_KEY,
+    NarrationLevel,
+    ReplyScheduler,
+    narration_level,
+)
+from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
+from botifython_tui.core.conversation import EVENT_ROLE, AppContext, describe_event
+from botifython_tui.core.ollama import MODEL_KEY, ollama_host
 from botifython_tui.core.store import Conversation, Message
+from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
-
-if TYPE_CHECKING:
-    from botifython_tui.tui.app import AppEvent, BotifythonApp
-    from botifython_tui.tui.widgets.chat_pane import ChatPane
 
 log = get_logger("chat")
 
-
-NARRATION_KEY = declared.NARRATION
-CONTEXT_KEY = declared.CONTEXT_TOKENS
-TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
-MAX_MESSAGE_CHARS = 100_000
-YIELD_EVERY = 0.005
-GROUNDING_TOKENS = 1200  # of the context budget, for document passages
-# seconds of token handling between turns given to the event loop
+EXPORT_EVENTS = ("export_started", "export_finished", "export_failed", "export_cancelled")
+ExportStarter = Callable[[Any, int], Awaitable[str]]
 
 
-STOPPED_MARK = "\n\n*(stopped)*"
-INTERRUPTED_MARK = "\n\n*(interrupted)*"
+class ChatView(Protocol):
+    """What the session draws into: a chat pane (the docked one, or the Chat screen's)."""
+
+    live_reply: Any
+    live_chars: int  # how much of the reply in progress its bubble shows
+
+    @property
+    def visible_on_screen(self) -> bool: ...
+
+    def sync(self) -> None: ...
+    def update_title(self) -> None: ...
+    def set_status(self, text: str) -> None: ...
+    def show_error(self, message: str) -> None: ...
+    def show_queued(self, texts: list[str]) -> None: ...
+    async def add_message(self, role: str, content: str, message_id: int | None = None) -> None: ...
+    async def begin_reply(self, initial: str = "") -> Any: ...
+    async def end_reply(self, final_text: str | None = None) -> None: ...
 
 
 class ChatSession:
-    """Owns the conversation and the reply stream; panes only draw what it tells them."""
+    """Owns the conversation shown and the reply scheduler; panes only draw what it tells them."""
 
-    def __init__(self, app: BotifythonApp) -> None:
-        self.app = app
-        self.panes: list[ChatPane] = []
+    def __init__(self, app: Any) -> None:
+        self.app = app  # the Textual app: store, settings, profile, memory, notify, workers
+        self.panes: list[ChatView] = []
         self.version = 0
-        self.streaming = False
-        self.reply_kind = ""
-        self.partial = ""
+        self._chunks: list[str] = []  # the reply in progress, as it came
+        self._chars = 0
         self.status = ""
         self.model: str | None = None
+        self.listeners: list[Callable[[], None]] = []  # the chat list redraws after messages
+        self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
+        self.export_starter: ExportStarter | None = None  # the app's export runner, when it has one
         self._conversation_id: int | None = None
         self._conversation_profile: int | None = None
-        self._worker: Worker | None = None
-        self._finishing = False
-        self._grounding = ""
-        self.listeners: list = []  # called after each message or reply (the chat list redraws)
-        self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
-        self.narrator = Narrator(self._narrate)
-        self.narrator.enabled = self.narration_level() != "off"
+        self._in_turn = False
+        self._kind = ""  # of the turn in progress
+        self._turn_where: tuple[int, int] | None = None  # (profile, conversation) of the turn
+        self._own_profile_switch = False
+        self._consumer = None
+        self._deferred: list[Callable[[], Any]] = []
+        self.scheduler = ReplyScheduler(self._start_turn, level=narration_level(self.store.kv))
 
     @property
     def store(self):
@@ -93,17 +104,42 @@ class ChatSession:
         """A declared setting as in effect here (flag > env > stored > default)."""
         return self.app.settings.setting(key, self.store.kv)
 
-    def narration_level(self) -> str:
-        """off, milestones or everything (the declared setting chat.narration)."""
-        try:
-            return str(self.setting(NARRATION_KEY).value)
-        except Exception:  # an unreadable BOTIFYTHON_NARRATION: the stored value, else default
-            log.warning("Unusable narration setting", exc_info=True)
-            return "off" if self.store.kv.get(NARRATION_KEY) in (False, "off") else "milestones"
-
     @property
     def host(self) -> str:
         return ollama_host(self.app.settings, self.store)
+
+    @property
+    def partial(self) -> str:
+        """The reply in progress (kept in chunks: joining per token would copy it every time)."""
+        if len(self._chunks) > 1:
+            self._chunks[:] = ["".join(self._chunks)]
+        return self._chunks[0] if self._chunks else ""
+
+    @partial.setter
+    def partial(self, value: str) -> None:
+        self._chunks = [value] if value else []
+        self._chars = len(value)
+
+    def _unseen(self, shown: int) -> str:
+        """The end of the reply in progress past its first `shown` characters."""
+        missing = self._chars - shown
+        tail: list[str] = []
+        for chunk in reversed(self._chunks):
+            tail.append(chunk)
+            missing -= len(chunk)
+            if missing <= 0:
+                break
+        text = "".join(reversed(tail))
+        return text[-(self._chars - shown) :] if self._chars > shown else ""
+
+    @property
+    def streaming(self) -> bool:
+        """A reply runs or a question waits for one."""
+        return self._in_turn or self.scheduler.busy or bool(self.scheduler.questions)
+
+    @property
+    def narration(self) -> NarrationLevel:
+        return self.scheduler.level
 
     # --- conversation -------------------------------------------------------------------------
     def conversations(self):
@@ -129,7 +165,7 @@ class ChatSession:
         except Exception:  # an unusable BOTIFYTHON_MODEL: reported when the chat starts
             configured = ""
         model = self.model or configured or "model not chosen yet"
-        return f"{self.conversation().title} · {model}"
+        return f"{single_line(self.conversation().title)} · {single_line(str(model))}"
 
     def open_conversation(self, conversation_id: int) -> None:
         self.conversations().get(conversation_id)  # raises NotFound for another profile's id
@@ -152,24 +188,27 @@ class ChatSession:
         if conversation_id == self._conversation_id:
             self.stop()
             self._conversation_id = None
+        kept = [j for j in self.scheduler.drop_questions() if j.conversation_id != conversation_id]
+        self.scheduler.questions.extend(kept)
         self.conversations().delete(conversation_id)
         self.changed()
 
     def profile_changed(self) -> None:
-        self.stop()
+        if not self._own_profile_switch:  # an assistant's switch_profile goes on with its turn
+            self.stop()
         self._conversation_id = None
         self.changed()
 
     # --- panes ------------------------------------------------------------------------------
-    def register(self, pane: ChatPane) -> None:
+    def register(self, pane: ChatView) -> None:
         if pane not in self.panes:
             self.panes.append(pane)
 
-    def unregister(self, pane: ChatPane) -> None:
+    def unregister(self, pane: ChatView) -> None:
         if pane in self.panes:
             self.panes.remove(pane)
 
-    def active_pane(self) -> ChatPane | None:
+    def active_pane(self) -> ChatView | None:
         for pane in self.panes:
             if pane.visible_on_screen:
                 return pane
@@ -195,27 +234,127 @@ class ChatSession:
         if pane is not None:
             pane.set_status(text)
 
-    # --- context ------------------------------------------------------------------------------
-    def context(self) -> AppContext:
+    def queued_texts(self) -> list[str]:
+        """The questions waiting for their turn in the conversation shown."""
+        shown = self.conversation_id
+        return [j.text for j in self.scheduler.questions if j.conversation_id == shown]
+
+    def _show_queued(self) -> None:
+        pane = self.active_pane()
+        if pane is not None:
+            pane.show_queued(self.queued_texts())
+
+    # --- what the turn is given -------------------------------------------------------------
+    def context(self, profile_id: int) -> AppContext:
         """What the model is told about the app. The Botify token is never part of it."""
-        from botifython_tui.core.selection import load_selection
+        base = default_context(self.store, profile_id)
+        screen = self.app.screen
+        return AppContext(
+            profile=base.profile,
+            screen=str(getattr(screen, "app_name", "") or screen.title or ""),
+            project=base.project,
+            analysis=base.analysis,
+            running_export=self.app.running_export,
+            open_todos=base.open_todos,
+        )
+
+    def chat_host(self) -> ChatHost:
+        return ChatHost(
+            store=self.store,
+            settings=self.app.settings,
+            approve=self._approve,
+            context=self.context,
+            memory=self._memory,
+            start_export=self._start_export,
+            export_status=self._export_status,
+            background=self._background,
+            client_options=self.client_options,
+        )
+
+    def _start_turn(self, job: Job) -> AsyncIterator[ChatEvent]:
+        profile_id = job.profile_id if job.profile_id is not None else self.app.profile.id
+        conversation_id = (
+            job.conversation_id if job.conversation_id is not None else self.conversation_id
+        )
+        turn = ChatTurn(
+            self.chat_host(), job, profile_id=profile_id, conversation_id=conversation_id
+        )
+        return turn.run()
+
+    def _memory(self):
+        return self.app.memory
+
+    def _background(self, work: Callable[[], Any]) -> None:
+        """Bookkeeping of the turn (remembering the exchange), started once the turn is drawn:
+        loading the embedding model must not slow the end of the reply on screen."""
+        self._deferred.append(work)
+
+    def _start_deferred(self) -> None:
+        works, self._deferred = self._deferred, []
+        for work in works:
+            self.app.run_worker(
+                work, thread=True, group="memory", name="remember the exchange", exit_on_error=False
+            )
+
+    async def _approve(self, request: ApprovalRequest) -> Approval:
+        """The approval dialog, answered y, n, or a (approve every action of this reply)."""
+        from botifython_tui.tui.screens.action_approval import ApproveAction
+
+        proposal = request.proposal
+        verb = "spends Botify credits and " if request.spends_credits else ""
+        question = f"The assistant asks to: {proposal.description}\n(This {verb}changes your data.)"
+        if proposal.total > 1:
+            question = f"Action {proposal.index} of {proposal.total}. " + question
+        dialog = ApproveAction(question, approve_all=request.others_waiting + 1)
+        answer: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def answered(result: Any) -> None:
+            if not answer.done():
+                answer.set_result(result)
+
+        self.app.push_screen(dialog, callback=answered)
+        try:
+            result = await answer
+        except asyncio.CancelledError:
+            if dialog.is_attached:  # the reply was stopped: the question is moot
+                dialog.dismiss(False)
+            raise
+        if result == ApproveAction.ALL:
+            return Approval.ALL
+        return Approval.YES if result is True else Approval.NO
+
+    async def _start_export(self, org: str, project: str, analysis: str, max_edges: int) -> str:
+        from botifython_tui.core.selection import Selection, save_selection
+
+        selection = Selection(org, project, analysis)
+        save_selection(self.store, self.app.profile.id, selection)
+        if self.export_starter is not None:
+            return await self.export_starter(selection, max_edges)
+        return await self._start_on_botify_screen(selection, max_edges)
+
+    async def _start_on_botify_screen(self, selection: Any, max_edges: int) -> str:
+        """Start the export on the Botify screen without leaving the screen the user is on."""
+        from botifython_tui.core.actions import ActionRefused
 
         app = self.app
-        selection = load_selection(self.store, app.profile.id)
+        here = app.current_mode
+        if here != "botify":
+            await app.switch_mode("botify")  # mounts the Botify screen the first time
         screen = app.screen
-        open_todos, _ = self.store.todos(app.profile.id).counts()
-        return AppContext(
-            profile=app.profile.name,
-            screen=str(getattr(screen, "app_name", "") or screen.title or ""),
-            project=selection.project_label if selection else None,
-            analysis=selection.analysis if selection else None,
-            running_export=getattr(app, "running_export", None),
-            open_todos=open_todos,
-        )
+        try:
+            return screen.start_export_for(selection, max_edges)
+        except (AttributeError, RuntimeError) as exc:
+            raise ActionRefused(str(exc)) from exc
+        finally:
+            if here != "botify":
+                await app.switch_mode(here)
+
+    async def _export_status(self) -> str | None:
+        return self.app.running_export
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, text: str) -> bool:
-        """Add the user's message and start the reply; False (input kept) if it cannot go now."""
+        """Queue the user's message for its reply; False (input kept) if it cannot go."""
         text = text.strip()
         if not text:
             self.app.notify("Type a message first.", severity="warning", markup=False)
@@ -228,400 +367,24 @@ class ChatSession:
                 markup=False,
             )
             return False
-        if self.streaming:
-            if self.reply_kind == "answer":
-                self.app.notify(
-                    "A reply is still streaming: wait for it, or press Esc to stop it.",
-                    severity="warning",
-                    markup=False,
-                )
-                return False
-            self.stop()  # a comment on app events gives way to the user's question
-        message = self.conversations().add_message(self.conversation_id, "user", text)
-        self.version += 1
-        pane = self.active_pane()
-        if pane is not None:
-            self.app.call_later(pane.add_message, "user", text, message.id)
-        self._start_reply("answer")
-        self._announce()
-        return True
-
-    def _start_reply(self, kind: str) -> Worker:
-        self.streaming = True
-        self.reply_kind = kind
-        self.partial = ""
-        self._worker = self.app.run_worker(
-            self._reply(kind, self.conversation_id),
-            name=f"chat-{kind}",
-            group="chat",
-            exit_on_error=False,
+        self._ensure_running()
+        self.scheduler.ask(
+            text, profile_id=self.app.profile.id, conversation_id=self.conversation_id
         )
-        return self._worker
+        return True
 
     def stop(self) -> None:
         """Esc: close the stream (Ollama stops generating); the partial reply is kept."""
-        if self._worker is not None and self.streaming and not self._finishing:
-            self._worker.cancel()
+        self.scheduler.stop()
 
     async def wait_idle(self) -> None:
         while self.streaming:
             await asyncio.sleep(0.05)
 
-    async def _emit(self, text: str) -> None:
-        pane = self.active_pane()
-        if pane is None:
-            return
-        if pane.live_reply is None:
-            await pane.begin_reply(self.partial[: len(self.partial) - len(text)])
-        assert pane.live_reply is not None
-        pane.live_reply.write(text)
-
-    async def resolve_model(self, client: OllamaClient) -> str:
-        return await choose_model(client, self.store.kv)
-
-    def set_model(self, name: str) -> str | None:
-        """Use `name` from now on and store it; returns the flag or env var that will override
-        the stored choice at the next start, if one does."""
-        declared.store(self.store.kv, MODEL_KEY, name)
+    def set_model(self, name: str) -> None:
+        self.store.kv[MODEL_KEY] = name
         self.model = name
         self.changed()
-        try:
-            return self.setting(MODEL_KEY).overridden_by
-        except Exception:
-            return None
-
-    async def _reply(self, kind: str, conversation_id: int) -> str:
-        """Stream the reply, run the actions it asks for (approved), and let the model go on.
-
-        Returns how it ended: ok, stopped, error or unreachable.
-        """
-        conversations = self.conversations()
-        done: ReplyDone | None = None
-        outcome = "ok"
-        error: OllamaError | None = None
-        self._set_status("Thinking…")
-        self._finishing = False
-        chain = ActionChain(origin=ORIGIN_USER if kind == "answer" else "narration")
-        turn: list[dict] = []  # this turn's tool calls and results, sent back to the model
-        self._grounding, sources = "", []
-        try:
-            question = self._last_question(conversation_id) if kind == "answer" else ""
-            if question and await self._answer_inventory(question):
-                return await self._finish(kind, conversations, conversation_id, "ok", None, None)
-            if question:
-                self._grounding, sources = await self._ground(question)
-                if sources:
-                    chain.taint("document")  # document text in the prompt: every action asks
-            async with OllamaClient(self.host, **self.client_options) as client:
-                self.model = await self.resolve_model(client)
-                # Each round: a streamed answer, then the actions it asks for. Over the chain's
-                # limit, requests are refused (the model is told), so this always ends.
-                for _round in range(chain.limit + 2):
-                    pane = self.active_pane()
-                    if pane is not None and pane.live_reply is None:
-                        await pane.begin_reply()
-                    calls, done = await self._stream_once(client, conversation_id, turn)
-                    parsed = (
-                        from_tool_calls(calls, origin=chain.origin)
-                        if calls
-                        else parse_actions(self.partial, origin=chain.origin)
-                    )
-                    if not parsed.actions:
-                        break
-                    await self._run_actions(
-                        conversations, conversation_id, parsed.actions, calls, chain, turn
-                    )
-        except asyncio.CancelledError:
-            outcome = "stopped"
-        except OllamaError as exc:
-            error = exc
-            outcome = "unreachable" if isinstance(exc, OllamaUnreachable) else "error"
-        except Exception as exc:  # a bug: keep the app and the conversation intact
-            log.exception("Chat reply failed")
-            error = OllamaError(f"{type(exc).__name__}: {exc}")
-            outcome = "error"
-        if outcome == "ok" and sources and self.partial:
-            from botifython_tui.core.memory.grounding import cited_sources, format_sources
-
-            footer = "\n\n*" + format_sources(cited_sources(self.partial, sources)) + "*"
-            self.partial += footer
-            await self._emit(footer)
-        return await self._finish(kind, conversations, conversation_id, outcome, done, error)
-
-    async def _finish(self, kind, conversations, conversation_id, outcome, done, error) -> str:
-        self._finishing = True  # Esc from here on has nothing left to stop
-        try:
-            result = await self._finish_reply(
-                kind, conversations, conversation_id, outcome, done, error
-            )
-        finally:
-            self.streaming = False  # last: whoever waits on it sees the finished pane and status
-            self._finishing = False
-        if result == "ok" and kind == "answer":
-            self._remember_exchange(conversation_id)
-        return result
-
-    # --- memory: grounding and feeding -----------------------------------------------------
-    def _last_question(self, conversation_id: int) -> str:
-        messages = self.conversations().messages(conversation_id, limit=5)
-        return next((m.content for m in reversed(messages) if m.role == "user"), "")
-
-    def _memory(self):
-        try:
-            return self.app.memory
-        except ImportError:  # the memory stack is not installed: chat without it
-            return None
-
-    async def _answer_inventory(self, question: str) -> bool:
-        """'Which documents do you know about?' is answered from the store, not by the model."""
-        from botifython_tui.core.memory.grounding import inventory_answer, is_inventory_question
-
-        memory = self._memory()
-        if memory is None or not is_inventory_question(question):
-            return False
-        documents = await asyncio.to_thread(memory.documents, self.app.profile.id)
-        self.partial = inventory_answer(documents)
-        pane = self.active_pane()
-        if pane is not None and pane.live_reply is None:
-            await pane.begin_reply()
-        await self._emit(self.partial)
-        return True
-
-    async def _ground(self, question: str) -> tuple[str, list]:
-        """The most relevant chunks of this profile's memory, numbered, within a budget."""
-        from botifython_tui.core.memory.grounding import build_context
-
-        memory = self._memory()
-        profile_id = self.app.profile.id
-        if memory is None or not await asyncio.to_thread(memory.has_chunks, profile_id):
-            return "", []
-        self._set_status(
-            "Searching your documents…"
-            if memory.model_loaded
-            else "Loading the embedding model (first search only)…"
-        )
-        try:
-            hits = await memory.asearch(question, profile_id, k=6)
-        except Exception as exc:  # a broken memory must not stop the chat
-            log.warning("Document search failed: %s", exc)
-            return "", []
-        return build_context(hits, GROUNDING_TOKENS)
-
-    def _remember_exchange(self, conversation_id: int) -> None:
-        """Each exchange joins the memory (in a thread; the setting `memory.remember_chats`)."""
-        from botifython_tui.core.memory.feeds import remembers_chats
-
-        memory = self._memory()
-        if memory is None or not remembers_chats(self.store.kv):
-            return
-        profile_id = self.app.profile.id
-        messages = self.conversations().messages(conversation_id, limit=4)
-        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
-        answer = next((m.content for m in reversed(messages) if m.role == "assistant"), "")
-        if not (question and answer):
-            return
-        title = self.conversations().get(conversation_id).title
-
-        def remember() -> None:
-            memory.remember_exchange(profile_id, conversation_id, title, question, answer)
-
-        self.app.run_worker(
-            remember, thread=True, group="memory", name="remember the exchange", exit_on_error=False
-        )
-
-    async def _stream_once(
-        self, client: OllamaClient, conversation_id: int, turn: list[dict]
-    ) -> tuple[list[dict], ReplyDone | None]:
-        """One streamed answer into the active pane; returns its tool calls and final stats."""
-        history = [(m.role, m.content) for m in self.conversations().messages(conversation_id)]
-        try:
-            budget = int(self.setting(CONTEXT_KEY).value)
-        except Exception:
-            budget = DEFAULT_CONTEXT_TOKENS
-        tools = self._tools_supported()
-        prompt = system_prompt(self.context())
-        if self._grounding:
-            prompt += "\n\n" + self._grounding + "\n\nCite the sources you use as [1], [2] …"
-        if not tools:
-            prompt += "\n\n" + prompt_description(available_actions(self.action_context()))
-        messages = fit_history(prompt, history, budget) + turn
-        self._set_status(f"{self.model} is answering… (Esc stops)")
-        self.partial = ""
-        calls: list[dict] = []
-        done: ReplyDone | None = None
-        last_yield = time.perf_counter()
-        schema = tools_schema(available_actions(self.action_context())) if tools else None
-        try:
-            async for event in client.chat(self.model, messages, tools=schema):
-                if isinstance(event, TokenReceived):
-                    self.partial += event.text
-                    await self._emit(event.text)
-                elif isinstance(event, ToolCallsReceived):
-                    calls.extend(event.calls)
-                elif isinstance(event, ReplyDone):
-                    done = event
-                # A fast stream never makes the socket wait, so give the event loop a turn
-                # now and then: keys and redraws must not queue behind the tokens.
-                now = time.perf_counter()
-                if now - last_yield > YIELD_EVERY:
-                    await asyncio.sleep(0)
-                    last_yield = time.perf_counter()
-        except OllamaReplyError as exc:
-            if tools and "does not support tools" in str(exc) and not self.partial:
-                self.store.kv[f"{TOOLS_KEY}.{self.model}"] = False  # JSON form from now on
-                return await self._stream_once(client, conversation_id, turn)
-            raise
-        return calls, done
-
-    def _tools_supported(self) -> bool:
-        return bool(self.store.kv.get(f"{TOOLS_KEY}.{self.model}", True))
-
-    def action_context(self) -> ActionContext:
-        return ActionContext(
-            store=self.store,
-            profile_id=self.app.profile.id,
-            settings=self.app.settings,
-            botify_client_factory=self._botify_client,
-            start_export=self._start_export,
-            export_status=self._export_status,
-            search_documents=self._search_documents if self._memory() is not None else None,
-        )
-
-    def _botify_client(self):
-        from botifython_tui.core.botify import BotifyClient
-        from botifython_tui.core.secrets import TokenStore
-
-        token = TokenStore(self.app.settings.data_dir).load()
-        if not token:
-            raise ActionRefused("Not connected to Botify: the user must paste a token first.")
-        return BotifyClient(token, self.app.settings.botify_api_url)
-
-    async def _start_export(self, org: str, project: str, analysis: str, max_edges: int) -> str:
-        from botifython_tui.core.selection import Selection, save_selection
-
-        selection = Selection(org, project, analysis)
-        save_selection(self.store, self.app.profile.id, selection)
-        await self.app.switch_mode("botify")
-        screen = self.app.screen
-        try:
-            return screen.start_export_for(selection, max_edges)  # type: ignore[attr-defined]
-        except (AttributeError, RuntimeError) as exc:
-            raise ActionRefused(str(exc)) from exc
-
-    async def _search_documents(self, query: str, limit: int) -> list[dict]:
-        """The same search the grounding uses, as passages with their sources."""
-        from botifython_tui.core.memory.grounding import source_label
-
-        memory = self._memory()
-        if memory is None:
-            raise ActionRefused("The document memory is not installed here.")
-        hits = await memory.asearch(query, self.app.profile.id, k=limit)
-        return [
-            {
-                "source": source_label(hit.kind, hit.source, hit.title),
-                "score": round(hit.score, 3),
-                "text": hit.text[:1200],
-            }
-            for hit in hits
-        ]
-
-    async def _export_status(self) -> str | None:
-        return getattr(self.app, "running_export", None)
-
-    async def _approve(self, action, args, description: str) -> bool:
-        from botifython_tui.tui.screens.dialogs import Confirm
-
-        verb = "spends Botify credits and " if action.spends_credits else ""
-        return bool(
-            await self.app.push_screen_wait(
-                Confirm(
-                    f"The assistant asks to: {description}\n(This {verb}changes your data.)",
-                    confirm_label="Approve",
-                )
-            )
-        )
-
-    async def _run_actions(self, conversations, conversation_id, requests, calls, chain, turn):
-        """Dispatch each request; outcomes go to the model now and to the history for later."""
-        if self.partial:
-            conversations.add_message(conversation_id, "assistant", self.partial)
-        for shown in list(self.panes):
-            if shown.live_reply is not None:
-                await shown.end_reply(self.partial)
-        if calls:
-            turn.append(
-                {
-                    "role": "assistant",
-                    "content": self.partial,
-                    "tool_calls": [
-                        {"function": {"name": c["name"], "arguments": c["arguments"]}}
-                        for c in calls
-                    ],
-                }
-            )
-        elif self.partial:
-            turn.append({"role": "assistant", "content": self.partial})
-        self.partial = ""
-        ctx = self.action_context()
-        for request in requests:
-            self._set_status(f"Action requested: {request.name}")
-            result = await dispatch(
-                request,
-                ctx,
-                chain,
-                approve=self._approve,
-                auto_approve_additive=auto_approve_additive(self.store),
-            )
-            turn.append(result.message_for_model(tools=bool(calls)))
-            note = f"Assistant action {result.status}: {result.description or result.name}"
-            if not result.ran or not result.result.ok:
-                note += f" ({result.result.message})"
-            message = conversations.add_message(conversation_id, EVENT_ROLE, note)
-            self.version += 1
-            pane = self.active_pane()
-            if pane is not None:
-                await pane.add_message(EVENT_ROLE, note, message.id)
-            if result.result.profile_id is not None and result.result.profile_id != ctx.profile_id:
-                self.app.switch_profile(result.result.profile_id)
-            self.app.refresh_screen_data()
-        self._announce()
-
-    async def _finish_reply(
-        self,
-        kind: str,
-        conversations,
-        conversation_id: int,
-        outcome: str,
-        done: ReplyDone | None,
-        error: OllamaError | None,
-    ) -> str:
-        """Save what arrived (marked if stopped or broken) to the conversation it belongs to."""
-        text = self.partial
-        if outcome == "stopped" and text:
-            text += STOPPED_MARK
-        elif outcome in ("error", "unreachable") and text:
-            text += INTERRUPTED_MARK
-        if text:
-            conversations.add_message(conversation_id, "assistant", text)
-        self._announce()
-        self.version += 1
-        for shown in list(self.panes):
-            if shown.live_reply is not None:
-                await shown.end_reply(text)
-        if outcome == "ok":
-            self._set_status(_stats_line(self.model, done, len(text)))
-        elif outcome == "stopped":
-            self._set_status("Stopped: the partial reply is kept.")
-        elif kind == "narration":
-            self._set_status("The assistant will comment when Ollama answers.")
-        else:
-            assert error is not None
-            self._set_status("The reply failed: see the message above.")
-            pane = self.active_pane()
-            if pane is not None:
-                pane.show_error(str(error))
-            self.app.notify(str(error), title="Chat", severity="error", markup=False)
-        return outcome
 
     def copy_last_reply(self) -> None:
         replies = [m for m in self.messages() if m.role == "assistant"]
@@ -632,41 +395,152 @@ class ChatSession:
         self.app.notify("Copied the last reply to the clipboard (OSC 52).", markup=False)
 
     # --- narration ------------------------------------------------------------------------------
-    def on_app_event(self, event: AppEvent) -> None:
-        self.narrator.add(event.kind, event.data)
+    def on_app_event(self, event: Any) -> None:
+        """Every app event informs the assistant; the narration level decides if it comments."""
+        self._ensure_running()
+        self.scheduler.app_event(event.kind, event.data)
+        if event.kind in EXPORT_EVENTS:
+            text = describe_event(event.kind, event.data)
+            if text:  # an export the assistant started shows its course here too
+                self._set_status(f"Export: {text} (F4 shows the details)")
 
-    def set_narration(self, enabled: bool) -> None:
-        self.narrator.enabled = enabled
-        declared.store(self.store.kv, NARRATION_KEY, "milestones" if enabled else "off")
-        if not enabled:
-            self.narrator.pending.clear()
+    def set_narration(self, level: NarrationLevel) -> None:
+        self.scheduler.set_level(level)
+        self.store.kv[NARRATION_KEY] = level.value
 
-    async def _narrate(self, text: str | None) -> None:
-        if text:
-            message = self.conversations().add_message(self.conversation_id, EVENT_ROLE, text)
-            self.version += 1
-            pane = self.active_pane()
-            if pane is not None:
-                await pane.add_message(EVENT_ROLE, text, message.id)
-        await self.wait_idle()
-        worker = self._start_reply("narration")
-        await worker.wait()
-        if worker.result in ("unreachable", "error"):
-            raise OllamaError("the narration reply did not come")
+    def toggle_narration(self) -> NarrationLevel:
+        """Ctrl+N: off, or back to the level chosen before (milestones unless set)."""
+        if self.scheduler.level is NarrationLevel.OFF:
+            previous = self.store.kv.get(f"{NARRATION_KEY}.before_off")
+            level = narration_level({NARRATION_KEY: previous}) if previous else DEFAULT_NARRATION
+        else:
+            self.store.kv[f"{NARRATION_KEY}.before_off"] = self.scheduler.level.value
+            level = NarrationLevel.OFF
+        self.set_narration(level)
+        return level
 
     def shutdown(self) -> None:
-        self.narrator.stop()
-        self.stop()
+        self.scheduler.close()
+
+    # --- drawing the turn's events ------------------------------------------------------------
+    def _ensure_running(self) -> None:
+        if self._consumer is None or self._consumer.is_finished:
+            self._consumer = self.app.run_worker(
+                self._consume(), name="chat", group="chat", exit_on_error=False
+            )
+
+    async def _consume(self) -> None:
+        async for event in self.scheduler.events():
+            try:
+                await self._draw(event)
+            except Exception:  # a drawing bug must not stop the replies
+                log.exception("Could not show the chat event %s", type(event).__name__)
+
+    @property
+    def drawing(self) -> bool:
+        """A reply is in progress in the conversation shown (another's is not drawn)."""
+        return self._in_turn and self._turn_where == (self.app.profile.id, self.conversation_id)
+
+    async def _catch_up(self, pane: ChatView) -> None:
+        """Draw what the pane's bubble lacks of the reply (all of it if it had none; the tokens
+        that came while its screen was away otherwise)."""
+        if pane.live_reply is None:
+            await pane.begin_reply(self.partial)
+        elif pane.live_chars < self._chars:
+            pane.live_reply.write(self._unseen(pane.live_chars))
+            pane.live_chars = self._chars
+
+    def _pane(self) -> ChatView | None:
+        return self.active_pane() if self.drawing else None
+
+    async def _draw(self, event: ChatEvent) -> None:
+        if isinstance(event, TokenReceived | SourcesCited):
+            text = event.text if isinstance(event, TokenReceived) else event.footer
+            self._chunks.append(text)
+            self._chars += len(text)
+            pane = self._pane()
+            if pane is not None:
+                await self._catch_up(pane)
+        elif isinstance(event, ReplyStarted):
+            self.partial = ""
+            pane = self._pane()
+            if pane is not None and pane.live_reply is None:
+                await pane.begin_reply()
+        elif isinstance(event, StatusChanged):
+            self._set_status(event.text)
+        elif isinstance(event, TurnStarted):
+            self._in_turn = True
+            self._kind = event.job.kind
+            self.partial = ""
+            self._turn_where = (event.profile_id, event.conversation_id)
+            self._show_queued()
+        elif isinstance(event, MessageSaved | ActionDone):
+            role, content = (
+                (event.role, event.content) if isinstance(event, MessageSaved) else
+                (EVENT_ROLE, event.note)
+            )  # fmt: skip
+            self.version += 1
+            pane = self._pane()
+            if pane is not None:
+                await pane.add_message(role, content, event.message_id)
+            if isinstance(event, ActionDone):
+                await self._action_done(event)
+            self._announce()
+        elif isinstance(event, ActionProposed):
+            pane = self._pane()
+            if pane is not None:
+                await pane.add_message(EVENT_ROLE, _proposal_line(event))
+        elif isinstance(event, ModelChosen):
+            self.model = event.name
+        elif isinstance(event, ReplySaved | ReplyFailed):
+            await self._reply_ended(event)
+        elif isinstance(event, QuestionQueued):
+            self._show_queued()
+            if event.job.conversation_id == self.conversation_id:
+                self._set_status(
+                    f"Queued ({event.position} waiting): your message goes when this reply ends."
+                )
+        elif isinstance(event, TurnEnded):
+            self._in_turn = False
+            self._turn_where = None
+            self._announce()
+            self.app.call_after_refresh(self._start_deferred)
+
+    async def _reply_ended(self, event: ReplySaved | ReplyFailed) -> None:
+        self.version += 1
+        for pane in list(self.panes):
+            if pane.live_reply is not None:
+                await pane.end_reply(event.text)
+        self.partial = ""
+        if isinstance(event, ReplySaved):
+            if event.outcome == "stopped":
+                self._set_status("Stopped: the partial reply is kept.")
+            elif event.stats:
+                self._set_status(event.stats)
+        elif self._kind == NARRATION:  # told again later, quietly
+            self._set_status("The assistant will comment when Ollama answers.")
+        else:
+            self._set_status("The reply failed: see the message above.")
+            pane = self._pane()
+            if pane is not None:
+                pane.show_error(event.error)
+            self.app.notify(event.error, title="Chat", severity="error", markup=False)
+        self._announce()
+
+    async def _action_done(self, event: ActionDone) -> None:
+        if event.profile_id is not None and event.profile_id != self.app.profile.id:
+            self._own_profile_switch = True
+            try:
+                self.app.switch_profile(event.profile_id)
+            finally:
+                self._own_profile_switch = False
+        self.app.refresh_screen_data()
 
 
-def _stats_line(model: str | None, done: ReplyDone | None, chars: int) -> str:
-    parts = []
-    if done is not None and done.eval_count:
-        parts.append(f"{done.eval_count} tokens")
-        if done.tokens_per_second:
-            parts.append(f"{done.tokens_per_second:.1f} tok/s")
-    elif chars:
-        parts.append(f"{chars} characters")
-    if model:
-        parts.append(model)
-    return " · ".join(parts)
+def _proposal_line(event: ActionProposed) -> str:
+    """How a proposed action is listed before anything of the reply runs."""
+    where = f" ({event.index}/{event.total})" if event.total > 1 else ""
+    if event.problem:
+        return f"The assistant proposes{where}: {event.description} (refused: {event.problem})"
+    asks = " (asks for your approval)" if event.needs_approval else ""
+    return f"The assistant proposes{where}: {event.description}{asks}"

@@ -137,9 +137,10 @@ async def test_history_sent_stays_within_the_budget(chat_settings, store, ollama
 
 
 async def test_a_burst_of_todos_becomes_one_narration_request(chat_settings, store, ollama):
+    store.kv["chat.narration"] = "everything"  # todos are not milestones
     app = make_app(chat_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.chat.narrator.quiet = 0.3
+        app.chat.scheduler.quiet = 1.0  # longer than the gap between two presses, even under load
         todo_box = app.screen.query_one("#new-todo", Input)
         todo_box.focus()
         for i in range(10):
@@ -159,15 +160,16 @@ async def test_a_burst_of_todos_becomes_one_narration_request(chat_settings, sto
 
 async def test_narration_waits_silently_when_ollama_is_absent(settings, store):
     dead = dataclasses.replace(settings, ollama_host="http://127.0.0.1:9")
+    store.kv["chat.narration"] = "everything"
     app = make_app(dead, store)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.chat.narrator.quiet = 0.1
+        app.chat.scheduler.quiet = 0.1
         todo_box = app.screen.query_one("#new-todo", Input)
         todo_box.focus()
         todo_box.value = "Crawl the blog"
         await pilot.press("enter")
         assert [t.title for t in store.todos(1).list()] == ["Crawl the blog"]
-        await until(pilot, lambda: app.chat.narrator.owed)
+        await until(pilot, lambda: app.chat.scheduler.owed)
         assert not [n for n in app._notifications if n.severity == "error"]
         assert stored(store)[0][0] == EVENT_ROLE  # the event is kept for later
 
@@ -177,15 +179,16 @@ async def test_a_hanging_ollama_never_slows_the_action_itself(settings, store):
     hang.bind(("127.0.0.1", 0))
     hang.listen(8)  # accepts connections into the backlog and never answers
     port = hang.getsockname()[1]
+    store.kv["chat.narration"] = "everything"
     app = make_app(dataclasses.replace(settings, ollama_host=f"127.0.0.1:{port}"), store)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            app.chat.narrator.quiet = 0.05
+            app.chat.scheduler.quiet = 0.05
             todo_box = app.screen.query_one("#new-todo", Input)
             todo_box.focus()
             todo_box.value = "First"
             await pilot.press("enter")
-            await until(pilot, lambda: app.chat.narrator.in_flight)  # narration is stuck
+            await until(pilot, lambda: app.chat.scheduler.narrating)  # narration is stuck
             started = time.monotonic()
             todo_box.value = "Second"
             await pilot.press("enter")
@@ -329,6 +332,7 @@ async def test_switching_profile_mid_reply_keeps_the_reply_in_its_own_profile(
     chat_settings, store, ollama
 ):
     other = store.profiles.create("Client B")
+    store.kv["chat.narration"] = "off"  # the switch is a milestone: no comment in profile B here
     ollama.script(Reply(text=LONG_REPLY, token_delay=0.03))
     app = make_app(chat_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -336,7 +340,7 @@ async def test_switching_profile_mid_reply_keeps_the_reply_in_its_own_profile(
         await ask(pilot, pane, "Start answering")
         await until(pilot, lambda: len(app.chat.partial) > 10)
         app.switch_profile(other.id)
-        await until(pilot, lambda: not app.chat.streaming, timeout=3)
+        await until(pilot, lambda: not app.chat.streaming)
         assert stored(store, 1)[-1][1].endswith("*(stopped)*")
         assert stored(store, other.id) == []  # nothing leaked into the other profile
         assert app.is_running
@@ -355,3 +359,69 @@ async def test_the_botify_token_never_reaches_the_model(chat_settings, store, ol
         await until(pilot, lambda: not app.chat.streaming)
     assert "tok-SECRET" not in json.dumps(ollama.chat_requests)
     assert "tok-SECRET" not in chat_settings.log_path.read_text()
+
+
+async def test_enter_while_a_reply_streams_queues_the_message(chat_settings, store, ollama):
+    ollama.script(Reply(text=LONG_REPLY, token_delay=0.05), Reply(text="Second answer."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_chat(pilot)
+        await ask(pilot, pane, "First question")
+        await until(pilot, lambda: len(app.chat.partial) > 20)
+        await ask(pilot, pane, "Second question")
+        assert pane.query_one(ChatInput).text == ""  # taken, not ignored
+        queued = pane.query_one("#chat-queued")
+        await until(pilot, lambda: queued.display and "Second question" in str(queued.render()))
+        assert "Queued" in app.chat.status
+        await until(pilot, lambda: not app.chat.streaming, timeout=20)
+        assert not queued.display
+    assert stored(store) == [
+        ("user", "First question"),
+        ("assistant", LONG_REPLY),
+        ("user", "Second question"),
+        ("assistant", "Second answer."),
+    ]
+
+
+async def test_a_question_wins_over_narration_and_replies_never_mix(chat_settings, store, ollama):
+    narration = " ".join(f"comment{i}" for i in range(150))
+    ollama.script(
+        Reply(text=narration, token_delay=0.03),
+        Reply(text="The answer."),
+        Reply(text="About your second todo."),
+    )
+    store.kv["chat.narration"] = "everything"
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.chat.scheduler.quiet = 0.05
+        pane = await open_chat(pilot)
+        app.post_event("todo_added", title="First")
+        await until(pilot, lambda: len(app.chat.partial) > 30)
+        app.post_event("todo_added", title="Second")
+        await ask(pilot, pane, "My question")
+        await until(pilot, lambda: len(ollama.chat_requests) == 3, timeout=20)
+        await until(pilot, lambda: not app.chat.streaming, timeout=20)
+        await until(pilot, lambda: pane.shown_version == app.chat.version)
+        bubbles = [r.text for r in pane.query("ReplyView")]
+    roles = [role for role, _ in stored(store)]
+    assert roles == [EVENT_ROLE, "assistant", "user", "assistant", EVENT_ROLE, "assistant"]
+    replies = [content for role, content in stored(store) if role == "assistant"]
+    assert replies[0].endswith("*(stopped)*") and "The answer" not in replies[0]
+    assert replies[1:] == ["The answer.", "About your second todo."]
+    assert bubbles[1:] == ["The answer.", "About your second todo."]
+    assert "comment" not in bubbles[1] and "comment" not in bubbles[2]
+
+
+async def test_ctrl_n_turns_narration_off_and_back_to_its_level(chat_settings, store, ollama):
+    store.kv["chat.narration"] = "everything"
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_chat(pilot)
+        await pilot.press("ctrl+n")
+        assert store.kv["chat.narration"] == "off"
+        assert "off" in str(app.screen.query_one("#chat-narration").render())
+        app.post_event("todo_added", title="Told, not commented")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+n")
+        assert store.kv["chat.narration"] == "everything"
+    assert ollama.chat_requests == []

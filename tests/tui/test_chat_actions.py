@@ -11,8 +11,10 @@ from botifython_tui.tui.screens.chat import ChatScreen
 from botifython_tui.tui.screens.dialogs import Confirm
 from botifython_tui.tui.widgets.chat_input import ChatInput
 from botifython_tui.tui.widgets.chat_pane import ChatPane
+from tests.fakes.botify_server import FakeBotify, SyntheticGraph
 from tests.fakes.ollama_server import FakeOllama, Reply
 from tests.tui.helpers import until
+from tests.tui.test_botify_support import ANALYSES, TOKEN, quick_polls  # noqa: F401
 
 
 @pytest.fixture
@@ -24,6 +26,30 @@ def ollama():
 @pytest.fixture
 def chat_settings(settings, ollama):
     return dataclasses.replace(settings, ollama_host=ollama.base_url)
+
+
+@pytest.fixture
+def fake_botify():
+    with FakeBotify(token=TOKEN, username="jane.doe") as fake:
+        fake.add_project(
+            "acme-org",
+            "example.com",
+            analyses=ANALYSES,
+            graph=SyntheticGraph([1, 5, 25, 125], out_degree=(2, 6), seed=1),
+        )
+        yield fake
+
+
+@pytest.fixture
+def chosen_export(settings, fake_botify, store):
+    """Connected to the fake Botify, with acme-org/example.com 20241108 chosen."""
+    from botifython_tui.core.secrets import TokenStore
+    from botifython_tui.core.selection import Selection, save_selection
+
+    botify = dataclasses.replace(settings, botify_api_url=fake_botify.base_url, serve_port=0)
+    TokenStore(botify.data_dir).save(TOKEN)
+    save_selection(store, 1, Selection("acme-org", "example.com", "20241108"))
+    return botify
 
 
 async def ask(pilot, text: str) -> ChatPane:
@@ -150,3 +176,60 @@ async def test_the_actions_log_shows_what_ran(chat_settings, store, ollama):
         assert table.row_count == 1
         row = [cell.plain for cell in table.get_row_at(0)]
         assert row[1] == "add_todo" and row[2] == "✓" and "Audit me [b]" in row[3]
+
+
+async def test_several_actions_are_listed_then_approved_all_at_once(chat_settings, store, ollama):
+    calls = [{"name": "add_todo", "arguments": {"title": f"Task {i}"}} for i in range(3)]
+    ollama.script(Reply(tool_calls=calls), Reply(text="Three added."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await ask(pilot, "Add three todos")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        dialog = app.screen
+        assert "Action 1 of 3" in dialog.question
+        assert "Approve all 3 (a)" in [str(b.label) for b in dialog.query("Button")]
+        listed = [str(m.content) for m in pane.query("ChatMessage")]
+        assert sum("Task" in line and "proposes" in line for line in listed) == 3
+        await pilot.press("a")
+        await until(pilot, lambda: not app.chat.streaming)
+        assert not isinstance(app.screen, Confirm)  # asked once for all three
+    assert [t.title for t in store.todos(1).list()] == ["Task 0", "Task 1", "Task 2"]
+
+
+@pytest.mark.usefixtures("quick_polls")
+async def test_an_assistant_export_does_not_switch_the_users_screen(
+    chosen_export, store, ollama, fake_botify
+):
+    settings = dataclasses.replace(chosen_export, ollama_host=ollama.base_url)
+    ollama.script(
+        Reply(tool_calls=[{"name": "start_linkgraph_export", "arguments": {}}]),
+        Reply(text="The export started."),
+    )
+    app = make_app(settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Export the link graph")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        assert "credits" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: not app.chat.streaming, timeout=20)
+        assert isinstance(app.screen, ChatScreen)  # the user stays where they were
+        await until(pilot, lambda: store.exports(1).list(), timeout=20)
+        assert isinstance(app.screen, ChatScreen)
+        await until(pilot, lambda: "Export" in app.chat.status, timeout=5)
+
+
+async def test_a_stopped_reply_closes_its_approval_dialog_and_runs_nothing(
+    chat_settings, store, ollama
+):
+    other = store.profiles.create("Client B")
+    store.kv["chat.narration"] = "off"
+    ollama.script(add_todo_call("Never added"), Reply(text="Not reached."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Add a todo")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        app.switch_profile(other.id)  # the user moved on: the reply stops, the question is moot
+        await until(pilot, lambda: not isinstance(app.screen, Confirm))
+        await until(pilot, lambda: not app.chat.streaming)
+    assert store.todos(1).list() == [] and store.todos(other.id).list() == []
+    assert len(ollama.chat_requests) == 1

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from botifython_tui.core.conversation import (
     AppContext,
-    Narrator,
     describe_event,
     describe_events,
     fit_history,
@@ -62,26 +59,3 @@ def test_history_keeps_the_system_prompt_and_the_newest_message():
     assert messages[0] == {"role": "system", "content": "system"}
     assert messages[-1]["content"] == "latest question"
     assert len(messages) == 3  # the oldest turn did not fit
-
-
-def test_narrator_coalesces_and_owes_a_reply_after_a_failure():
-    sent: list[str | None] = []
-    failing = [True]
-
-    async def send(text):
-        sent.append(text)
-        if failing[0]:
-            raise ConnectionError("ollama down")
-
-    async def scenario():
-        narrator = Narrator(send, quiet=0.01, retry_after=0.05)
-        for i in range(10):
-            narrator.add("todo_added", {"title": f"T{i}"})
-        await asyncio.sleep(0.05)
-        assert len(sent) == 1 and "T9" in sent[0]
-        assert narrator.owed
-        failing[0] = False
-        await asyncio.sleep(0.1)
-        assert sent[-1] is None and not narrator.owed  # asked again, without repeating events
-
-    asyncio.run(scenario())

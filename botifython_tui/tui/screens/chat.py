@@ -29,6 +29,9 @@ class ChatScreen(AppScreen):
         Binding("ctrl+g", "set_host", "Ollama host", id="chat.host", show=False),
         Binding("ctrl+n", "toggle_narration", "Narration on/off", id="chat.narration"),
         Binding(
+            "ctrl+e", "cycle_narration", "Narration level", id="chat.narration_level", show=False
+        ),
+        Binding(
             "ctrl+s", "toggle_auto_approve", "Auto-approve additions", id="chat.auto", show=False
         ),
         Binding("ctrl+l", "new_conversation", "New chat", id="chat.new_screen"),
@@ -86,8 +89,8 @@ class ChatScreen(AppScreen):
                 listing.add_option(Option(label, id=str(conversation.id)))
         if listing.option_count:
             listing.highlighted = 0
-        state = "on" if chat.narrator.enabled else "off"
-        self.query_one("#chat-narration", Static).update(f"Narration {state} (Ctrl+N)")
+        # The footer shows Ctrl+N; the column is too narrow for it here.
+        self.query_one("#chat-narration", Static).update(f"Narration: {chat.narration.value}")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "chat-search":
@@ -108,22 +111,38 @@ class ChatScreen(AppScreen):
         self.refresh_data()
 
     def action_toggle_narration(self) -> None:
+        self._narration_set(self.shell.chat.toggle_narration())
+
+    def action_cycle_narration(self) -> None:
+        """off → milestones → everything → off: how often the assistant comments on app events."""
+        from botifython_tui.core.chat.scheduler import NarrationLevel
+
+        levels = list(NarrationLevel)
         chat = self.shell.chat
-        chat.set_narration(not chat.narrator.enabled)
-        state = "on" if chat.narrator.enabled else "off"
+        level = levels[(levels.index(chat.narration) + 1) % len(levels)]
+        chat.set_narration(level)
+        self._narration_set(level)
+
+    def _narration_set(self, level) -> None:
+        explained = {
+            "off": "the assistant is told what you do but does not comment.",
+            "milestones": "the assistant comments on finished or failed exports, errors and "
+            "profile switches.",
+            "everything": "the assistant comments on everything you do.",
+        }
         try:
-            overridden_by = chat.setting(NARRATION).overridden_by
-        except Exception:
+            overridden_by = self.shell.chat.setting(NARRATION).overridden_by
+        except Exception:  # an unusable BOTIFYTHON_NARRATION
             overridden_by = None
         if overridden_by:
             self.notify(
-                f"Narration is {state} until the app ends; {overridden_by} overrides the stored "
-                "setting at the next start.",
+                f"Narration {level.value} until the app ends; {overridden_by} overrides the "
+                "stored setting at the next start.",
                 severity="warning",
                 markup=False,
             )
-        else:
-            self.notify(f"Narration is {state}.", markup=False)
+            return
+        self.notify(f"Narration {level.value}: {explained[level.value]}", markup=False)
         self.refresh_data()
 
     def action_toggle_auto_approve(self) -> None:

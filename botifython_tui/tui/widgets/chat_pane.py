@@ -2,7 +2,8 @@
 
 A pane is a view of the app's one `ChatSession`; every app screen has one (docked, toggled) and the
 Chat app shows one full-screen. Only the pane on screen receives the stream; the others catch up
-when their screen comes back.
+when their screen comes back. Questions sent while a reply streams are listed as queued under the
+log until their turn comes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from botifython_tui.tui.chat_session import ChatSession
 
 MAX_SHOWN_MESSAGES = 60
+QUEUED_PREVIEW_CHARS = 120
 
 
 class ChatMessage(Vertical):
@@ -61,6 +63,7 @@ class ChatPane(Vertical):
         self.docked = docked
         self.shown_version = -1
         self.live_reply: ReplyView | None = None
+        self.live_chars = 0  # characters of the reply in progress given to `live_reply`
 
     @property
     def session(self) -> ChatSession:
@@ -69,11 +72,13 @@ class ChatPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="chat-title", markup=False, classes="chat-title")
         yield VerticalScroll(id="chat-log", classes="chat-log")
+        yield Static(id="chat-queued", markup=False, classes="chat-queued")
         yield Static(id="chat-status", markup=False, classes="chat-status")
         yield ChatInput(id="chat-input")
 
     def on_mount(self) -> None:
         self.query_one("#chat-log", VerticalScroll).anchor()
+        self.query_one("#chat-queued", Static).display = False
         self.session.register(self)
         self.sync()
 
@@ -105,9 +110,10 @@ class ChatPane(Vertical):
         widgets = [ChatMessage(m.role, m.content, message_id=m.id) for m in messages]
         if widgets:
             await log.mount_all(widgets)
-        if session.streaming:
+        if session.drawing:
             await self.begin_reply(session.partial)
         self.set_status(session.status)
+        self.show_queued(session.queued_texts())
         self.shown_version = version
         log.scroll_end(animate=False)
 
@@ -120,22 +126,29 @@ class ChatPane(Vertical):
 
     async def begin_reply(self, initial: str = "") -> ReplyView:
         message = ChatMessage("assistant", initial)
+        self.live_chars = len(initial)
         await self.log_view.mount(message)
         self.live_reply = message.query_one(ReplyView)
         return self.live_reply
 
     async def end_reply(self, final_text: str | None = None) -> None:
         reply, self.live_reply = self.live_reply, None
-        if reply is None:
+        if reply is None or not reply.is_attached:  # removed meanwhile (the log was rebuilt)
             return
-        if final_text is not None and final_text != reply.text:
-            extra = final_text[len(reply.text) :] if final_text.startswith(reply.text) else ""
-            reply.write(extra)
+        if final_text is not None:
+            reply.write(final_text[self.live_chars :])  # the end marks, what came unseen
         await reply.finish()
         self.shown_version = self.session.version
 
     def show_error(self, message: str) -> None:
         self.log_view.mount(Static(Text(neutralize_controls(message)), classes="chat-error"))
+
+    def show_queued(self, texts: list[str]) -> None:
+        """The questions waiting for the reply in progress to end, oldest first."""
+        queued = self.query_one("#chat-queued", Static)
+        lines = [f"⏳ queued: {single_line(text)[:QUEUED_PREVIEW_CHARS]}" for text in texts]
+        queued.update("\n".join(lines))
+        queued.display = bool(lines)
 
     def set_status(self, text: str) -> None:
         self.query_one("#chat-status", Static).update(single_line(text))  # model names in it

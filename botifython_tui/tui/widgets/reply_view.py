@@ -174,7 +174,3 @@ class ReplyView(Vertical):
         await self._flush()
         await self._close_live()
         self.finished = True
-
-    @property
-    def block_count(self) -> int:
-        return len(self.query(".reply-block, .reply-frozen"))

@@ -1,0 +1,388 @@
+"""The core chat turn and the reply scheduler against the fake Ollama (real HTTP), no Textual."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+
+import pytest
+
+from botifython_tui.core.chat.events import (
+    ANSWER,
+    NARRATION,
+    ActionDone,
+    ActionProposed,
+    Approval,
+    ApprovalRequest,
+    Job,
+    QuestionQueued,
+    ReplySaved,
+    SourcesCited,
+    SourcesFound,
+    TokenReceived,
+    TurnEnded,
+    TurnStarted,
+)
+from botifython_tui.core.chat.host import ChatHost
+from botifython_tui.core.chat.scheduler import (
+    NarrationLevel,
+    ReplyScheduler,
+    narration_level,
+)
+from botifython_tui.core.chat.turn import ChatTurn, relevant_hits
+from botifython_tui.core.conversation import EVENT_ROLE
+from tests.fakes.ollama_server import FakeOllama, Reply
+
+
+@pytest.fixture
+def ollama():
+    with FakeOllama(models=["llama3.2:latest"]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def host_settings(settings, ollama):
+    return dataclasses.replace(settings, ollama_host=ollama.base_url)
+
+
+def stored(store, profile_id: int = 1) -> list[tuple[str, str]]:
+    conversations = store.conversations(profile_id)
+    return [(m.role, m.content) for m in conversations.messages(conversations.latest().id)]
+
+
+async def run_question(host: ChatHost, text: str) -> list:
+    conversation = host.store.conversations(1).latest()
+    turn = ChatTurn(host, Job(ANSWER, 1, text), profile_id=1, conversation_id=conversation.id)
+    return [event async for event in turn.run()]
+
+
+class Approver:
+    """Answers approvals from a list and records what it was asked."""
+
+    def __init__(self, *answers: Approval) -> None:
+        self.answers = list(answers)
+        self.asked: list[ApprovalRequest] = []
+
+    async def __call__(self, request: ApprovalRequest) -> Approval:
+        self.asked.append(request)
+        return self.answers.pop(0) if self.answers else Approval.NO
+
+
+def add_todo(title: str) -> dict:
+    return {"name": "add_todo", "arguments": {"title": title}}
+
+
+async def test_a_plain_answer_streams_and_is_saved_once(host_settings, store, ollama):
+    ollama.script(Reply(text="Link graphs show internal links."))
+    events = await run_question(ChatHost(store, host_settings), "What is a link graph?")
+    tokens = "".join(e.text for e in events if isinstance(e, TokenReceived))
+    assert tokens == "Link graphs show internal links."
+    saved = [e for e in events if isinstance(e, ReplySaved)]
+    assert len(saved) == 1 and saved[0].message_id is not None and "tokens" in saved[0].stats
+    assert isinstance(events[0], TurnStarted) and isinstance(events[-1], TurnEnded)
+    assert stored(store) == [
+        ("user", "What is a link graph?"),
+        ("assistant", "Link graphs show internal links."),
+    ]
+
+
+async def test_tool_call_granted_runs_and_the_model_gets_the_result(host_settings, store, ollama):
+    ollama.script(Reply(tool_calls=[add_todo("Check canonicals")]), Reply(text="Added it."))
+    approver = Approver(Approval.YES)
+    events = await run_question(ChatHost(store, host_settings, approve=approver), "Add a todo")
+    assert [t.title for t in store.todos(1).list()] == ["Check canonicals"]
+    proposed = [e for e in events if isinstance(e, ActionProposed)]
+    assert len(proposed) == 1 and proposed[0].needs_approval
+    assert "Check canonicals" in approver.asked[0].proposal.description
+    done = [e for e in events if isinstance(e, ActionDone)]
+    assert [d.status for d in done] == ["done"]
+    follow_up = ollama.chat_requests[1]["messages"][-1]
+    assert follow_up["role"] == "tool" and '"ok": true' in follow_up["content"]
+    roles = [role for role, _ in stored(store)]
+    assert roles == ["user", EVENT_ROLE, "assistant"]  # tool-call only: no empty reply saved
+    assert store.audit(1).list(10)[0].action == "add_todo"
+
+
+async def test_tool_call_denied_changes_nothing_and_is_audited(host_settings, store, ollama):
+    ollama.script(Reply(tool_calls=[add_todo("Nope")]), Reply(text="Fine, not added."))
+    events = await run_question(
+        ChatHost(store, host_settings, approve=Approver(Approval.NO)), "Add a todo"
+    )
+    assert store.todos(1).list() == []
+    assert [e.status for e in events if isinstance(e, ActionDone)] == ["rejected"]
+    audit = store.audit(1).list(10)
+    assert len(audit) == 1 and not audit[0].approved
+    assert '"ok": false' in ollama.chat_requests[1]["messages"][-1]["content"]
+
+
+async def test_without_an_approver_changes_are_refused_and_reads_run(host_settings, store, ollama):
+    store.todos(1).add("Existing")
+    ollama.script(
+        Reply(tool_calls=[{"name": "list_todos", "arguments": {}}, add_todo("Sneaky")]),
+        Reply(text="Done."),
+    )
+    events = await run_question(ChatHost(store, host_settings, approve=None), "Todos?")
+    statuses = {e.name: e.status for e in events if isinstance(e, ActionDone)}
+    assert statuses == {"list_todos": "done", "add_todo": "rejected"}
+    assert [t.title for t in store.todos(1).list()] == ["Existing"]
+
+
+async def test_several_actions_are_shown_first_then_approved_together(host_settings, store, ollama):
+    ollama.script(
+        Reply(tool_calls=[add_todo("One"), add_todo("Two"), add_todo("Three")]),
+        Reply(text="All three added."),
+    )
+    approver = Approver(Approval.ALL)
+    events = await run_question(ChatHost(store, host_settings, approve=approver), "Add three")
+    assert [t.title for t in store.todos(1).list()] == ["One", "Two", "Three"]
+    assert len(approver.asked) == 1 and approver.asked[0].others_waiting == 2
+    kinds = [type(e).__name__ for e in events if isinstance(e, ActionProposed | ActionDone)]
+    assert kinds == ["ActionProposed"] * 3 + ["ActionDone"] * 3  # each shown before any runs
+
+
+async def test_the_chain_is_bounded(host_settings, store, ollama):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo("again")])
+    events = await run_question(ChatHost(store, host_settings), "Add todos forever")
+    assert len(store.todos(1).list()) == 5
+    assert "limit" in [e.status for e in events if isinstance(e, ActionDone)]
+    assert len(ollama.chat_requests) <= 7
+    assert isinstance(events[-1], TurnEnded)
+
+
+async def test_narration_is_requested_without_tools_and_never_acts(host_settings, store, ollama):
+    ollama.script(Reply(text='Nice. {"action": "add_todo", "args": {"title": "again"}}',
+                        tool_calls=[add_todo("audit hreflang")]))  # fmt: skip
+    conversation = store.conversations(1).latest()
+    job = Job(NARRATION, 1, note="The user added the todo 'audit hreflang'.")
+    approver = Approver(Approval.YES)
+    turn = ChatTurn(
+        ChatHost(store, host_settings, approve=approver),
+        job,
+        profile_id=1,
+        conversation_id=conversation.id,
+    )
+    events = [event async for event in turn.run()]
+    assert "tools" not in ollama.chat_requests[0]
+    assert '"action"' not in ollama.chat_requests[0]["messages"][0]["content"]
+    assert store.todos(1).list() == [] and approver.asked == []
+    assert not [e for e in events if isinstance(e, ActionProposed | ActionDone)]
+    assert [role for role, _ in stored(store)] == [EVENT_ROLE, "assistant"]
+
+
+async def test_grounding_cites_relevant_passages_only(host_settings, store, ollama, tmp_path):
+    pytest.importorskip("faiss")
+    from botifython_tui.core.memory import HashingEmbedder, Memory
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "robots.md").write_text(
+        "# Robots\n\nThe robots.txt file tells crawlers which paths to avoid.\n"
+    )
+    memory = Memory(store, host_settings.data_dir, HashingEmbedder())
+    await asyncio.to_thread(memory.add_paths, [str(notes)], 1)
+    old = store.conversations(1).create("Pizza")
+    await asyncio.to_thread(
+        memory.remember_exchange, 1, old.id, "Pizza", "Best pizza dough?", "Use strong flour."
+    )
+    ollama.script(Reply(text="Use robots.txt to keep crawlers out [1]."))
+    events = await run_question(
+        ChatHost(store, host_settings, memory=lambda: memory),
+        "Which paths should crawlers avoid with robots.txt?",
+    )
+    found = [e for e in events if isinstance(e, SourcesFound)]
+    assert found and all("pizza" not in s.label.lower() for s in found[0].sources)
+    system = ollama.chat_requests[-1]["messages"][0]["content"]
+    assert "[1]" in system and "robots.md" in system and "flour" not in system
+    cited = [e for e in events if isinstance(e, SourcesCited)]
+    assert cited and "robots.md" in cited[0].footer
+    assert "Sources: [1]" in stored(store)[-1][1]
+
+
+def test_unrelated_passages_and_the_current_chat_are_not_relevant():
+    from botifython_tui.core.memory.service import CHAT, DOCUMENT
+
+    def hit(kind, source, score):
+        return dataclasses.make_dataclass("H", ["kind", "source", "score"])(kind, source, score)
+
+    hits = [
+        hit(DOCUMENT, "a.md", 0.8),
+        hit(DOCUMENT, "b.md", 0.1),
+        hit(CHAT, "chat:7", 0.4),
+        hit(CHAT, "chat:8", 0.9),
+        hit(CHAT, "chat:3", 0.9),
+    ]
+    kept = [h.source for h in relevant_hits(hits, conversation_id=3)]
+    assert kept == ["a.md", "chat:8"]
+
+
+def test_narration_level_reads_old_and_new_values():
+    assert narration_level({}) is NarrationLevel.MILESTONES
+    assert narration_level({"chat.narration": False}) is NarrationLevel.OFF
+    assert narration_level({"chat.narration": True}) is NarrationLevel.MILESTONES
+    assert narration_level({"chat.narration": "everything"}) is NarrationLevel.EVERYTHING
+    assert narration_level({"chat.narration": "nonsense"}) is NarrationLevel.MILESTONES
+
+
+# --- the scheduler: one reply at a time ---------------------------------------------------------
+
+
+class Driver:
+    """A scheduler over real turns, its events collected by a background task."""
+
+    def __init__(self, host: ChatHost, level: NarrationLevel, quiet: float = 0.05) -> None:
+        self.host = host
+        self.events: list = []
+        self.scheduler = ReplyScheduler(self._start, level=level, quiet=quiet, retry_after=0.2)
+        self.task = asyncio.create_task(self._collect())
+
+    def _start(self, job: Job):
+        conversation = self.host.store.conversations(1).latest()
+        turn = ChatTurn(self.host, job, profile_id=1, conversation_id=conversation.id)
+        return turn.run()
+
+    async def _collect(self) -> None:
+        async for event in self.scheduler.events():
+            self.events.append(event)
+
+    async def until(self, condition, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "condition not met in time"
+            await asyncio.sleep(0.02)
+
+    def ended(self) -> list[TurnEnded]:
+        return [e for e in self.events if isinstance(e, TurnEnded)]
+
+    async def close(self) -> None:
+        self.scheduler.close()
+        self.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self.task
+
+
+NARRATION_A = " ".join(f"slow{i}" for i in range(200))
+ANSWER_TEXT = "Crawl budget is the number of URLs a crawler fetches."
+NARRATION_B = "Good luck with the export."
+
+
+async def test_a_question_during_narration_gets_its_own_reply_in_order(
+    host_settings, store, ollama
+):
+    """Issue scenario: narration streams, another event is pending, the user asks."""
+    ollama.script(
+        Reply(text=NARRATION_A, token_delay=0.03),
+        Reply(text=ANSWER_TEXT, token_delay=0.01),
+        Reply(text=NARRATION_B, token_delay=0.01),
+    )
+    driver = Driver(ChatHost(store, host_settings), NarrationLevel.EVERYTHING)
+    try:
+        driver.scheduler.app_event("todo_added", {"title": "First"})
+        await driver.until(
+            lambda: len([e for e in driver.events if isinstance(e, TokenReceived)]) > 5
+        )
+        driver.scheduler.app_event("todo_added", {"title": "Second"})  # pending narration
+        driver.scheduler.ask("What is crawl budget?")
+        await driver.until(lambda: len(driver.ended()) == 3)
+    finally:
+        await driver.close()
+
+    messages = stored(store)
+    assert [role for role, _ in messages] == [
+        EVENT_ROLE,
+        "assistant",
+        "user",
+        "assistant",
+        EVENT_ROLE,
+        "assistant",
+    ]
+    assert "First" in messages[0][1] and "Second" in messages[4][1]
+    first = messages[1][1]
+    assert first.endswith("*(stopped)*")  # the question won: narration stopped, kept, marked
+    assert NARRATION_A.startswith(first.removesuffix("\n\n*(stopped)*"))
+    assert messages[2][1] == "What is crawl budget?"
+    assert messages[3][1] == ANSWER_TEXT  # complete, and nothing of another reply in it
+    assert messages[5][1] == NARRATION_B
+    assert [e.job.kind for e in driver.ended()] == [NARRATION, ANSWER, NARRATION]
+    # Every reply streamed into its own bubble: the tokens between two ends are one reply.
+    replies, current = [], ""
+    for event in driver.events:
+        if isinstance(event, TokenReceived):
+            current += event.text
+        elif isinstance(event, ReplySaved):
+            replies.append(current)
+            current = ""
+    assert replies[1:] == [ANSWER_TEXT, NARRATION_B]
+    # The model saw the answer's question last, never a half reply mixed with another.
+    answer_request = ollama.chat_requests[1]["messages"]
+    assert answer_request[-1] == {"role": "user", "content": "What is crawl budget?"}
+
+
+async def test_questions_asked_while_a_reply_streams_are_queued_not_lost(
+    host_settings, store, ollama
+):
+    ollama.script(
+        Reply(text="First answer, slowly " + "x " * 40, token_delay=0.02),
+        Reply(text="Second answer."),
+        Reply(text="Third answer."),
+    )
+    driver = Driver(ChatHost(store, host_settings), NarrationLevel.OFF)
+    try:
+        driver.scheduler.ask("one")
+        await driver.until(lambda: any(isinstance(e, TokenReceived) for e in driver.events))
+        driver.scheduler.ask("two")
+        driver.scheduler.ask("three")
+        await driver.until(lambda: len(driver.ended()) == 3)
+    finally:
+        await driver.close()
+    queued = [e for e in driver.events if isinstance(e, QuestionQueued)]
+    assert [(q.job.text, q.position) for q in queued] == [("two", 1), ("three", 2)]
+    messages = stored(store)
+    assert [content for role, content in messages if role == "user"] == ["one", "two", "three"]
+    assert [c for r, c in messages if r == "assistant"][1:] == ["Second answer.", "Third answer."]
+    assert [r for r, _ in messages] == ["user", "assistant"] * 3
+
+
+async def test_milestones_level_tells_events_but_comments_only_on_milestones(
+    host_settings, store, ollama
+):
+    ollama.script(Reply(text="Answer."), Reply(text="Export done, nice."))
+    driver = Driver(ChatHost(store, host_settings), NarrationLevel.MILESTONES)
+    try:
+        driver.scheduler.app_event("todo_added", {"title": "Quiet one"})
+        await asyncio.sleep(0.3)
+        assert ollama.chat_requests == []  # not a milestone: no comment requested
+        driver.scheduler.ask("Hello")
+        await driver.until(lambda: len(driver.ended()) == 1)
+        sent = ollama.chat_requests[0]["messages"]
+        assert "Quiet one" in sent[-2]["content"]  # told, before the question
+        driver.scheduler.app_event(
+            "export_finished", {"org": "o", "project": "p", "analysis": "a", "edges": 3}
+        )
+        await driver.until(lambda: len(driver.ended()) == 2)
+    finally:
+        await driver.close()
+    assert driver.ended()[-1].job.kind == NARRATION
+    assert stored(store)[-1] == ("assistant", "Export done, nice.")
+
+
+async def test_a_failed_narration_is_owed_and_asked_again_without_repeating(
+    host_settings, store, ollama
+):
+    ollama.script(Reply(status=500), Reply(text="Now I can comment."))
+    driver = Driver(ChatHost(store, host_settings), NarrationLevel.EVERYTHING)
+    try:
+        for i in range(5):
+            driver.scheduler.app_event("todo_added", {"title": f"T{i}"})
+        await driver.until(lambda: driver.scheduler.owed)
+        assert (
+            len(ollama.chat_requests) == 1
+            and "T4" in ollama.chat_requests[0]["messages"][-1]["content"]
+        )
+        await driver.until(lambda: len(driver.ended()) == 2 and not driver.scheduler.owed)
+    finally:
+        await driver.close()
+    events_told = [c for r, c in stored(store) if r == EVENT_ROLE]
+    assert len(events_told) == 1  # the events were saved once, the reply asked for again
+    assert stored(store)[-1] == ("assistant", "Now I can comment.")
