@@ -58,6 +58,7 @@ class RedactingFormatter(logging.Formatter):
 MAX_BYTES = 1_000_000
 BACKUPS = 3
 
+
 class SharedLogHandler(logging.Handler):
     """Appends to a log file shared by any number of processes (two tmux panes, a cron job).
 

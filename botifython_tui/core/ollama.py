@@ -7,13 +7,17 @@ is how Ollama is told to stop generating: it has no cancel endpoint.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from botifython_tui.core.text import neutralize_controls, single_line
+from botifython_tui.core.ollama_address import (  # noqa: F401 (re-exported)
+    DEFAULT_HOST,
+    OllamaError,
+    normalize_host,
+)
+from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 
 if TYPE_CHECKING:
@@ -21,20 +25,10 @@ if TYPE_CHECKING:
 
 log = get_logger("ollama")
 
-DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "llama3.2"
 CONNECT_TIMEOUT = 5.0
 FIRST_TOKEN_TIMEOUT = 300.0  # loading a model from disk can take minutes
 TOKEN_TIMEOUT = 120.0
-
-
-class OllamaError(Exception):
-    """A chat call failed; `str()` is a message for the user, with the fix."""
-
-    def __init__(self, message: object = "") -> None:
-        # The server's own error text (often from a remote OLLAMA_HOST) is outside text: made
-        # safe once, here, for every notification, log line and terminal it reaches.
-        super().__init__(neutralize_controls(str(message)))
 
 
 class OllamaUnreachable(OllamaError):
@@ -51,39 +45,6 @@ class OllamaReplyError(OllamaError):
 
 class OllamaTimeout(OllamaError):
     """Ollama stopped sending in time."""
-
-
-def normalize_host(value: str | None) -> str:
-    """Read OLLAMA_HOST the way Ollama does: `host`, `host:port`, `:port` or a full URL."""
-    raw = (value or "").strip().rstrip("/")
-    if not raw:
-        return DEFAULT_HOST
-    if "://" in raw:
-        scheme, rest = raw.split("://", 1)
-        scheme = scheme.lower()
-        if scheme not in ("http", "https"):
-            raise OllamaError(f"The Ollama host {raw!r} must be http(s)://HOST:PORT or HOST:PORT.")
-        default_port = 80 if scheme == "http" else 443
-    else:
-        scheme, rest, default_port = "http", raw, 11434
-    hostport, _, path = rest.partition("/")
-    try:
-        parts = urlsplit(f"//{hostport}")  # "[::1" is refused here
-    except ValueError:
-        raise OllamaError(f"The Ollama host {raw!r} is not a valid address.") from None
-    try:
-        port = parts.port or default_port
-    except ValueError:
-        raise OllamaError(f"The Ollama host {raw!r} has an invalid port.") from None
-    host = parts.hostname or "127.0.0.1"
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1"  # a listening address, not one to connect to
-    if not re.match(r"^[A-Za-z0-9.\-:]+$", host):
-        raise OllamaError(f"The Ollama host {raw!r} is not a valid address.")
-    if ":" in host:
-        host = f"[{host}]"
-    base = f"{scheme}://{host}:{port}"
-    return f"{base}/{path}" if path else base
 
 
 HOST_KEY = "chat.ollama_host"

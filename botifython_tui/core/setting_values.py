@@ -55,7 +55,7 @@ def http_url(raw: str) -> str:
 
 def ollama_url(raw: str) -> str:
     """An OLLAMA_HOST value (`host`, `host:port`, `:port` or a URL) as a URL; ValueError if odd."""
-    from botifython_tui.core.ollama import OllamaError, normalize_host
+    from botifython_tui.core.ollama_address import OllamaError, normalize_host
 
     text = raw.strip()
     if any(ch.isspace() or not ch.isprintable() for ch in text):

@@ -121,7 +121,7 @@ class Resolved:
 
 
 def _check_host(text: str) -> None:
-    from botifython_tui.core.ollama import normalize_host
+    from botifython_tui.core.ollama_address import normalize_host
 
     normalize_host(text)
 

@@ -94,7 +94,9 @@ class ChatSession:
         self._own_profile_switch = False
         self._consumer = None
         self._deferred: list[Callable[[], Any]] = []
-        self.scheduler = ReplyScheduler(self._start_turn, level=narration_level(self.store.kv))
+        self.scheduler = ReplyScheduler(
+            self._start_turn, level=narration_level(self.store.kv, env=self.app.settings.env)
+        )
 
     @property
     def store(self):
@@ -381,10 +383,18 @@ class ChatSession:
         while self.streaming:
             await asyncio.sleep(0.05)
 
-    def set_model(self, name: str) -> None:
-        self.store.kv[MODEL_KEY] = name
+    def set_model(self, name: str) -> str | None:
+        """Use `name` from now on and store it; returns the flag or env var that will override
+        the stored choice at the next start, if one does."""
+        from botifython_tui.core import settings as declared
+
+        declared.store(self.store.kv, MODEL_KEY, name)
         self.model = name
         self.changed()
+        try:
+            return self.setting(MODEL_KEY).overridden_by
+        except Exception:  # an unusable BOTIFYTHON_MODEL
+            return None
 
     def copy_last_reply(self) -> None:
         replies = [m for m in self.messages() if m.role == "assistant"]

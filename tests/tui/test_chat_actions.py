@@ -211,6 +211,12 @@ async def test_an_assistant_export_does_not_switch_the_users_screen(
         await until(pilot, lambda: isinstance(app.screen, Confirm))
         assert "credits" in app.screen.question
         await pilot.press("y")
+        # Once the counts are made (free), the export asks about its exact credits, over the
+        # screen the user is on.
+        await until(pilot, lambda: isinstance(app.screen, Confirm), timeout=20)
+        assert "credits" in app.screen.question
+        assert isinstance(app.screen_stack[-2], ChatScreen)
+        await pilot.press("y")
         await until(pilot, lambda: not app.chat.streaming, timeout=20)
         assert isinstance(app.screen, ChatScreen)  # the user stays where they were
         await until(pilot, lambda: store.exports(1).list(), timeout=20)

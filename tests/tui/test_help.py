@@ -42,7 +42,10 @@ async def test_f1_lists_the_screens_keys_and_the_global_ones(settings, store):
         assert "Cursor" not in text  # no Textual list/editor bindings
         await pilot.press("f1")  # F1 again closes
         await until(pilot, lambda: isinstance(app.screen, TodosScreen))
-        await pilot.press("question_mark")
+        await pilot.press("question_mark")  # typed into the focused "New todo" field
+        await pilot.pause()
+        assert isinstance(app.screen, TodosScreen)
+        await pilot.press("escape", "question_mark")  # on the list, ? is help
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, TodosScreen))
@@ -171,7 +174,7 @@ async def test_narration_toggle_under_an_environment_override(settings, store):
     env_settings = dataclasses.replace(settings, env={"BOTIFYTHON_NARRATION": "off"})
     app = make_app(env_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
-        assert app.chat.narrator.enabled is False  # the environment's "off"
+        assert app.chat.scheduler.level.value == "off"  # the environment's "off"
         await pilot.press("f6")
         await pilot.pause()
         await pilot.press("ctrl+n")

@@ -49,13 +49,13 @@ DEFAULT_NARRATION = NarrationLevel.MILESTONES
 MILESTONES = frozenset({"export_finished", "export_failed", "profile_switched", "error"})
 
 
-def narration_level(kv: Any) -> NarrationLevel:
+def narration_level(kv: Any, env: Any = None) -> NarrationLevel:
     """The setting `chat.narration` (BOTIFYTHON_NARRATION, else stored, else milestones); the old
     stored on/off values read as milestones/off."""
     from botifython_tui.core.settings import SettingError, Source, resolve
 
     try:
-        resolved = resolve(NARRATION_KEY, kv=kv)
+        resolved = resolve(NARRATION_KEY, kv=kv, env=env)
     except SettingError:  # an unusable BOTIFYTHON_NARRATION: `config list` names it
         resolved = None
     if resolved is not None and resolved.source is Source.ENV:

@@ -318,11 +318,9 @@ class ChatTurn:
 
     def _context_budget(self) -> int:
         """`chat.context_tokens`: BOTIFYTHON_CONTEXT_TOKENS, else stored, else the default."""
-        from botifython_tui.core.settings import SettingError, resolve
-
         try:
-            return int(resolve(CONTEXT_KEY, kv=self.host.store.kv).value)
-        except SettingError:
+            return int(self.host.settings.setting(CONTEXT_KEY, self.host.store.kv).value)
+        except Exception:  # an unusable BOTIFYTHON_CONTEXT_TOKENS: `config list` names it
             return DEFAULT_CONTEXT_TOKENS
 
     def _tools_supported(self) -> bool:

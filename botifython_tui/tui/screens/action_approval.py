@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Label
+from textual.widgets import Button
 
 from botifython_tui.tui.screens.dialogs import Confirm
 
@@ -23,14 +22,9 @@ class ApproveAction(Confirm):
         super().__init__(question, confirm_label="Approve")
         self.approve_all = approve_all  # how many actions "all" covers (1: no such choice)
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(self.question, id="dialog-title", markup=False)
-            with Horizontal(id="dialog-buttons"):
-                yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
-                if self.approve_all > 1:
-                    yield Button(f"Approve all {self.approve_all} (a)", id="all")
-                yield Button("No (n)", id="no")
+    def more_buttons(self) -> ComposeResult:
+        if self.approve_all > 1:
+            yield Button(f"Approve all {self.approve_all} (a)", id="all")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

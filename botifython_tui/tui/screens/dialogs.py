@@ -75,8 +75,13 @@ class Confirm(ModalScreen[bool]):
             yield Label(neutralize_controls(self.question), id="dialog-title", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
+                yield from self.more_buttons()
                 yield Button("No (n)", id="no")
             yield Label(CONFIRM_HINT, id="confirm-hint", classes="dialog-hint")
+
+    def more_buttons(self) -> ComposeResult:
+        """Answers between Yes and No (a subclass's); none here."""
+        yield from ()
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#no", Button))  # the safe answer is the default
