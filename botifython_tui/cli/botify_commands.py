@@ -498,7 +498,7 @@ def _confirm(args: argparse.Namespace, store: Store, plan: ExportPlan) -> None:
     """Credits are spent only with --yes or a yes typed at the terminal."""
     question = _question(store, plan)
     if args.yes:
-        say(single_line(question))
+        note(single_line(question))  # a message, not output: standard error (stdout may be --json)
         return
     if not (sys.stdin is not None and sys.stdin.isatty()):
         raise NeedsConfirmation(
@@ -722,6 +722,7 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
         files=result.files,
     )
     if args.json:
+        outcome = _analytics_after_export(record, tell=note)
         emit_json(
             {
                 "export_id": record.id,
@@ -734,6 +735,7 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
                 "urls": result.urls,
                 "files": [str(w.path) for w in run.written],
                 "summary": result.summary,
+                "analytics": {key: outcome[key] for key in ("report", "nodes") if key in outcome},
             }
         )
         return 0
@@ -745,15 +747,16 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
     return 0
 
 
-def _analytics_after_export(record: Any) -> None:
+def _analytics_after_export(record: Any, tell: Any = say) -> dict[str, Any]:
     """PageRank, depth, leaks…: the nodes file and the report beside the CSVs.
 
-    In a process of its own, so the export's process keeps its small memory peak.
+    In a process of its own, so the export's process keeps its small memory peak. `tell` prints
+    the messages (standard error under --json). Returns what the analytics process reported.
     """
     import json
     import subprocess
 
-    say("Computing the link-graph analytics …")
+    tell("Computing the link-graph analytics …")
     command = [sys.executable, "-m", "botifython_tui.core.analytics", record.links_path]
     command += [record.meta_path] if record.meta_path else []
     command += ["--depth", str(record.depth), "--fresh"]
@@ -772,9 +775,10 @@ def _analytics_after_export(record: Any) -> None:
             f"The analytics could not be computed now ({reason}); run: botifython summary "
             f"{record.id}"
         )
-        return
+        return outcome
     for warning in outcome.get("warnings") or []:
         warn(str(warning))
-    say(f"Analytics in {outcome['seconds']:.1f} s: {single_line(outcome['report'])}")
-    say(f"Per-page PageRank and depth: {single_line(outcome['nodes'])}")
-    say(f"See them with: botifython summary {record.id}")
+    tell(f"Analytics in {outcome['seconds']:.1f} s: {single_line(outcome['report'])}")
+    tell(f"Per-page PageRank and depth: {single_line(outcome['nodes'])}")
+    tell(f"See them with: botifython summary {record.id}")
+    return outcome

@@ -690,7 +690,7 @@ def test_a_dropped_download_is_fetched_again_from_the_same_link(fault_runs, rang
     resumed_from = tries[1].headers.get("range")
     assert resumed_from and resumed_from.startswith("bytes=") and resumed_from != "bytes=0-"
     assert tries[1].status == (206 if ranges else 200)
-    assert "fetching it again from the same link" in run_.result.stdout
+    assert "fetching it again from the same link" in run_.result.stdout + run_.result.stderr
     assert "run the export again" not in (run_.result.stdout + run_.result.stderr).lower()
 
 

@@ -48,6 +48,14 @@ def ws(tmp_path: Path) -> Workspace:
     return ws
 
 
+def error_line(stderr: str) -> str:
+    """The one error line, last on standard error (progress and messages come before it)."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("botifython: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], stderr
+    return errors[0]
+
+
 def job_posts(fake: FakeBotify) -> list:
     return fake.find_requests("/v1/jobs", "POST")
 
@@ -105,7 +113,7 @@ def test_dry_run_counts_urls_one_level_deeper_than_the_links(ws, fake):
 def test_without_a_terminal_and_without_yes_nothing_is_bought(ws, fake):
     result = run(ws, fake, "linkgraph", "--project", f"{ORG}/{PROJECT}")
     assert result.returncode == 3
-    [line] = result.stderr.strip().splitlines()
+    line = error_line(result.stderr)
     assert line.startswith("botifython: error: ") and "--yes" in line and "credits" in line
     assert job_posts(fake) == []
     assert ws.files() == [] and ws.exports() == []
@@ -212,7 +220,7 @@ def test_a_read_only_downloads_folder_fails_before_any_job(ws, fake):
     with tmpfs(ws.downloads, "4m", read_only=True):
         result = run(ws, fake, "linkgraph", "--yes", "--project", f"{ORG}/{PROJECT}")
     assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
+    line = error_line(result.stderr)
     assert str(ws.downloads) in line and "read-only" in line
     assert "Free some space" not in line
     assert job_posts(fake) == []
@@ -228,7 +236,7 @@ def test_a_full_downloads_folder_fails_before_any_job(ws, fake):
         assert filler.exists()
         leftovers = sorted(p.name for p in folder.iterdir())
     assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
+    line = error_line(result.stderr)
     assert str(ws.downloads) in line
     assert "full" in line or "Not enough free space" in line
     assert job_posts(fake) == []
@@ -313,7 +321,7 @@ def test_a_disk_that_fills_up_during_the_export_keeps_the_earlier_files(ws, fake
         left = sorted(p.name for p in folder.iterdir())
         content = earlier.read_text()
     assert result.returncode == 1, result.stdout
-    [line] = result.stderr.strip().splitlines()
+    line = error_line(result.stderr)
     assert "No space left" in line and "free some space" in line
     assert "left as they were" in line
     assert left == sorted([earlier.name, "filler.bin"])  # no partial file
