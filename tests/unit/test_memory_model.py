@@ -177,10 +177,17 @@ def test_profile_isolation(memory, store, docs):
     other = store.profiles.create("Other client")
     memory.add_paths([docs / "guides" / "hreflang.html"], 1)
     memory.add_paths([docs / "guides" / "robots-txt.md"], other.id)
-    assert {h.source for h in memory.search("hreflang x-default", other.id, 5)} == {
+    # Each profile sees only its own documents, even for a question about the other's.
+    assert {h.source for h in memory.search("hreflang x-default", other.id, 5)} <= {
         str(docs / "guides" / "robots-txt.md")
     }
-    assert {h.source for h in memory.search("robots.txt disallow", 1, 5)} == {
+    assert {h.source for h in memory.search("robots.txt disallow", 1, 5)} <= {
+        str(docs / "guides" / "hreflang.html")
+    }
+    assert {h.source for h in memory.search("robots.txt disallow", other.id, 5)} == {
+        str(docs / "guides" / "robots-txt.md")
+    }
+    assert {h.source for h in memory.search("hreflang x-default", 1, 5)} == {
         str(docs / "guides" / "hreflang.html")
     }
 
@@ -225,9 +232,11 @@ def test_chat_grounding_includes_the_sources(corpus):
     memory, folder = corpus
     hits = memory.search("Should I block a page in robots.txt to keep it out of Google?", 1, 5)
     block, sources = build_context(hits, budget_tokens=800)
-    assert sources[0].source == str(folder / "guides" / "robots-txt.md")
+    robots = str(folder / "guides" / "robots-txt.md")
+    assert robots in [s.source for s in sources[:2]]
+    number = next(s.number for s in sources if s.source == robots)
     assert block.startswith("Excerpts from the user's documents")
-    assert f"[1] {folder / 'guides' / 'robots-txt.md'}" in block
+    assert f"[{number}] {robots}" in block
     assert "Disallow blocks crawling, not indexing" in block
     assert format_sources(sources).startswith("Sources: [1] ")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +28,7 @@ from botifython_tui.core.memory.chunking import (
     MAX_FILE_BYTES,
     TITLE_SEPARATOR,
     Chunk,
+    Measure,
     Skipped,
     chunk_text,
     file_type,
@@ -51,6 +53,16 @@ from botifython_tui.core.memory.feeds import (
     export_summary,
 )
 from botifython_tui.core.memory.index import APPROX_THRESHOLD, IndexCorrupt, VectorIndex
+from botifython_tui.core.memory.keywords import (
+    BLEND_WEIGHT,
+    IDENTIFIER_BLEND_WEIGHT,
+    MIN_SIMILARITY,
+    blend,
+    fts_query,
+    holds,
+    is_identifier,
+    query_terms,
+)
 from botifython_tui.core.store import Store, utc_now
 from botifython_tui.logs import get_logger
 
@@ -64,9 +76,12 @@ log = get_logger("memory")
 DOCUMENT, CHAT, EXPORT = "document", "chat", "export"
 KINDS = (DOCUMENT, CHAT, EXPORT)
 MEMORY_FOLDER = "memory"
+MODELS_FOLDER = "models"
 SAVE_INTERVAL = 10.0  # seconds between index saves during a long ingest
 SMALL_INDEX_VECTORS = 20_000  # below this an index is saved after every change (it takes < 50 ms)
 EMBED_BATCH = 64
+SEARCH_CANDIDATES = 30  # from each side, before fusion
+HYBRID, VECTOR, KEYWORD = "hybrid", "vector", "keyword"
 IGNORED_DIRS = {
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
     ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", "site-packages", ".idea", ".vscode",
@@ -84,6 +99,7 @@ class Hit:
     title: str
     position: int
     text: str
+    exact: bool = False  # holds an identifier of the query (code, URL, name) as written
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,11 @@ class Memory:
         self.store = store
         self.folder = Path(data_dir) / MEMORY_FOLDER
         self.embedder: TextEmbedder = embedder if embedder is not None else make_embedder()
+        if getattr(self.embedder, "cache_dir", False) is None:
+            # The packaged model's ONNX file is written once, beside the indexes.
+            self.embedder.cache_dir = self.folder / MODELS_FOLDER  # type: ignore[attr-defined]
+        self._measure: Measure | None = None
+        self._fts: bool | None = None  # whether the keyword index exists (checked once)
         self.approx_threshold = approx_threshold
         self.background_approx = background_approx
         self._indexes: dict[int, _ProfileIndex] = {}
@@ -169,6 +190,14 @@ class Memory:
         return int(
             self.store.query("SELECT count(*) FROM chunks WHERE profile_id = ?", [profile_id])[0][0]
         )
+
+    @property
+    def measure(self) -> Measure:
+        """Sizes chunks in the embedding model's own word pieces."""
+        if self._measure is None:
+            count = getattr(self.embedder, "count_tokens", None)
+            self._measure = Measure(count, getattr(self.embedder, "max_tokens", 256))
+        return self._measure
 
     # --- async helpers for the UI ------------------------------------------------------------
     async def ensure_loaded(self, profile_id: int | None = None) -> ReconcileReport:
@@ -712,7 +741,7 @@ class Memory:
             report.unchanged.append(source)
             return "unchanged", 0, ""
         try:
-            document = read_document(path, data)
+            document = read_document(path, data, self.measure)
         except Skipped as exc:
             report.skipped.append((source, str(exc)))
             return "skipped", 0, str(exc)
@@ -750,7 +779,7 @@ class Memory:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         append = kind == CHAT if append is None else append
-        chunks = chunk_text(title, text)
+        chunks = chunk_text(title, text, self.measure)
         if not chunks:
             return 0
         embedded, reused = self._replace_source(
@@ -825,33 +854,100 @@ class Memory:
         ]
 
     def search(
-        self, query: str, profile_id: int, k: int = 5, *, kinds: Sequence[str] | None = None
+        self,
+        query: str,
+        profile_id: int,
+        k: int = 5,
+        *,
+        kinds: Sequence[str] | None = None,
+        mode: str = HYBRID,
     ) -> list[Hit]:
-        """The k chunks most similar to `query` in this profile, best first, with their sources."""
+        """The k most relevant chunks for `query` in this profile, best first, with sources.
+
+        Hybrid: the vector search (meaning) and the keyword search (exact words, codes, URLs,
+        names) over the same chunks, blended (see `keywords.blend`). A chunk whose cosine similarity is below
+        `MIN_SIMILARITY` is left out unless it holds an identifier of the query. `mode` "vector"
+        or "keyword" uses one side only (for the benchmark).
+        """
         refuse_event_loop_thread("Searching the memory")
         if not query.strip() or k <= 0 or not self.has_chunks(profile_id):
             return []
         entry = self._entry(profile_id, _noop)
         vector = self.embedder.embed([query])[0]
-        found = entry.index.search(vector, k if not kinds else k * 4)
-        if not found:
+        depth = max(k * 4, SEARCH_CANDIDATES)
+        by_vector: list[tuple[int, float]] = []
+        if mode != KEYWORD:
+            by_vector = entry.index.search(vector, depth)
+        terms = query_terms(query)
+        by_keyword = self._keyword_search(terms, profile_id, depth) if mode != VECTOR else []
+        candidates = {i for i, _ in by_vector} | {i for i, _ in by_keyword}
+        if not candidates:
             return []
-        scores = dict(found)
-        marks = ",".join("?" * len(scores))
+        marks = ",".join("?" * len(candidates))
         # By primary key only: with "profile_id = ? AND" SQLite scans the profile's index
         # instead (11 ms at 100,000 chunks); the profile is checked here instead.
-        rows = self.store.query(
-            f"SELECT id, kind, source, title, position, text, profile_id FROM chunks "
-            f"WHERE id IN ({marks})",
-            list(scores),
-        )
-        hits = [
-            Hit(scores[row[0]], row[0], row[1], row[2], row[3], row[4], row[5])
-            for row in rows
+        rows = {
+            row[0]: row
+            for row in self.store.query(
+                f"SELECT id, kind, source, title, position, text, profile_id FROM chunks "
+                f"WHERE id IN ({marks})",
+                list(candidates),
+            )
             if row[6] == profile_id and (not kinds or row[1] in kinds)
+        }
+        similarity = dict(by_vector)
+        for chunk_id in rows:
+            if chunk_id not in similarity:  # found by keyword only: its cosine from the index
+                stored = entry.index.reconstruct(chunk_id)
+                similarity[chunk_id] = float(stored @ vector) if stored is not None else 0.0
+        identifiers = [t for t in terms if is_identifier(t)]
+        exact = {
+            chunk_id
+            for chunk_id, row in rows.items()
+            if any(holds(f"{row[3]}\n{row[5]}", t) for t in identifiers)
+        }
+        if mode == KEYWORD:
+            scores = dict(by_keyword)
+        elif mode == VECTOR:
+            scores = similarity
+        else:
+            weight = IDENTIFIER_BLEND_WEIGHT if identifiers else BLEND_WEIGHT
+            scores = blend(similarity, dict(by_keyword), weight)
+        floor = getattr(self.embedder, "min_similarity", MIN_SIMILARITY)
+        hits = [
+            Hit(similarity[i], i, row[1], row[2], row[3], row[4], row[5], i in exact)
+            for i, row in rows.items()
+            if similarity[i] >= floor or i in exact
         ]
-        hits.sort(key=lambda h: (-h.score, h.chunk_id))
+        hits.sort(key=lambda h: (-scores.get(h.chunk_id, 0.0), -h.score, h.chunk_id))
         return hits[:k]
+
+    def _keyword_search(
+        self, terms: Sequence[str], profile_id: int, limit: int
+    ) -> list[tuple[int, float]]:
+        """(chunk id, BM25 strength) of chunks matching any of the terms, best first (FTS5;
+        title words count double)."""
+        if not terms or not self._has_fts():
+            return []
+        try:
+            rows = self.store.query(
+                "SELECT rowid, -bm25(chunks_fts, 2.0, 1.0) AS strength FROM chunks_fts "
+                "WHERE chunks_fts MATCH ? AND profile_id = ? ORDER BY strength DESC LIMIT ?",
+                [fts_query(terms), profile_id, limit],
+            )
+        except sqlite3.OperationalError as exc:  # a query FTS5 cannot parse: vectors only
+            log.warning("keyword search failed (%s); vector search only", exc)
+            return []
+        return [(row[0], float(row[1])) for row in rows]
+
+    def _has_fts(self) -> bool:
+        if self._fts is None:
+            try:
+                self._fts = self.store.ensure_chunks_fts()
+            except sqlite3.Error as exc:
+                log.warning("no keyword index for the memory (%s); vector search only", exc)
+                self._fts = False
+        return self._fts
 
     # --- feeds -------------------------------------------------------------------------------
     def remember_exchange(
