@@ -1039,10 +1039,24 @@ class Memory:
     def _keyword_search(
         self, terms: Sequence[str], profile_id: int, limit: int
     ) -> list[tuple[int, float]]:
-        """(chunk id, BM25 strength) of chunks matching any of the terms, best first (FTS5;
-        title words count double)."""
+        """(chunk id, strength) of chunks matching the terms, best first (FTS5, BM25; title
+        words count double). Chunks holding an identifier of the query (a code, a URL, a name)
+        come first, strengths 1-2; the others follow, strengths up to 1."""
         if not terms or not self._has_fts():
             return []
+        identifiers = [t for t in terms if is_identifier(t)]
+        ranked: dict[int, float] = {}
+        for group, floor in ((identifiers, 1.0), (terms, 0.0)):
+            if not group:
+                continue
+            found = self._bm25(group, profile_id, limit)
+            best = max((strength for _, strength in found), default=0.0)
+            for chunk_id, strength in found:
+                if chunk_id not in ranked:
+                    ranked[chunk_id] = floor + (strength / best if best > 0 else 0.0)
+        return sorted(ranked.items(), key=lambda item: -item[1])[:limit]
+
+    def _bm25(self, terms: Sequence[str], profile_id: int, limit: int) -> list[tuple[int, float]]:
         try:
             rows = self.store.query(
                 "SELECT rowid, -bm25(chunks_fts, 2.0, 1.0) AS strength FROM chunks_fts "
