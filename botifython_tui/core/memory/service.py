@@ -604,6 +604,8 @@ class Memory:
         """Store `chunks` for a source (replacing its old ones unless `append`); (embedded, reused)."""
         import numpy as np
 
+        self._has_fts()  # the keyword index exists before chunks are written (its triggers)
+
         entry = self._entry(profile_id, progress)
         old = self.store.query(
             "SELECT id, content_hash FROM chunks WHERE profile_id = ? AND kind = ? AND source = ?",
