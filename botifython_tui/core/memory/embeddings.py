@@ -334,7 +334,7 @@ class Embedder:
             )
 
     def _load_onnx(self, folder: Path) -> None:
-        from botifython_tui.core.memory.onnx_bert import cached_model
+        from botifython_tui.core.memory.onnx_bert import Embeddings, cached_model
 
         try:
             import onnxruntime
@@ -349,6 +349,10 @@ class Embedder:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
+            # Basic (constant folding, redundant nodes) rather than all optimisations: the
+            # session starts in about half the time, which a one-query CLI process feels, and
+            # batches run at the same speed (measured in bench/memory.py).
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
             # Idle threads sleep instead of spinning: on a busy 2-core machine a spinning
             # thread halves the speed of everything else (the UI included).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -361,7 +365,7 @@ class Embedder:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise EmbeddingError(f"Cannot load the embedding model from {folder}: {exc}") from exc
         self._tokenizer = tokenizer
-        self._model = _OnnxModel(session, tokenizer, MAX_TOKENS)
+        self._model = _OnnxModel(session, Embeddings(folder), tokenizer, MAX_TOKENS)
         self._dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
         self.backend = "onnx"
 
@@ -451,8 +455,9 @@ class _OnnxModel:
     """BERT token embeddings on ONNX Runtime, then mean pooling and L2 normalisation, as
     sentence-transformers does them (`Pooling(mean)` then `Normalize`)."""
 
-    def __init__(self, session: Any, tokenizer: Any, max_tokens: int) -> None:
+    def __init__(self, session: Any, embeddings: Any, tokenizer: Any, max_tokens: int) -> None:
         self.session = session
+        self.embeddings = embeddings
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
 
@@ -478,12 +483,7 @@ class _OnnxModel:
                 mask[r, : len(ids_of[i])] = 1.0
             bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
             (hidden,) = self.session.run(
-                None,
-                {
-                    "input_ids": ids,
-                    "position_ids": np.arange(width, dtype=np.int64),
-                    "attention_bias": bias,
-                },
+                None, {"input_embeddings": self.embeddings(ids), "attention_bias": bias}
             )
             summed = np.einsum("btd,bt->bd", hidden, mask)
             pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
