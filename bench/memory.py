@@ -173,6 +173,9 @@ def write_notes(folder: Path, files: int, seed: int) -> None:
         (folder / f"note-{number:04d}.md").write_text("\n\n".join(sections) + "\n")
 
 
+CPU_SECONDS: list[float] = []
+
+
 def cli_env() -> dict[str, str]:
     """As an installed command runs: byte-code cached (a test runner may turn that off)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOTIFYTHON_")}
@@ -182,7 +185,10 @@ def cli_env() -> dict[str, str]:
 
 
 def run_one(args: list[str], cwd: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MB, stdout) of one process, its rusage read with wait4."""
+    """(wall seconds, peak RSS MB, stdout) of one process, its rusage read with wait4.
+
+    The CPU seconds it used (user + system, much less sensitive to a busy machine than the
+    wall time) are kept in `CPU_SECONDS`."""
     started = time.perf_counter()
     process = subprocess.Popen(
         args, cwd=cwd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -191,6 +197,7 @@ def run_one(args: list[str], cwd: Path) -> tuple[float, float, str]:
     err = process.stderr.read() if process.stderr else ""
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
+    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise RuntimeError(f"{' '.join(args)} failed ({process.returncode}): {err}")
@@ -208,11 +215,12 @@ def bench_cli(work: Path, files: int, searches: int, seed: int) -> dict[str, obj
     labelled = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()]
     queries = [question(rng) if i % 2 else labelled[i % len(labelled)] for i in range(searches)]
     run_one([*command, "docs", "search", "warm-up"], work)  # file cache, as a second search
-    walls, peaks = [], []
+    walls, peaks, cpu = [], [], []
     for q in queries:
         w, r, _ = run_one([*command, "docs", "search", q], work)
         walls.append(w)
         peaks.append(r)
+        cpu.append(CPU_SECONDS[-1])
     cost = run_one(
         [
             sys.executable,
@@ -237,6 +245,8 @@ def bench_cli(work: Path, files: int, searches: int, seed: int) -> dict[str, obj
         "search_wall_median": statistics.median(walls),
         "search_wall_p95": percentile(walls, 0.95),
         "search_wall_max": max(walls),
+        "search_cpu_median": statistics.median(cpu),
+        "load_average": os.getloadavg(),
         "search_rss_median_mb": statistics.median(peaks),
         "search_rss_max_mb": max(peaks),
         "costs": json.loads(cost[2].strip().splitlines()[-1]),
@@ -558,7 +568,9 @@ def markdown(info, results, command) -> str:
         rows += [
             ("`docs search` per process (wall, model load included)",
              f"median {cli['search_wall_median']:.2f} s, p95 {cli['search_wall_p95']:.2f} s, max "
-             f"{cli['search_wall_max']:.2f} s over {cli['searches']} processes; memory of "
+             f"{cli['search_wall_max']:.2f} s over {cli['searches']} processes (CPU time median "
+             f"{cli['search_cpu_median']:.2f} s; load average after "
+             f"{', '.join(f'{x:.1f}' for x in cli['load_average'])}); memory of "
              f"{cli['files']} documents, {cli['chunks']:,} chunks",
              ok(cli["search_wall_median"], GOAL_CLI_SECONDS, True)),
             ("`docs search` peak RSS (whole process)",
