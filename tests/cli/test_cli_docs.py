@@ -372,3 +372,24 @@ def test_a_folder_where_the_index_goes_is_one_clear_message(cli):
         "the memory's index goes): move it away.\n"
     )
     assert (index / "keep.txt").read_text() == "mine"  # left alone
+
+
+@pytest.mark.model
+def test_a_search_with_the_packaged_model_never_imports_torch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    shutil.copytree(FIXTURES / "guides", tmp_path / "docs")
+    cli = Docs(tmp_path, model="")
+    cli.env.pop("BOTIFYTHON_EMBEDDING_MODEL")
+    assert cli.run("add", "docs", timeout=300).returncode == 0
+    code = (
+        "import sys, json; from botifython_tui.cli.main import main; "
+        "code = main(['--data-dir', 'data', 'docs', 'search', 'Which metric replaced FID?']); "
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'sentence_transformers', 'transformers'))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=cli.env
+    )
+    assert out.returncode == 0, out.stderr
+    assert "core-web-vitals.html" in out.stdout
+    assert json.loads(out.stdout.splitlines()[-1]) == [0, []]
