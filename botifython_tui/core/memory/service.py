@@ -90,6 +90,7 @@ MODELS_FOLDER = "models"
 SAVE_INTERVAL = 10.0  # seconds between index saves during a long ingest
 SMALL_INDEX_VECTORS = 20_000  # below this an index is saved after every change (it takes < 50 ms)
 EMBED_BATCH = 64
+READ_AHEAD_CHUNKS = 128  # chunks of several files embedded together during an ingest
 SEARCH_CANDIDATES = 30  # from each side, before fusion
 # A keyword in more than this share of all chunks (and more than the minimum) is left out of the
 # keyword search: see `Memory._discriminating`.
@@ -257,6 +258,9 @@ class Memory:
             self.embedder.cache_dir = self.folder / MODELS_FOLDER  # type: ignore[attr-defined]
         self._measure: Measure | None = None
         self._fts: bool | None = None  # whether the keyword index exists (checked once)
+        # Per thread, during add_paths: files read ahead and their chunks' vectors, embedded
+        # together (the model is fastest on many texts sorted by length), and saves deferred.
+        self._local = threading.local()
         self.approx_threshold = approx_threshold
         self.background_approx = background_approx
         self._indexes: dict[int, _ProfileIndex] = {}
@@ -458,9 +462,10 @@ class Memory:
     def _maybe_save(self, profile_id: int, entry: _ProfileIndex, *, force: bool = False) -> None:
         if not entry.dirty:
             return
+        bulk = getattr(self._local, "bulk", False)  # add_paths saves at the end, or every 10 s
         if (
             force
-            or entry.index.count < SMALL_INDEX_VECTORS
+            or (entry.index.count < SMALL_INDEX_VECTORS and not bulk)
             or time.monotonic() - entry.saved_at >= SAVE_INTERVAL
         ):
             self._save(profile_id, entry)
@@ -631,13 +636,17 @@ class Memory:
                 if h in by_hash:
                     vectors[i] = entry.index.reconstruct(by_hash[h])
         todo = [i for i, v in enumerate(vectors) if v is None]
-        if todo:
+        ready = getattr(self._local, "vectors", {})  # embedded ahead, with other files
+        for i in todo:
+            vectors[i] = ready.get(hashes[i])
+        missing = [i for i in todo if vectors[i] is None]
+        if missing:
             fresh = self._embed(
-                [embedding_input(chunks[i].title, chunks[i].text) for i in todo],
+                [embedding_input(chunks[i].title, chunks[i].text) for i in missing],
                 progress,
                 source=source,
             )
-            for row, i in enumerate(todo):
+            for row, i in enumerate(missing):
                 vectors[i] = fresh[row]
         now = utc_now()
         with self._exclusive():
@@ -749,11 +758,17 @@ class Memory:
         files, gone = self._collect(paths, known, report)
         progress(ScanFinished(len(files)))
         total = len(files)
+        self._local.bulk, self._local.ahead, self._local.vectors = True, {}, {}
+        read_up_to = 0
         try:
             for number, path in enumerate(files, start=1):
                 if should_stop is not None and should_stop():
                     report.cancelled = True
                     break
+                if number > read_up_to:
+                    read_up_to = self._read_ahead(
+                        files, number - 1, profile_id, known, force, progress
+                    )
                 outcome, chunks, reason = self._add_file(
                     path, profile_id, known, progress, force, report
                 )
@@ -764,9 +779,72 @@ class Memory:
                     report.removed.append(source)
                     progress(FileDone(source, "removed", 0, total, total))
         finally:
+            self._local.bulk, self._local.ahead, self._local.vectors = False, {}, {}
             self._flush(profile_id)
         report.seconds = time.monotonic() - started
         return report
+
+    def _read_ahead(
+        self,
+        files: Sequence[Path],
+        start: int,
+        profile_id: int,
+        known: dict[str, str],
+        force: bool,
+        progress: Progress,
+    ) -> int:
+        """Read and chunk the next files until about READ_AHEAD_CHUNKS chunks need embedding,
+        and embed those in one go. Returns how many files are now read (the next start)."""
+        texts: dict[str, str] = {}
+        end = start
+        while end < len(files) and len(texts) < READ_AHEAD_CHUNKS:
+            path = files[end]
+            end += 1
+            loaded = self._load_file(path, known, force)
+            self._local.ahead[path] = loaded
+            if loaded[0] != "read":
+                continue
+            document = loaded[1]
+            stored = set()
+            if not force:
+                stored = {
+                    h
+                    for (h,) in self.store.query(
+                        "SELECT content_hash FROM chunks WHERE profile_id = ? AND kind = ? "
+                        "AND source = ?",
+                        [profile_id, DOCUMENT, str(path)],
+                    )
+                }
+            for chunk in document.chunks:
+                h = content_hash(chunk.title, chunk.text)
+                if h not in stored:
+                    texts.setdefault(h, embedding_input(chunk.title, chunk.text))
+        if texts:
+            vectors = self._embed(list(texts.values()), progress)
+            self._local.vectors = dict(zip(texts, vectors, strict=True))
+        return end
+
+    def _load_file(self, path: Path, known: dict[str, str], force: bool) -> tuple[str, Any, str]:
+        """("skipped", reason, "") or ("unchanged", None, file hash) or ("read", document,
+        file hash) for one file."""
+        source = str(path)
+        try:
+            if file_type(path) is None:
+                raise Skipped(
+                    f"{path.name}: not a supported type ({path.suffix or 'no extension'})"
+                )
+            data = read_regular_file(path)
+        except Skipped as exc:
+            return "skipped", str(exc), ""
+        except OSError as exc:
+            return "skipped", f"cannot be read: {exc.strerror or exc}", ""
+        file_hash = hashlib.sha256(data).hexdigest()
+        if not force and known.get(source) == file_hash:
+            return "unchanged", None, file_hash
+        try:
+            return "read", read_document(path, data, self.measure), file_hash
+        except Skipped as exc:
+            return "skipped", str(exc), ""
 
     def _collect(
         self, paths: Iterable[str | os.PathLike[str]], known: dict[str, str], report: IngestReport
@@ -838,28 +916,14 @@ class Memory:
         report: IngestReport,
     ) -> tuple[str, int, str]:
         source = str(path)
-        try:
-            if file_type(path) is None:
-                raise Skipped(
-                    f"{path.name}: not a supported type ({path.suffix or 'no extension'})"
-                )
-            data = read_regular_file(path)
-        except Skipped as exc:
-            report.skipped.append((source, str(exc)))
-            return "skipped", 0, str(exc)
-        except OSError as exc:
-            reason = f"cannot be read: {exc.strerror or exc}"
-            report.skipped.append((source, reason))
-            return "skipped", 0, reason
-        file_hash = hashlib.sha256(data).hexdigest()
-        if not force and known.get(source) == file_hash:
+        ahead = getattr(self._local, "ahead", {})
+        kind, document, file_hash = ahead.pop(path, None) or self._load_file(path, known, force)
+        if kind == "skipped":
+            report.skipped.append((source, document))
+            return "skipped", 0, document
+        if kind == "unchanged":
             report.unchanged.append(source)
             return "unchanged", 0, ""
-        try:
-            document = read_document(path, data, self.measure)
-        except Skipped as exc:
-            report.skipped.append((source, str(exc)))
-            return "skipped", 0, str(exc)
         embedded, reused = self._replace_source(
             profile_id, DOCUMENT, source, document.chunks, file_hash, progress, reuse=not force
         )
