@@ -313,7 +313,7 @@ def test_the_onnx_file_is_written_once_beside_the_index(store, settings):
     memory = Memory(store, settings.data_dir, Embedder(DEFAULT_MODEL))
     memory.embedder.load()
     files = list((settings.data_dir / "memory" / "models").glob("*.onnx"))
-    assert len(files) == 1 and files[0].stat().st_size > 80_000_000
+    assert len(files) == 1 and files[0].stat().st_size > 30_000_000  # the six layers
     stamp = files[0].stat().st_mtime_ns
     again = Memory(store, settings.data_dir, Embedder(DEFAULT_MODEL))
     again.embedder.load()
