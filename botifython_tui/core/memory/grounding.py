@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from botifython_tui.core.conversation import estimate_tokens
+from botifython_tui.core.memory.keywords import MIN_SIMILARITY
 from botifython_tui.core.memory.service import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit
 from botifython_tui.core.text import single_line
 
 DEFAULT_BUDGET_TOKENS = 1200
-MIN_SCORE = 0.2  # below this cosine similarity a chunk is noise for all-MiniLM-L6-v2
+MIN_SCORE = MIN_SIMILARITY  # below this cosine a chunk is noise (unless it matched exactly)
 HEADER = (
     "Excerpts from the user's documents and past chats that may help. Cite them as [1], [2] … "
     "when you use them; if they do not answer the question, say so rather than guess."
@@ -55,12 +56,14 @@ def build_context(
     """A prompt block of the best chunks that fit the budget, each under its numbered source.
 
     Chunks of one source share its number. Returns ("", []) when nothing relevant was found.
+    Hits keep the search's order (hybrid relevance); a hit below `min_score` is cited only if it
+    holds an identifier of the question (an error code, a URL, a name).
     """
     numbers: dict[tuple[str, str], Source] = {}
     blocks: list[str] = []
     remaining = budget_tokens - estimate_tokens(HEADER)
-    for hit in sorted(hits, key=lambda h: -h.score):
-        if hit.score < min_score:
+    for hit in hits:
+        if hit.score < min_score and not hit.exact:
             continue
         key = (hit.kind, hit.source)
         source = numbers.get(key)

@@ -16,6 +16,7 @@ from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.dialogs import Confirm, TextPrompt
 
 KIND_LABEL = {"document": "file", "chat": "chat", "export": "export"}
+_ACTIONS = {"ingest": "add the documents", "search": "search", "remove": "remove the document"}
 
 
 class DocumentsScreen(AppScreen):
@@ -52,16 +53,47 @@ class DocumentsScreen(AppScreen):
     def memory(self):
         return self.shell.memory
 
+    def unavailable(self) -> str | None:
+        """The one line saying what to install, when the memory extra is missing."""
+        from botifython_tui.core.memory import MemoryUnavailable
+
+        try:
+            self.memory  # noqa: B018 - creating it checks the installation
+        except MemoryUnavailable as exc:
+            return str(exc)
+        return None
+
+    def _refuse_if_unavailable(self) -> bool:
+        problem = self.unavailable()
+        if problem:
+            self._status(problem)
+            self.notify(problem, title="Document memory", severity="warning", markup=False)
+        return problem is not None
+
+    def _tell(self, exc: BaseException, action: str) -> None:
+        """Memory errors carry their own message (what failed, the fix); others are logged."""
+        from botifython_tui.core.memory import EmbeddingError, IndexCorrupt, MemoryStorageError
+
+        if isinstance(exc, EmbeddingError | IndexCorrupt | MemoryStorageError | ValueError):
+            self._status(single_line(str(exc)))
+            self.notify(str(exc), title=f"Could not {action}", severity="error", markup=False)
+        else:
+            report_error(self, exc, action)
+
     def refresh_data(self) -> None:
         if not self.is_mounted:
             return
         table = self.query_one(DataTable)
         table.clear()
+        problem = self.unavailable()
+        if problem:
+            self._status(problem)
+            return
         width = self._source_width()
         table.columns["source"].width = width
         try:
             documents = self.memory.documents(self.profile.id)
-        except Exception as exc:  # the memory stack missing or broken: say so, keep the app
+        except Exception as exc:  # the memory broken: say so, keep the app
             report_error(self, exc, "list the documents")
             documents = []
         for doc in documents:
@@ -93,6 +125,8 @@ class DocumentsScreen(AppScreen):
 
     # --- add / reindex ---------------------------------------------------------------------
     def action_add(self) -> None:
+        if self._refuse_if_unavailable():
+            return
         self.app.push_screen(
             TextPrompt(
                 "Add files or folders (space-separated paths)", placeholder="notes/ report.md"
@@ -105,6 +139,8 @@ class DocumentsScreen(AppScreen):
             self.ingest([p for p in value.split() if p])
 
     def action_reindex(self) -> None:
+        if self._refuse_if_unavailable():
+            return
         self.ingest(None)
 
     @work(thread=True, exclusive=True, group="docs", exit_on_error=False)
@@ -169,6 +205,8 @@ class DocumentsScreen(AppScreen):
 
     # --- search ------------------------------------------------------------------------------
     def action_search(self) -> None:
+        if self._refuse_if_unavailable():
+            return
         self.app.push_screen(
             TextPrompt("Search your documents", placeholder="a question"), self._search
         )
@@ -195,7 +233,7 @@ class DocumentsScreen(AppScreen):
         if event.state == WorkerState.ERROR:
             self.busy = False
             self.query_one(ProgressBar).display = False
-            report_error(self, event.worker.error, event.worker.name or "work on the documents")
+            self._tell(event.worker.error, _ACTIONS.get(event.worker.name, "work on the documents"))
             self.refresh_data()
 
     # --- remove ------------------------------------------------------------------------------
