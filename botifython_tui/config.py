@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 DEFAULT_SERVE_PORT = 8777
 DEFAULT_MAX_EDGES = 1_000_000
+DEMO_SUBFOLDER = "demo"  # the demo's database, log, token and exports live apart, in here
 DB_FILENAME = "botifython.db"
 LOG_FILENAME = "botifython.log"
 
@@ -29,6 +30,7 @@ class Settings:
     serve_port: int = DEFAULT_SERVE_PORT
     max_edges: int = DEFAULT_MAX_EDGES
     extra: dict[str, str] = field(default_factory=dict)
+    demo: bool = False  # the built-in demo account (simulated Botify on 127.0.0.1)
 
     @property
     def db_path(self) -> Path:
@@ -66,8 +68,22 @@ class Settings:
             max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )
 
+    def for_demo(self, botify_api_url: str) -> Settings:
+        """The demo's settings: its own data and downloads subfolders, the simulator's URL."""
+        if self.demo:
+            return replace(self, botify_api_url=botify_api_url)
+        return replace(
+            self,
+            data_dir=self.data_dir / DEMO_SUBFOLDER,
+            downloads_dir=self.downloads_dir / DEMO_SUBFOLDER,
+            botify_api_url=botify_api_url,
+            demo=True,
+        )
+
     def ensure_dirs(self) -> None:
         """Create the data folder (0700) and the downloads folder, with clear errors."""
+        if self.demo:  # the real data folder holds the demo's: private as well
+            _make_dir(self.data_dir.parent, 0o700, "data")
         _make_dir(self.data_dir, 0o700, "data")
         _make_dir(self.downloads_dir, 0o755, "downloads")
         if not os.access(self.data_dir, os.W_OK | os.X_OK):
@@ -102,7 +118,7 @@ def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: i
     return value
 
 
-_OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token")
+_OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token", DEMO_SUBFOLDER)
 
 
 def _make_dir(path: Path, mode: int, what: str) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from botifython_tui import __version__
 from botifython_tui.cli import botify_commands, chat_command, docs_commands, store_commands
+from botifython_tui.cli.demo import SWITCH_TO_DEMO, start_demo, store_demo_token
 from botifython_tui.cli.output import CommandError, fail
 from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core.store import Store, StoreError
@@ -38,6 +39,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="Ollama server: HOST:PORT or URL (default: env OLLAMA_HOST, the app's setting, "
         "or localhost:11434)",
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="use the built-in demo Botify account (simulated on this machine, no token, "
+        "no network); its data and exports are kept apart, under demo/",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,20 +69,31 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    demo = None
     try:
         settings = Settings.resolve(
             data_dir=args.data_dir,
             downloads_dir=args.downloads_dir,
             ollama_host=getattr(args, "ollama_host", None),
         )
+        if args.demo:
+            settings, demo = start_demo(settings)
         settings.ensure_dirs()
+        if demo is not None:
+            store_demo_token(settings)
         configure_logging(settings.log_path)
         store = Store(settings.db_path)
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, OSError) as exc:
+        if demo is not None:
+            demo.stop()
         return fail(str(exc))
     try:
         if args.command is None:
-            return run_tui(settings, store)
+            code = run_tui(settings, store)
+            if code == SWITCH_TO_DEMO:
+                store.close()
+                return main([*(sys.argv[1:] if argv is None else argv), "--demo"])
+            return code
         return args.handler(args, settings, store)
     except (CommandError, StoreError) as exc:
         return fail(str(exc))
@@ -87,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("Interrupted.", code=130)
     finally:
         store.close()
+        if demo is not None:
+            demo.stop()
 
 
 def run_tui(settings: Settings, store: Store) -> int:
@@ -99,4 +120,6 @@ def run_tui(settings: Settings, store: Store) -> int:
 
     app = make_app(settings, store)
     app.run()
+    if getattr(app, "demo_requested", False):
+        return SWITCH_TO_DEMO
     return app.return_code or 0

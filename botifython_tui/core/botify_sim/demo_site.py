@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+from array import array
 from typing import Any
 
 from botifython_tui.core.botify_sim.server import BotifySimulator, SyntheticGraph, _mix64
@@ -151,6 +152,19 @@ class DemoSiteGraph(SyntheticGraph):
     def __repr__(self) -> str:
         return f"DemoSiteGraph({self.depth_sizes!r}, analysis={self.analysis!r})"
 
+    def _build(self) -> None:
+        """The tree and related links, plus the header logo: every page links to the home page."""
+        super()._build()
+        offsets, targets = self._offsets, self._targets
+        new_offsets = array("q", bytes(8 * (self.n_urls + 1)))
+        new_targets = array("i")
+        for i in range(self.n_urls):
+            if i:
+                new_targets.append(0)  # targets stay sorted: 0 comes first
+            new_targets.extend(targets[offsets[i] : offsets[i + 1]])
+            new_offsets[i + 1] = len(new_targets)
+        self._offsets, self._targets = new_offsets, new_targets
+
     # -- identity -------------------------------------------------------------------------------
     def _place(self, i: int) -> tuple[int, int]:
         d = bisect.bisect_right(self._starts, i) - 1
@@ -275,7 +289,7 @@ class DemoSiteGraph(SyntheticGraph):
             return True
         if self.http_code(i) != 200 or not self.canonical_equal(i):
             return False
-        noindex = 0.7 if self.pagetype(i) == "utility" else 0.02
+        noindex = {"utility": 0.7, "category": 0.0}.get(self.pagetype(i), 0.02)
         return self._u(i, 3) >= noindex
 
     def in_sitemap(self, i: int) -> bool:

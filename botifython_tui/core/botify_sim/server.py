@@ -806,6 +806,19 @@ _GSC_FIELDS = {
     "count_impressions": SyntheticGraph.gsc_impressions,
     "count_clicks": SyntheticGraph.gsc_clicks,
 }
+
+
+def _late_bound(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A SyntheticGraph method looked up on the graph itself, so subclasses (the demo) apply."""
+    name = getattr(fn, "__name__", "")
+    if getattr(SyntheticGraph, name, None) is not fn:
+        return fn
+    return lambda g, *args: getattr(g, name)(*args)
+
+
+_CRAWL_FIELDS = {k: (kind, _late_bound(fn)) for k, (kind, fn) in _CRAWL_FIELDS.items()}
+_GLOBAL_FIELDS = {k: (kind, _late_bound(fn)) for k, (kind, fn) in _GLOBAL_FIELDS.items()}
+_GSC_FIELDS = {k: _late_bound(fn) for k, fn in _GSC_FIELDS.items()}
 _AGG_FUNCS = {
     "sum",
     "count",

@@ -1,0 +1,35 @@
+"""`--demo`: the built-in demo account, a simulated Botify served on 127.0.0.1 by this process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botifython_tui.config import Settings
+
+if TYPE_CHECKING:  # the simulator loads only for --demo
+    from botifython_tui.core.botify_sim.demo_site import DemoSimulator
+
+# run_tui's answer when the user pressed "Try the demo project": start again with --demo.
+SWITCH_TO_DEMO = -1
+
+
+def start_demo(settings: Settings) -> tuple[Settings, DemoSimulator]:
+    """Start the simulator and return the demo's settings (its own data and downloads folders).
+
+    The real token file is never opened: the demo keeps the demo token in its own data folder.
+    """
+    from botifython_tui.core.botify_sim.demo_site import start_demo_simulator
+
+    simulator = start_demo_simulator()
+    return settings.for_demo(simulator.base_url), simulator
+
+
+def store_demo_token(settings: Settings) -> None:
+    """Connect the demo account: its (public) token, in the demo's own data folder."""
+    from botifython_tui.core.botify_sim.demo_site import DEMO_TOKEN
+    from botifython_tui.core.secrets import TokenStore
+
+    tokens = TokenStore(settings.data_dir)
+    if tokens.path.is_file() and tokens.path.read_text(encoding="utf-8").strip() == DEMO_TOKEN:
+        return
+    tokens.save(DEMO_TOKEN)
