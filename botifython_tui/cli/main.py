@@ -118,7 +118,7 @@ def run_tui(settings: Settings, store: Store) -> int:
         )
     from botifython_tui.tui.app import make_app
 
-    app = make_app(settings, store)
+    app = make_app(settings, store, start_app="botify" if settings.demo else None)
     app.run()
     if getattr(app, "demo_requested", False):
         return SWITCH_TO_DEMO

@@ -78,6 +78,7 @@ class BotifythonApp(App):
         self.chat = ChatSession(self)
         self.chat_docked = False
         self.running_export: str | None = None
+        self.demo_requested = False  # "Try the demo project": the command line restarts in it
         self._memory = None  # "org/project analysis" while an export runs
         self.event_listeners.append(self.chat.on_app_event)
         for spec in self.apps:
@@ -140,6 +141,11 @@ class BotifythonApp(App):
             )
         yield from super().get_system_commands(screen)
 
+    def try_demo(self) -> None:
+        """Leave, so that the command line starts again on the demo account (never mixed)."""
+        self.demo_requested = True
+        self.exit()
+
     # --- profile ------------------------------------------------------------------------------
     def switch_profile(self, profile_id: int) -> Profile:
         previous = self.profile
@@ -170,7 +176,8 @@ class BotifythonApp(App):
 
     def _show_profile(self) -> None:
         if self.profile is not None:
-            self.sub_title = f"Profile: {single_line(self.profile.name)}"
+            demo = "DEMO (simulated Botify) · " if self.settings.demo else ""  # on every screen
+            self.sub_title = f"{demo}Profile: {single_line(self.profile.name)}"
 
     # --- keeping in step with the store -----------------------------------------------------
     def refresh_screen_data(self) -> None:

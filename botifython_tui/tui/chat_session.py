@@ -39,6 +39,7 @@ from botifython_tui.core.ollama import (
     choose_model,
     ollama_host,
 )
+from botifython_tui.core.ollama_help import chat_error_text
 from botifython_tui.core.store import Conversation, Message
 from botifython_tui.logs import get_logger
 
@@ -593,7 +594,7 @@ class ChatSession:
             self._set_status("The reply failed: see the message above.")
             pane = self.active_pane()
             if pane is not None:
-                pane.show_error(str(error))
+                pane.show_error(chat_error_text(error, self.host))
             self.app.notify(str(error), title="Chat", severity="error", markup=False)
         return outcome
 
