@@ -15,6 +15,7 @@ import bisect
 import json
 import logging
 from array import array
+from collections.abc import Callable
 from typing import Any
 
 from botifython_tui.core.botify_sim.server import BotifySimulator, SyntheticGraph, _mix64
@@ -31,7 +32,7 @@ DEMO_ANALYSES = (
     ("20261102", (1, 17, 90, 520, 2600, 6200, 7400, 4300, 1500)),
     ("20261005", (1, 17, 86, 480, 2300, 5600, 6600, 3900, 1300)),
 )
-DOWNLOAD_SECONDS = 3.0  # each download is paced to take about this long: visible progress
+DOWNLOAD_SECONDS = 2.5  # each download is paced to take about this long: visible progress
 
 PAGETYPES = ("home", "category", "subcategory", "product", "blog", "utility")
 
@@ -143,6 +144,15 @@ class DemoSiteGraph(SyntheticGraph):
         self.churn = float(churn)
         self._analysis_int = _mix64(hash_text(analysis))
         self._index: dict[str, int] | None = None
+        self._columns: dict[str, list] = {}
+
+    def _column(self, name: str, compute: Callable[[int], Any]) -> list:
+        """One field for every page, computed once (exports read each field many times)."""
+        column = self._columns.get(name)
+        if column is None:  # two threads may both compute it: the same values, no harm
+            column = [compute(i) for i in range(self.n_urls)]
+            self._columns[name] = column
+        return column
 
     @property
     def signature(self) -> str:
@@ -183,7 +193,10 @@ class DemoSiteGraph(SyntheticGraph):
     def _pick(self, i: int, salt: int, words: tuple[str, ...]) -> str:
         return words[int(self._u(i, salt) * len(words)) % len(words)]
 
-    def pagetype(self, i: int) -> str:
+    def pagetype(self, i: int) -> Any:
+        return self._column("pagetype", self._pagetype)[i]
+
+    def _pagetype(self, i: int) -> str:
         if i == 0:
             return "home"
         d, k = self._place(i)
@@ -262,7 +275,10 @@ class DemoSiteGraph(SyntheticGraph):
         return self._index.get(url if url != self.host else self.host + "/")
 
     # -- crawl fields ---------------------------------------------------------------------------
-    def http_code(self, i: int) -> int:
+    def http_code(self, i: int) -> Any:
+        return self._column("http_code", self._http_code)[i]
+
+    def _http_code(self, i: int) -> int:
         if i == 0:
             return 200
         kind, u = self.pagetype(i), self._u(i, 2)
@@ -274,7 +290,10 @@ class DemoSiteGraph(SyntheticGraph):
             return 200 if u < 0.8 else 302 if u < 0.95 else 404
         return 200 if u < 0.985 else 301 if u < 0.995 else 404
 
-    def canonical_equal(self, i: int) -> bool:
+    def canonical_equal(self, i: int) -> Any:
+        return self._column("canonical_equal", self._canonical_equal)[i]
+
+    def _canonical_equal(self, i: int) -> bool:
         if i == 0:
             return True
         kind, (d, _k) = self.pagetype(i), self._place(i)
@@ -284,7 +303,10 @@ class DemoSiteGraph(SyntheticGraph):
             return self._u(i, 4) < 0.96  # colour variants point at the main product
         return self._u(i, 4) < 0.99
 
-    def is_compliant(self, i: int) -> bool:
+    def is_compliant(self, i: int) -> Any:
+        return self._column("is_compliant", self._is_compliant)[i]
+
+    def _is_compliant(self, i: int) -> bool:
         if i == 0:
             return True
         if self.http_code(i) != 200 or not self.canonical_equal(i):
@@ -292,7 +314,7 @@ class DemoSiteGraph(SyntheticGraph):
         noindex = {"utility": 0.7, "category": 0.0}.get(self.pagetype(i), 0.02)
         return self._u(i, 3) >= noindex
 
-    def in_sitemap(self, i: int) -> bool:
+    def _in_sitemap(self, i: int) -> bool:
         if i == 0:
             return True
         if self.pagetype(i) == "utility":
@@ -305,6 +327,12 @@ class DemoSiteGraph(SyntheticGraph):
         return f"{words.title()} | Acme Home & Garden"
 
     def gsc_impressions(self, i: int, period: int = 0) -> int:
+        return self._column(f"impressions-{period}", lambda j: self._impressions(j, period))[i]
+
+    def in_sitemap(self, i: int) -> Any:
+        return self._column("in_sitemap", self._in_sitemap)[i]
+
+    def _impressions(self, i: int, period: int) -> int:
         if not self.is_compliant(i):
             return 0
         weight = {
@@ -361,7 +389,7 @@ def make_demo_simulator(
     sim = DemoSimulator(
         token=DEMO_TOKEN, username=DEMO_USERNAME, first_name="Demo", last_name="User"
     )
-    sim.polls_before_done = 2
+    sim.polls_before_done = 1  # one PROCESSING answer, then DONE: polling is seen, not waited on
     sim.download_seconds = download_seconds
     graphs = demo_graphs(seed)
     sim.add_project(
