@@ -41,9 +41,10 @@ def one_run(root: Path) -> dict[str, float]:
         session.wait_for("Acme Home & Garden (demo)", timeout=60)
         marks["connected, projects listed"] = time.monotonic() - started
         session.send("Enter")
-        session.wait_for(NEWEST, timeout=60)
+        session.wait_for("2026-11-02", timeout=60)  # the analyses table, not the status line
         session.send("Enter")
-        session.wait_for("Start export (s)", timeout=60)
+        session.wait_for(f"acme-home.example · {NEWEST}", timeout=60)  # the Export tab
+        session.wait_for("s Export", timeout=60)  # its keys in the footer
         session.send("s")
         session.wait_for("Export (y)", timeout=60)
         marks["credit question"] = time.monotonic() - started

@@ -38,10 +38,10 @@ def demo_export_by_keys(session: TmuxSession, *, timeout: float = 90.0) -> float
     session.wait_for("Connected as demo.user", timeout=30)
     session.wait_for("Acme Home & Garden (demo)", timeout=30)  # the project list
     session.send("Enter")  # the only project
-    session.wait_for(NEWEST, timeout=30)  # its analyses, newest first
+    session.wait_for("2026-11-02", timeout=30)  # its analyses listed, newest first
     session.send("Enter")  # the newest analysis: the Export tab comes up
     session.wait_for(f"{DEMO_PROJECT} · {NEWEST}", timeout=30)
-    session.wait_for("Start export (s)")
+    session.wait_for("s Export")  # the Export tab's keys in the footer
     session.send("s")
     screen = session.wait_for("Export (y)", timeout=60)  # counted (free), then asked
     assert "Botify credits" in screen
