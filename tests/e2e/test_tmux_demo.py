@@ -14,6 +14,7 @@ import pytest
 
 from botifython_tui.core.botify_sim.demo_site import DEMO_ORG, DEMO_PROJECT
 from botifython_tui.core.store import Store
+from tests.cli.test_cli_demo import TokenTrap
 from tests.e2e.tmux import TmuxSession
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +52,7 @@ def demo_export_by_keys(session: TmuxSession, *, timeout: float = 90.0) -> float
 
 
 def test_demo_export_from_a_fresh_folder_by_keys(tmp_path):
+    trap = TokenTrap(tmp_path / "data")  # a real token: the demo must never open it
     session = TmuxSession(command(tmp_path, "--demo"), cwd=tmp_path, width=120, height=40)
     try:
         header = session.wait_for("DEMO", timeout=30)
@@ -63,6 +65,9 @@ def test_demo_export_from_a_fresh_folder_by_keys(tmp_path):
         session.wait_for("EXIT=0", timeout=30)
     finally:
         session.kill()
+        opened = trap.opened.is_set()
+        trap.release()
+    assert not opened, "--demo opened the real token file"
 
     demo_downloads = tmp_path / "downloads" / "demo"
     names = sorted(p.name for p in demo_downloads.iterdir())
@@ -79,7 +84,6 @@ def test_demo_export_from_a_fresh_folder_by_keys(tmp_path):
     ]
     assert records[0].urls > 20_000 and records[0].edges > 100_000
     assert not (tmp_path / "data" / "botifython.db").exists()  # the real profile: untouched
-    assert not (tmp_path / "data" / "botify_token").exists()
 
 
 def test_a_fresh_install_offers_the_demo_in_one_key(tmp_path):
