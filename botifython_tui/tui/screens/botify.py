@@ -72,8 +72,9 @@ DEMO_OFFER = (
     "blog, served on this machine, with its data and exports kept apart from yours."
 )
 DEMO_NOTE = (
-    "This is the demo account, simulated on this machine: it is connected already, and its "
-    "exports go to downloads/demo. Start Botifython without --demo for your own account."
+    "This is the demo account, simulated on this machine: connected already (its token is "
+    "demo-token), its exports go to downloads/demo. Start Botifython without --demo for your "
+    "own account."
 )
 PROJECT_HINT = "Enter: choose · u: paste a URL · r: reload projects · Esc: leave a field"
 EXPORT_HINT = "s: start · Esc: cancel · b: edge budget · v: visualise · 4: summary"
