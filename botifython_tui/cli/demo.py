@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botifython_tui.config import Settings
+from botifython_tui.config import ConfigError, Settings
 
 if TYPE_CHECKING:  # the simulator loads only for --demo
     from botifython_tui.core.botify_sim.demo_site import DemoSimulator
@@ -20,7 +20,13 @@ def start_demo(settings: Settings) -> tuple[Settings, DemoSimulator]:
     """
     from botifython_tui.core.botify_sim.demo_site import start_demo_simulator
 
-    simulator = start_demo_simulator()
+    try:
+        simulator = start_demo_simulator()
+    except OSError as exc:
+        raise ConfigError(
+            f"The demo could not start its simulated Botify on 127.0.0.1: {exc.strerror or exc}. "
+            "Check that the loopback interface is up."
+        ) from exc
     return settings.for_demo(simulator.base_url), simulator
 
 
@@ -30,6 +36,12 @@ def store_demo_token(settings: Settings) -> None:
     from botifython_tui.core.secrets import TokenStore
 
     tokens = TokenStore(settings.data_dir)
-    if tokens.path.is_file() and tokens.path.read_text(encoding="utf-8").strip() == DEMO_TOKEN:
-        return
-    tokens.save(DEMO_TOKEN)
+    try:
+        if tokens.path.is_file() and tokens.path.read_text(encoding="utf-8").strip() == DEMO_TOKEN:
+            return
+        tokens.save(DEMO_TOKEN)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"The demo could not keep its token in {tokens.path}: {exc}. "
+            "Choose a writable data folder with --data-dir."
+        ) from exc

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             store_demo_token(settings)
         configure_logging(settings.log_path)
         store = Store(settings.db_path)
-    except (ConfigError, StoreError, OSError) as exc:
+    except (ConfigError, StoreError) as exc:
         if demo is not None:
             demo.stop()
         return fail(str(exc))
