@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.test_tmux_demo import answer_yes  # noqa: E402
 from tests.e2e.tmux import TmuxSession  # noqa: E402
 
 BOTIFYTHON = Path(sys.executable).with_name("botifython")
@@ -48,7 +49,7 @@ def one_run(root: Path) -> dict[str, float]:
         session.send("s")
         session.wait_for("Export (y)", timeout=60)
         marks["credit question"] = time.monotonic() - started
-        session.send("y")
+        answer_yes(session)  # read, then y (as a person does)
         session.wait_for("Top 10 hubs", timeout=180)
         marks["summary"] = time.monotonic() - started
         session.send("C-q")
