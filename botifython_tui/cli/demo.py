@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import atexit
 
 from botifython_tui.config import ConfigError, Settings
 
-if TYPE_CHECKING:  # the simulator loads only for --demo
-    from botifython_tui.core.botify_sim.demo_site import DemoSimulator
 
-# run_tui's answer when the user pressed "Try the demo project": start again with --demo.
-SWITCH_TO_DEMO = -1
-
-
-def start_demo(settings: Settings) -> tuple[Settings, DemoSimulator]:
-    """Start the simulator and return the demo's settings (its own data and downloads folders).
+def start_demo(settings: Settings) -> Settings:
+    """Start the simulator (until the process ends) and return the demo's settings: its own
+    data and downloads subfolders, made, with the demo token kept there.
 
     The real token file is never opened: the demo keeps the demo token in its own data folder.
     """
@@ -27,7 +22,11 @@ def start_demo(settings: Settings) -> tuple[Settings, DemoSimulator]:
             f"The demo could not start its simulated Botify on 127.0.0.1: {exc.strerror or exc}. "
             "Check that the loopback interface is up."
         ) from exc
-    return settings.for_demo(simulator.base_url), simulator
+    atexit.register(simulator.stop)
+    demo = settings.for_demo(simulator.base_url)
+    demo.ensure_dirs()
+    store_demo_token(demo)
+    return demo
 
 
 def store_demo_token(settings: Settings) -> None:

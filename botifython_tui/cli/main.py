@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from botifython_tui import __version__
 from botifython_tui.cli import botify_commands, chat_command, docs_commands, store_commands
-from botifython_tui.cli.demo import SWITCH_TO_DEMO, start_demo, store_demo_token
+from botifython_tui.cli.demo import start_demo
 from botifython_tui.cli.output import CommandError, fail
 from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core.store import Store, StoreError
@@ -69,31 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    demo = None
     try:
         settings = Settings.resolve(
             data_dir=args.data_dir,
             downloads_dir=args.downloads_dir,
             ollama_host=getattr(args, "ollama_host", None),
         )
-        if args.demo:
-            settings, demo = start_demo(settings)
+        if args.demo:  # the built-in demo account: its own folders, a simulated Botify
+            settings = start_demo(settings)
         settings.ensure_dirs()
-        if demo is not None:
-            store_demo_token(settings)
         configure_logging(settings.log_path)
         store = Store(settings.db_path)
     except (ConfigError, StoreError) as exc:
-        if demo is not None:
-            demo.stop()
         return fail(str(exc))
     try:
         if args.command is None:
-            code = run_tui(settings, store)
-            if code == SWITCH_TO_DEMO:
-                store.close()
-                return main([*(sys.argv[1:] if argv is None else argv), "--demo"])
-            return code
+            return run_tui(settings, store)
         return args.handler(args, settings, store)
     except (CommandError, StoreError) as exc:
         return fail(str(exc))
@@ -106,8 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("Interrupted.", code=130)
     finally:
         store.close()
-        if demo is not None:
-            demo.stop()
 
 
 def run_tui(settings: Settings, store: Store) -> int:
@@ -120,6 +109,16 @@ def run_tui(settings: Settings, store: Store) -> int:
 
     app = make_app(settings, store, start_app="botify" if settings.demo else None)
     app.run()
-    if getattr(app, "demo_requested", False):
-        return SWITCH_TO_DEMO
+    if app.demo_requested:  # "Try the demo project" on the Botify screen
+        return run_demo_tui(settings)
     return app.return_code or 0
+
+
+def run_demo_tui(settings: Settings) -> int:
+    """The terminal UI again, on the demo account, with the demo's own database."""
+    demo = start_demo(settings)
+    store = Store(demo.db_path)
+    try:
+        return run_tui(demo, store)
+    finally:
+        store.close()
