@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
@@ -40,6 +40,20 @@ class Settings:
     def log_path(self) -> Path:
         return self.data_dir / LOG_FILENAME
 
+    def for_demo(self, botify_api_url: str) -> Settings:
+        """The demo's settings: its own data and downloads subfolders, the simulator's URL."""
+        from dataclasses import replace
+
+        if self.demo:
+            return replace(self, botify_api_url=botify_api_url)
+        return replace(
+            self,
+            data_dir=self.data_dir / DEMO_SUBFOLDER,
+            downloads_dir=self.downloads_dir / DEMO_SUBFOLDER,
+            botify_api_url=botify_api_url,
+            demo=True,
+        )
+
     @classmethod
     def resolve(
         cls,
@@ -68,22 +82,8 @@ class Settings:
             max_edges=_int_setting(env, "BOTIFYTHON_MAX_EDGES", DEFAULT_MAX_EDGES, 1, 100_000_000),
         )
 
-    def for_demo(self, botify_api_url: str) -> Settings:
-        """The demo's settings: its own data and downloads subfolders, the simulator's URL."""
-        if self.demo:
-            return replace(self, botify_api_url=botify_api_url)
-        return replace(
-            self,
-            data_dir=self.data_dir / DEMO_SUBFOLDER,
-            downloads_dir=self.downloads_dir / DEMO_SUBFOLDER,
-            botify_api_url=botify_api_url,
-            demo=True,
-        )
-
     def ensure_dirs(self) -> None:
         """Create the data folder (0700) and the downloads folder, with clear errors."""
-        if self.demo:  # the real data folder holds the demo's: private as well
-            _make_dir(self.data_dir.parent, 0o700, "data")
         _make_dir(self.data_dir, 0o700, "data")
         _make_dir(self.downloads_dir, 0o755, "downloads")
         if not os.access(self.data_dir, os.W_OK | os.X_OK):
@@ -118,7 +118,7 @@ def _int_setting(env: dict[str, str], name: str, default: int, low: int, high: i
     return value
 
 
-_OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token", DEMO_SUBFOLDER)
+_OWN_ENTRIES = (".gitkeep", "botifython", "botify_token", ".botify_token")
 
 
 def _make_dir(path: Path, mode: int, what: str) -> None:

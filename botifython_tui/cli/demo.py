@@ -23,6 +23,7 @@ def start_demo(settings: Settings) -> Settings:
             "Check that the loopback interface is up."
         ) from exc
     atexit.register(simulator.stop)
+    settings.ensure_dirs()  # the real folders (private), which hold the demo's
     demo = settings.for_demo(simulator.base_url)
     demo.ensure_dirs()
     store_demo_token(demo)

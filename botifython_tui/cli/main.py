@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from botifython_tui import __version__
 from botifython_tui.cli import botify_commands, chat_command, docs_commands, store_commands
-from botifython_tui.cli.demo import start_demo
 from botifython_tui.cli.output import CommandError, fail
 from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core.store import Store, StoreError
@@ -76,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ollama_host=getattr(args, "ollama_host", None),
         )
         if args.demo:  # the built-in demo account: its own folders, a simulated Botify
+            from botifython_tui.cli.demo import start_demo
+
             settings = start_demo(settings)
         settings.ensure_dirs()
         configure_logging(settings.log_path)
@@ -116,6 +117,8 @@ def run_tui(settings: Settings, store: Store) -> int:
 
 def run_demo_tui(settings: Settings) -> int:
     """The terminal UI again, on the demo account, with the demo's own database."""
+    from botifython_tui.cli.demo import start_demo
+
     demo = start_demo(settings)
     store = Store(demo.db_path)
     try:

@@ -116,6 +116,11 @@ class BotifythonApp(App):
         elif self.focused is not None and pane in self.focused.ancestors_with_self:
             self.screen.focus_next()
 
+    def try_demo(self) -> None:
+        """Leave, so that the command line starts again on the demo account (never mixed)."""
+        self.demo_requested = True
+        self.exit()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for spec in self.apps:
             yield SystemCommand(
@@ -140,11 +145,6 @@ class BotifythonApp(App):
                 lambda node=node, action=binding.action: self.call_later(node.run_action, action),
             )
         yield from super().get_system_commands(screen)
-
-    def try_demo(self) -> None:
-        """Leave, so that the command line starts again on the demo account (never mixed)."""
-        self.demo_requested = True
-        self.exit()
 
     # --- profile ------------------------------------------------------------------------------
     def switch_profile(self, profile_id: int) -> Profile:
