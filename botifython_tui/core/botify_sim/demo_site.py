@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import zlib
 from array import array
 from collections.abc import Callable
 from typing import Any
@@ -193,7 +194,7 @@ class DemoSiteGraph(SyntheticGraph):
     def _pick(self, i: int, salt: int, words: tuple[str, ...]) -> str:
         return words[int(self._u(i, salt) * len(words)) % len(words)]
 
-    def pagetype(self, i: int) -> Any:
+    def pagetype(self, i: int) -> str:
         return self._column("pagetype", self._pagetype)[i]
 
     def _pagetype(self, i: int) -> str:
@@ -275,7 +276,7 @@ class DemoSiteGraph(SyntheticGraph):
         return self._index.get(url if url != self.host else self.host + "/")
 
     # -- crawl fields ---------------------------------------------------------------------------
-    def http_code(self, i: int) -> Any:
+    def http_code(self, i: int) -> int:
         return self._column("http_code", self._http_code)[i]
 
     def _http_code(self, i: int) -> int:
@@ -290,7 +291,7 @@ class DemoSiteGraph(SyntheticGraph):
             return 200 if u < 0.8 else 302 if u < 0.95 else 404
         return 200 if u < 0.985 else 301 if u < 0.995 else 404
 
-    def canonical_equal(self, i: int) -> Any:
+    def canonical_equal(self, i: int) -> bool:
         return self._column("canonical_equal", self._canonical_equal)[i]
 
     def _canonical_equal(self, i: int) -> bool:
@@ -303,7 +304,7 @@ class DemoSiteGraph(SyntheticGraph):
             return self._u(i, 4) < 0.96  # colour variants point at the main product
         return self._u(i, 4) < 0.99
 
-    def is_compliant(self, i: int) -> Any:
+    def is_compliant(self, i: int) -> bool:
         return self._column("is_compliant", self._is_compliant)[i]
 
     def _is_compliant(self, i: int) -> bool:
@@ -329,7 +330,7 @@ class DemoSiteGraph(SyntheticGraph):
     def gsc_impressions(self, i: int, period: int = 0) -> int:
         return self._column(f"impressions-{period}", lambda j: self._impressions(j, period))[i]
 
-    def in_sitemap(self, i: int) -> Any:
+    def in_sitemap(self, i: int) -> bool:
         return self._column("in_sitemap", self._in_sitemap)[i]
 
     def _impressions(self, i: int, period: int) -> int:
@@ -360,8 +361,6 @@ class DemoSiteGraph(SyntheticGraph):
 
 def hash_text(text: str) -> int:
     """A stable 64-bit number for a string (Python's hash() changes between runs)."""
-    import zlib
-
     return (zlib.crc32(text.encode()) << 32) | zlib.adler32(text.encode())
 
 
