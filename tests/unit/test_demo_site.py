@@ -67,6 +67,15 @@ def test_the_site_looks_like_a_shop_with_a_blog():
     ]
     assert noindex
     assert newest.in_sitemap(0) and not all(newest.in_sitemap(i) for i in range(n))
+    # related products: from nearly every product and blog post to a product
+    for kind, share in (("product", 0.95), ("blog", 0.9)):
+        pages = [i for i in range(n) if newest.pagetype(i) == kind]
+        linking = [
+            i for i in pages if any(newest.pagetype(t) == "product" for t in newest.outlinks(i))
+        ]
+        assert len(linking) > share * len(pages), kind
+    # depths are what a crawl from the home page finds (no link skips a level)
+    assert all(newest.depth(t) <= newest.depth(i) + 1 for i in range(n) for t in newest.outlinks(i))
     # every page links to the home page (the header logo), which therefore ranks first
     assert newest.inlink_count(0) == n - 1 and newest.pagerank_position(0) == 1
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import random
 import zlib
 from array import array
 from collections.abc import Callable
@@ -164,17 +165,42 @@ class DemoSiteGraph(SyntheticGraph):
         return f"DemoSiteGraph({self.depth_sizes!r}, analysis={self.analysis!r})"
 
     def _build(self) -> None:
-        """The tree and related links, plus the header logo: every page links to the home page."""
+        """Navigation (the tree from the home page, and the header logo: every page links home),
+        related products (from products and blog posts) and the base graph's other links."""
         super()._build()
         offsets, targets = self._offsets, self._targets
+        products = self._products_by_depth()
+        rng = random.Random(f"demo-related:{self.seed}")
         new_offsets = array("q", bytes(8 * (self.n_urls + 1)))
         new_targets = array("i")
         for i in range(self.n_urls):
+            chosen = set(targets[offsets[i] : offsets[i + 1]])
             if i:
-                new_targets.append(0)  # targets stay sorted: 0 comes first
-            new_targets.extend(targets[offsets[i] : offsets[i + 1]])
+                chosen.add(0)
+            kind = self.pagetype(i)
+            if kind in ("product", "blog"):
+                d = self.depth(i)
+                # Related products, never deeper than the next depth (depths stay BFS depths).
+                pool = [
+                    p
+                    for depth in range(max(1, d - 1), min(d + 1, self.max_depth) + 1)
+                    for p in products[depth]
+                ]
+                for _ in range(3 if kind == "product" else 2):
+                    if pool:
+                        pick = pool[int(rng.random() * len(pool))]
+                        if pick != i:
+                            chosen.add(pick)
+            new_targets.extend(sorted(chosen))
             new_offsets[i + 1] = len(new_targets)
         self._offsets, self._targets = new_offsets, new_targets
+
+    def _products_by_depth(self) -> list[list[int]]:
+        by_depth: list[list[int]] = [[] for _ in range(self.max_depth + 1)]
+        for i in range(self.n_urls):
+            if self.pagetype(i) == "product":
+                by_depth[self.depth(i)].append(i)
+        return by_depth
 
     # -- identity -------------------------------------------------------------------------------
     def _place(self, i: int) -> tuple[int, int]:
