@@ -170,6 +170,11 @@ class DemoSiteGraph(SyntheticGraph):
         super()._build()
         offsets, targets = self._offsets, self._targets
         products = self._products_by_depth()
+        top = self.max_depth
+        pools = [  # related products of a page at depth d: products at depths d-1 … d+1
+            [p for depth in range(max(1, d - 1), min(d + 1, top) + 1) for p in products[depth]]
+            for d in range(top + 1)
+        ]
         rng = random.Random(f"demo-related:{self.seed}")
         new_offsets = array("q", bytes(8 * (self.n_urls + 1)))
         new_targets = array("i")
@@ -181,11 +186,7 @@ class DemoSiteGraph(SyntheticGraph):
             if kind in ("product", "blog"):
                 d = self.depth(i)
                 # Related products, never deeper than the next depth (depths stay BFS depths).
-                pool = [
-                    p
-                    for depth in range(max(1, d - 1), min(d + 1, self.max_depth) + 1)
-                    for p in products[depth]
-                ]
+                pool = pools[d]
                 for _ in range(3 if kind == "product" else 2):
                     if pool:
                         pick = pool[int(rng.random() * len(pool))]
