@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import os
 
 from botifython_tui.config import ConfigError, Settings
+
+REAL_TOKEN_ENV = "BOTIFY_API_TOKEN"  # a real account's token, when given by the environment
 
 
 def start_demo(settings: Settings) -> Settings:
@@ -23,6 +26,8 @@ def start_demo(settings: Settings) -> Settings:
             "Check that the loopback interface is up."
         ) from exc
     atexit.register(simulator.stop)
+    # A real token in the environment is not the demo's: nothing in this process may read it.
+    os.environ.pop(REAL_TOKEN_ENV, None)
     settings.ensure_dirs()  # the real folders (private), which hold the demo's
     demo = settings.for_demo(simulator.base_url)
     demo.ensure_dirs()

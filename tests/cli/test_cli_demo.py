@@ -25,6 +25,7 @@ def run(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedPro
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOTIFYTHON_", "BOTIFY_"))}
     # A real account's settings are set, and must not matter to the demo.
     env["BOTIFY_API_URL"] = "http://192.0.2.1:9"  # TEST-NET: nothing answers there
+    env["BOTIFY_API_TOKEN"] = REAL_TOKEN  # and its token, given by the environment
     env["PYTHONUNBUFFERED"] = "1"
     return subprocess.run(
         [sys.executable, "-m", "botifython_tui", *args],

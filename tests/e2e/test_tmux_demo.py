@@ -14,7 +14,7 @@ import pytest
 
 from botifython_tui.core.botify_sim.demo_site import DEMO_ORG, DEMO_PROJECT
 from botifython_tui.core.store import Store
-from tests.cli.test_cli_demo import TokenTrap
+from tests.cli.test_cli_demo import REAL_TOKEN, TokenTrap
 from tests.e2e.tmux import TmuxSession
 
 pytestmark = pytest.mark.e2e
@@ -23,10 +23,12 @@ NEWEST = "20261102"
 BASE = f"{DEMO_ORG}_{DEMO_PROJECT}_{NEWEST}"
 
 
-def command(root: Path, *flags: str) -> str:
-    # A real account's API address is set, and must not matter to the demo.
+def command(root: Path, *flags: str, real_token: bool = False) -> str:
+    # A real account's API address (and token) are set, and must not matter to the demo.
+    token = f"BOTIFY_API_TOKEN={REAL_TOKEN}" if real_token else "-u BOTIFY_API_TOKEN"
     return (
-        "env -u BOTIFYTHON_DATA_DIR -u BOTIFYTHON_DOWNLOADS_DIR BOTIFY_API_URL=http://192.0.2.1:9 "
+        f"env -u BOTIFYTHON_DATA_DIR -u BOTIFYTHON_DOWNLOADS_DIR {token} "
+        "BOTIFY_API_URL=http://192.0.2.1:9 "
         f"{shlex.quote(str(BOTIFYTHON))} --data-dir {shlex.quote(str(root / 'data'))} "
         f"--downloads-dir {shlex.quote(str(root / 'downloads'))} {' '.join(flags)}; "
         "echo EXIT=$?; sleep 30"
@@ -67,7 +69,9 @@ def demo_export_by_keys(session: TmuxSession, *, timeout: float = 90.0) -> float
 
 def test_demo_export_from_a_fresh_folder_by_keys(tmp_path):
     trap = TokenTrap(tmp_path / "data")  # a real token: the demo must never open it
-    session = TmuxSession(command(tmp_path, "--demo"), cwd=tmp_path, width=120, height=40)
+    session = TmuxSession(
+        command(tmp_path, "--demo", real_token=True), cwd=tmp_path, width=120, height=40
+    )
     try:
         header = session.wait_for("DEMO", timeout=30)
         assert "Botify" in header
