@@ -10,7 +10,6 @@ DEFAULT_BOTIFY_API_URL = "https://api.botify.com"
 DEFAULT_OLLAMA_HOST = "http://localhost:11434"
 DEFAULT_SERVE_PORT = 8777
 DEFAULT_MAX_EDGES = 1_000_000
-DEMO_SUBFOLDER = "demo"  # the demo's database, log, token and exports live apart, in here
 DB_FILENAME = "botifython.db"
 LOG_FILENAME = "botifython.log"
 
@@ -25,12 +24,12 @@ class Settings:
 
     data_dir: Path
     downloads_dir: Path
+    demo: bool = False  # the built-in demo account (simulated Botify on 127.0.0.1)
     botify_api_url: str = DEFAULT_BOTIFY_API_URL
     ollama_host: str | None = None  # from --ollama-host or OLLAMA_HOST; else the app's setting
     serve_port: int = DEFAULT_SERVE_PORT
     max_edges: int = DEFAULT_MAX_EDGES
     extra: dict[str, str] = field(default_factory=dict)
-    demo: bool = False  # the built-in demo account (simulated Botify on 127.0.0.1)
 
     @property
     def db_path(self) -> Path:
@@ -40,7 +39,7 @@ class Settings:
     def log_path(self) -> Path:
         return self.data_dir / LOG_FILENAME
 
-    def for_demo(self, botify_api_url: str) -> Settings:
+    def for_demo(self, botify_api_url: str, subfolder: str = "demo") -> Settings:
         """The demo's settings: its own data and downloads subfolders, the simulator's URL."""
         from dataclasses import replace
 
@@ -48,8 +47,8 @@ class Settings:
             return replace(self, botify_api_url=botify_api_url)
         return replace(
             self,
-            data_dir=self.data_dir / DEMO_SUBFOLDER,
-            downloads_dir=self.downloads_dir / DEMO_SUBFOLDER,
+            data_dir=self.data_dir / subfolder,
+            downloads_dir=self.downloads_dir / subfolder,
             botify_api_url=botify_api_url,
             demo=True,
         )

@@ -108,7 +108,7 @@ def run_tui(settings: Settings, store: Store) -> int:
         )
     from botifython_tui.tui.app import make_app
 
-    app = make_app(settings, store, start_app="botify" if settings.demo else None)
+    app = make_app(settings, store)
     app.run()
     if app.demo_requested:  # "Try the demo project" on the Botify screen
         return run_demo_tui(settings)

@@ -250,6 +250,8 @@ def make_app(settings: Settings, store: Store, **kwargs: Any) -> BotifythonApp:
     """Build the app; used by the command line and the tests alike."""
     configure_logging(settings.log_path)
     tidy_downloads(settings.downloads_dir)
+    if settings.demo:  # the demo opens where it is about: its Botify account
+        kwargs.setdefault("start_app", "botify")
     app = BotifythonApp(settings, store, **kwargs)
     app.title = f"Botifython {__version__}"
     return app
