@@ -116,11 +116,6 @@ class BotifythonApp(App):
         elif self.focused is not None and pane in self.focused.ancestors_with_self:
             self.screen.focus_next()
 
-    def try_demo(self) -> None:
-        """Leave, so that the command line starts again on the demo account (never mixed)."""
-        self.demo_requested = True
-        self.exit()
-
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for spec in self.apps:
             yield SystemCommand(
@@ -195,6 +190,12 @@ class BotifythonApp(App):
             self._data_version = version
             self.reload_profile()
             self.refresh_screen_data()
+
+    # --- the demo ---------------------------------------------------------------------------
+    def try_demo(self) -> None:
+        """Leave, so that the command line starts again on the demo account (never mixed)."""
+        self.demo_requested = True
+        self.exit()
 
     # --- the assistant's memory (documents, chats, exports) ---------------------------------
     @property
