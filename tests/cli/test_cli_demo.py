@@ -28,7 +28,16 @@ def run(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedPro
     env["BOTIFY_API_TOKEN"] = REAL_TOKEN  # and its token, given by the environment
     env["PYTHONUNBUFFERED"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "botifython_tui", *args],
+        [
+            sys.executable,
+            "-m",
+            "botifython_tui",
+            "--data-dir",
+            str(root / "data"),
+            "--downloads-dir",
+            str(root / "downloads"),
+            *args,
+        ],
         cwd=root,
         env=env,
         stdin=subprocess.DEVNULL,
