@@ -7,7 +7,7 @@ Not a test: a measurement to run by hand and paste into BENCHMARKS.md.
     python bench/linkgraph.py --edges 200000 --runs 1 --json
 
 Method:
-  * A FakeBotify (tests/fakes/botify_server.py) runs in this process on 127.0.0.1 with a
+  * A FakeBotify (tests/fakes/botify_server) runs in this process on 127.0.0.1 with a
     SyntheticGraph.for_edge_count(EDGES) (4 levels, 8 outlinks per page, Search Console data)
     and no polling delay (polls_before_done=0, poll_delay=0).
   * Each run spawns `python -m botifython_tui linkgraph --project ORG/PROJECT --poll-interval 0`

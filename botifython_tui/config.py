@@ -56,6 +56,7 @@ class Settings:
 
     data_dir: Path
     downloads_dir: Path
+    demo: bool = False  # the built-in demo account (simulated Botify on 127.0.0.1)
     botify_api_url: str = DEFAULT_BOTIFY_API_URL
     ollama_host: str | None = None  # from --ollama-host or OLLAMA_HOST; else the app's setting
     serve_port: int = DEFAULT_SERVE_PORT
@@ -74,6 +75,20 @@ class Settings:
     @property
     def log_path(self) -> Path:
         return self.data_dir / LOG_FILENAME
+
+    def for_demo(self, botify_api_url: str, subfolder: str = "demo") -> Settings:
+        """The demo's settings: its own data and downloads subfolders, the simulator's URL."""
+        from dataclasses import replace
+
+        if self.demo:
+            return replace(self, botify_api_url=botify_api_url)
+        return replace(
+            self,
+            data_dir=self.data_dir / subfolder,
+            downloads_dir=self.downloads_dir / subfolder,
+            botify_api_url=botify_api_url,
+            demo=True,
+        )
 
     @classmethod
     def resolve(

@@ -52,6 +52,13 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="Ollama server: HOST:PORT or URL (default: env OLLAMA_HOST, the app's setting, "
         "or localhost:11434)",
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="use the built-in demo Botify account (simulated on this machine, no token, "
+        "no network); its data and exports are kept apart, under demo/",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +118,10 @@ def _main(argv: Sequence[str] | None) -> int:
         settings = Settings.resolve(
             data_dir=args.data_dir, downloads_dir=args.downloads_dir, flags=_setting_flags(args)
         )
+        if args.demo:  # the built-in demo account: its own folders, a simulated Botify
+            from botifython_tui.cli.demo import start_demo
+
+            settings = start_demo(settings)
         before_store = getattr(args, "before_store", None)
         if before_store is not None:  # moves the data folder: must run before it is opened
             try:
@@ -232,4 +243,18 @@ def run_tui(settings: Settings, store: Store, *, notes: Sequence[str] = ()) -> i
     app = make_app(settings, store)
     app.startup_notes.extend(notes)
     app.run()
+    if app.demo_requested:  # "Try the demo project" on the Botify screen
+        return run_demo_tui(settings)
     return app.return_code or 0
+
+
+def run_demo_tui(settings: Settings) -> int:
+    """The terminal UI again, on the demo account, with the demo's own database."""
+    from botifython_tui.cli.demo import start_demo
+
+    demo = start_demo(settings)
+    store = Store(demo.db_path)
+    try:
+        return run_tui(demo, store)
+    finally:
+        store.close()

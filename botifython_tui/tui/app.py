@@ -85,6 +85,7 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         self.chat = ChatSession(self)
         self.chat_docked = False
         self.running_export: str | None = None
+        self.demo_requested = False  # "Try the demo project": the command line restarts in it
         self._memory = None  # "org/project analysis" while an export runs
         self.event_listeners.append(self.chat.on_app_event)
         for spec in self.apps:
@@ -242,7 +243,8 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
 
     def _show_profile(self) -> None:
         if self.profile is not None:
-            self.sub_title = f"Profile: {single_line(self.profile.name)}"
+            demo = "DEMO (simulated Botify) · " if self.settings.demo else ""  # on every screen
+            self.sub_title = f"{demo}Profile: {single_line(self.profile.name)}"
 
     # --- keeping in step with the store -----------------------------------------------------
     def refresh_screen_data(self) -> None:
@@ -260,6 +262,12 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
             self._data_version = version
             self.reload_profile()
             self.refresh_screen_data()
+
+    # --- the demo ---------------------------------------------------------------------------
+    def try_demo(self) -> None:
+        """Leave, so that the command line starts again on the demo account (never mixed)."""
+        self.demo_requested = True
+        self.exit()
 
     # --- the assistant's memory (documents, chats, exports) ---------------------------------
     @property
@@ -329,6 +337,8 @@ def make_app(settings: Settings, store: Store, **kwargs: Any) -> BotifythonApp:
     """Build the app; used by the command line and the tests alike."""
     configure_logging(settings.log_path)
     tidy_downloads(settings.downloads_dir)
+    if settings.demo:  # the demo opens where it is about: its Botify account
+        kwargs.setdefault("start_app", "botify")
     app = BotifythonApp(settings, store, **kwargs)
     app.title = f"Botifython {__version__}"
     return app

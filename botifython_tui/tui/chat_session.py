@@ -43,6 +43,7 @@ from botifython_tui.core.chat.scheduler import (
 from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
 from botifython_tui.core.conversation import EVENT_ROLE, AppContext, describe_event
 from botifython_tui.core.ollama import MODEL_KEY, ollama_host
+from botifython_tui.core.ollama_help import ollama_setup_help
 from botifython_tui.core.store import Conversation, Message
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
@@ -533,7 +534,7 @@ class ChatSession:
             self._set_status("The reply failed: see the message above.")
             pane = self._pane()
             if pane is not None:
-                pane.show_error(event.error)
+                pane.show_error(ollama_setup_help(self.host) if event.unreachable else event.error)
             self.app.notify(event.error, title="Chat", severity="error", markup=False)
         self._announce()
 

@@ -1,4 +1,4 @@
-"""The async Botify client against the real fake HTTP server (tests/fakes/botify_server.py).
+"""The async Botify client against the real fake HTTP server (tests/fakes/botify_server).
 
 Every behaviour is checked end to end over HTTP: what the client sent is read back from
 `fake.requests`, never from a monkeypatched function.

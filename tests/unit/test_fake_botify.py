@@ -1,4 +1,4 @@
-"""Tests of the fake Botify server itself (tests/fakes/botify_server.py)."""
+"""Tests of the fake Botify server itself (tests/fakes/botify_server, the app's Botify simulator)."""
 
 from __future__ import annotations
 

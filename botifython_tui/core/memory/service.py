@@ -249,7 +249,9 @@ class Memory:
     ) -> None:
         self.store = store
         self.folder = Path(data_dir) / MEMORY_FOLDER
-        self.embedder: TextEmbedder = embedder if embedder is not None else make_embedder(kv=store.kv)
+        self.embedder: TextEmbedder = (
+            embedder if embedder is not None else make_embedder(kv=store.kv)
+        )
         problem = missing_memory_stack(self.embedder)
         if problem:
             raise MemoryUnavailable(problem)

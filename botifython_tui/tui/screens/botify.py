@@ -67,6 +67,15 @@ TOKEN_HELP = (
     "Paste your Botify API token (app.botify.com → your account → API token) and press Enter. "
     "It is checked with Botify, then kept in the data folder, readable only by you."
 )
+DEMO_OFFER = (
+    "No token, or no Botify account? Press F9 to try the demo project: a simulated shop and "
+    "blog, served on this machine, with its data and exports kept apart from yours."
+)
+DEMO_NOTE = (
+    "This is the demo account, simulated on this machine: connected already (its token is "
+    "demo-token), its exports go to downloads/demo. Start Botifython without --demo for your "
+    "own account."
+)
 PROJECT_HINT = "Enter: choose · u: paste a URL · r: reload projects · Esc: leave a field"
 EXPORT_HINT = "s: start · Esc: cancel · b: edge budget · v: visualise · 4: summary"
 EXPORT_INTRO = (
@@ -112,6 +121,7 @@ class BotifyScreen(AppScreen):
         Binding("u", "edit_url", "Paste a project URL", id="botify.url", show=False),
         Binding("r", "reload_projects", "Reload projects", id="botify.reload", show=False),
         Binding("b", "edit_budget", "Edge budget", id="botify.budget", show=False),
+        Binding("f9", "try_demo", "Try the demo", id="botify.demo", priority=True),
     ]
 
     def __init__(self) -> None:
@@ -145,6 +155,10 @@ class BotifyScreen(AppScreen):
                     yield Button("Connect", id="connect-button", compact=True, variant="primary")
                     yield Button("Disconnect (d)", id="disconnect-button", compact=True)
                 yield Static(id="token-status", markup=False)
+                demo = self.shell.settings.demo
+                yield Static(DEMO_NOTE if demo else DEMO_OFFER, id="demo-offer", markup=False)
+                if not demo:
+                    yield Button("Try the demo project (F9)", id="demo-button", compact=True)
             with TabPane("2 Project", id="tab-project"):
                 with Horizontal(classes="botify-row"):
                     yield Label("Project URL", classes="botify-label")
@@ -274,6 +288,11 @@ class BotifyScreen(AppScreen):
             else "Paste the token, then Enter"
         )
         self.query_one("#disconnect-button", Button).disabled = not stored
+        if not self.shell.settings.demo:  # the demo offer, while there is no working token
+            offered = not self.connected
+            self.query_one("#demo-offer").display = offered
+            self.query_one("#demo-button").display = offered
+            self.refresh_bindings()
         self._update_status()
 
     # --- tabs and focus -------------------------------------------------------------------------
@@ -318,6 +337,8 @@ class BotifyScreen(AppScreen):
             self._focus_main(self.query_one(TabbedContent).active, typing=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "try_demo":  # offered while no token is stored, never inside the demo
+            return not self.shell.settings.demo and not self.connected and self.exporting is None
         if action == "cancel_export":
             return self.exporting is not None  # shown in the footer only while exporting
         return True
@@ -325,6 +346,10 @@ class BotifyScreen(AppScreen):
     def action_edit_token(self) -> None:
         self.query_one(TabbedContent).active = "tab-connect"
         self.query_one("#token-input").focus()
+
+    def action_try_demo(self) -> None:
+        if self.check_action("try_demo", ()):
+            self.shell.try_demo()
 
     def action_edit_url(self) -> None:
         self.query_one(TabbedContent).active = "tab-project"
@@ -360,6 +385,7 @@ class BotifyScreen(AppScreen):
             "disconnect-button": self.action_disconnect,
             "start-export": self.action_start_export,
             "cancel-export": self.action_cancel_export,
+            "demo-button": self.action_try_demo,
         }
         if event.button.id in actions:
             actions[event.button.id]()

@@ -1,10 +1,12 @@
-"""A local fake of the Botify REST API (subset), served over real HTTP.
+"""A simulator of the Botify REST API (subset), served over real HTTP on 127.0.0.1.
 
-Follows ``/work/shared/protocols.md`` Part A. Standard library only.
+One module of Botify behaviour: the demo (``botifython --demo``) serves its simulated account
+with it, and the test suite's fake server (``tests/fakes/botify_server``) is this class under
+its old name. Standard library only.
 
 Quick start::
 
-    from tests.fakes.botify_server import FakeBotify, SyntheticGraph
+    from botifython_tui.core.botify_sim import BotifySimulator as FakeBotify, SyntheticGraph
 
     graph = SyntheticGraph(depth_sizes=[1, 10, 100, 1000], out_degree=(2, 8), seed=0)
     with FakeBotify(token="good-token", username="jane.doe", list_page_size=2) as fake:
@@ -12,7 +14,7 @@ Quick start::
         httpx.get(fake.base_url + "/v1/authentication/profile",
                   headers={"Authorization": "Token good-token"})
 
-Run standalone (foreground, Ctrl-C to stop)::
+Run standalone (foreground, Ctrl-C to stop), from the source tree::
 
     python -m tests.fakes.botify_server --port 8765 --edges 1000000 --token good-token
 
@@ -39,7 +41,6 @@ behaviour and makes the alternatives configurable):
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import bisect
 import contextlib
@@ -75,7 +76,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 __all__ = [
     "ApiError",
-    "FakeBotify",
+    "BotifySimulator",
     "Injection",
     "RecordedRequest",
     "SyntheticGraph",
@@ -526,7 +527,7 @@ class RecordedRequest:
 
 @dataclass
 class Injection:
-    """A queued fault; see :meth:`FakeBotify.inject`."""
+    """A queued fault; see :meth:`BotifySimulator.inject`."""
 
     status: int
     path: Any = None
@@ -569,6 +570,7 @@ class _Response:
     delay: float = 0.0
     rate_limited_stream: bool = False
     offset: int = 0  # first byte of `file` to send (a Range request)
+    rate: float | None = None  # bytes/s for this response (else the server's download_rate)
     cut: int | None = None  # close the connection after this many bytes (a dropped download)
 
 
@@ -804,6 +806,19 @@ _GSC_FIELDS = {
     "count_impressions": SyntheticGraph.gsc_impressions,
     "count_clicks": SyntheticGraph.gsc_clicks,
 }
+
+
+def _late_bound(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A SyntheticGraph method looked up on the graph itself, so subclasses (the demo) apply."""
+    name = getattr(fn, "__name__", "")
+    if getattr(SyntheticGraph, name, None) is not fn:
+        return fn
+    return lambda g, *args: getattr(g, name)(*args)
+
+
+_CRAWL_FIELDS = {k: (kind, _late_bound(fn)) for k, (kind, fn) in _CRAWL_FIELDS.items()}
+_GLOBAL_FIELDS = {k: (kind, _late_bound(fn)) for k, (kind, fn) in _GLOBAL_FIELDS.items()}
+_GSC_FIELDS = {k: _late_bound(fn) for k, fn in _GSC_FIELDS.items()}
 _AGG_FUNCS = {
     "sum",
     "count",
@@ -1124,7 +1139,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self) -> None:
-        fake: FakeBotify = self.server.fake
+        fake: BotifySimulator = self.server.fake
         body = self._read_body()
         if body is None:
             self.close_connection = True
@@ -1137,7 +1152,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
     def _send(self, resp: _Response, head_only: bool) -> None:
-        fake: FakeBotify = self.server.fake
+        fake: BotifySimulator = self.server.fake
         if resp.delay > 0:
             fake._stopping.wait(resp.delay)
         self.send_response(resp.status)
@@ -1156,7 +1171,7 @@ class _Handler(BaseHTTPRequestHandler):
             fh.seek(resp.offset)
             remaining = length if resp.cut is None else min(length, resp.cut)
             while remaining > 0 and not fake._stopping.is_set():
-                rate = fake.download_rate if resp.rate_limited_stream else None
+                rate = (resp.rate or fake.download_rate) if resp.rate_limited_stream else None
                 chunk = 65536 if not rate else max(256, min(65536, int(rate / 20)))
                 data = fh.read(min(chunk, remaining))
                 if not data:
@@ -1197,8 +1212,8 @@ _ROUTES: list[_Route] = [
 ]
 
 
-class FakeBotify:
-    """A fake Botify API server on 127.0.0.1 (port 0 by default), HTTP/1.1 keep-alive.
+class BotifySimulator:
+    """A simulated Botify API server on 127.0.0.1 (port 0 by default), HTTP/1.1 keep-alive.
 
     Knobs (plain attributes, settable at any time):
 
@@ -1222,6 +1237,8 @@ class FakeBotify:
       and CloudFront); False ignores the header and answers 200 with the whole file.
     * ``download_format``: None (zip when extra_config filetype/compression is zip, else gzip)
       | ``"gzip"`` | ``"zip"`` | ``"plain"``. ``download_rate``: bytes/s cap on downloads.
+      ``download_seconds``: pace each whole download to last about this long (the demo's
+      visible progress); ``download_rate`` wins when both are set.
     * ``error_code_as_number``, ``unauthorized_shape`` (``"envelope"`` | ``"drf"``),
       ``max_export_size`` (1,000,000), ``query_count`` (include ``count`` on /query),
       ``list_page_size``, ``query_page_size``, ``max_page_size``.
@@ -1270,6 +1287,7 @@ class FakeBotify:
         self.accept_ranges: bool = True
         self.download_format: str | None = None  # None|"gzip"|"zip"|"plain"
         self.download_rate: float | None = None  # bytes per second
+        self.download_seconds: float | None = None  # pace each download to last about this long
         self.error_code_as_number: bool = False
         self.unauthorized_shape: str = "envelope"  # "envelope" | "drf"
         self.max_export_size: int = 1_000_000
@@ -1294,7 +1312,7 @@ class FakeBotify:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeBotify:
+    def start(self) -> BotifySimulator:
         if self._server is not None:
             return self
         self._stopping.clear()
@@ -1325,7 +1343,7 @@ class FakeBotify:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> FakeBotify:
+    def __enter__(self) -> BotifySimulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -1345,7 +1363,7 @@ class FakeBotify:
     @property
     def port(self) -> int:
         if self._server is None:
-            raise RuntimeError("FakeBotify is not started")
+            raise RuntimeError("The Botify simulator is not started")
         return self._server.server_address[1]
 
     @property
@@ -1547,12 +1565,16 @@ class FakeBotify:
                 resp = self._route(rec)
         except ApiError as exc:
             resp = self._error_response(exc)
-        except Exception:  # a bug in the fake: make it visible
-            traceback.print_exc()
+        except Exception:  # a bug in the simulator: make it visible
+            self.report_bug()
             resp = self._json(500, self._envelope("1000", "Unknown error"))
         if is_api:
             resp.delay += float(self.response_delay or 0.0)
         return resp
+
+    def report_bug(self) -> None:
+        """An exception inside a handler (answered 500): printed here, logged by the demo."""
+        traceback.print_exc()
 
     def _take_injection(self, rec: RecordedRequest, is_api: bool) -> Injection | None:
         with self._lock:
@@ -2608,6 +2630,9 @@ class FakeBotify:
         ]
         if self.accept_ranges:
             headers.append(("Accept-Ranges", "bytes"))
+        pace = None
+        if self.download_seconds and not self.download_rate:
+            pace = max(16_384.0, size / float(self.download_seconds))
         return _Response(
             status,
             headers=headers,
@@ -2616,84 +2641,10 @@ class FakeBotify:
             rate_limited_stream=True,
             offset=offset,
             cut=cut,
+            rate=pace,
         )
 
     @staticmethod
     def _s3_error(status: int, code: str, message: str) -> _Response:
         body = _S3_ERROR.format(code=code, message=message, rid=random.getrandbits(64)).encode()
         return _Response(status, body, [("Content-Type", "application/xml")])
-
-
-# ---------------------------------------------------------------------------------------------
-# Standalone entry point
-# ---------------------------------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        prog="python -m tests.fakes.botify_server", description="Run the fake Botify API."
-    )
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8765)
-    ap.add_argument("--edges", type=int, default=10_000, help="approximate edges at depth <= 3")
-    ap.add_argument("--token", default="good-token")
-    ap.add_argument("--username", default="jane.doe")
-    ap.add_argument("--org", default="acme-org")
-    ap.add_argument("--project", default="example.com")
-    ap.add_argument("--analyses", default="20241108-2,20241108,20241001")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--list-page-size", type=int, default=10)
-    ap.add_argument("--polls-before-done", type=int, default=2)
-    ap.add_argument("--rate-limit-rps", type=float, default=None)
-    ap.add_argument("--response-delay", type=float, default=0.0)
-    args = ap.parse_args(argv)
-
-    t0 = time.perf_counter()
-    graph = SyntheticGraph.for_edge_count(
-        args.edges, levels=4, out_degree=8, seed=args.seed, host=f"https://{args.project}"
-    ).build()
-    build = time.perf_counter() - t0
-    fake = FakeBotify(
-        token=args.token,
-        username=args.username,
-        list_page_size=args.list_page_size,
-        host=args.host,
-        port=args.port,
-    )
-    fake.polls_before_done = args.polls_before_done
-    fake.rate_limit_rps = args.rate_limit_rps
-    fake.response_delay = args.response_delay
-    analyses = [a.strip() for a in args.analyses.split(",") if a.strip()]
-    fake.add_project(
-        args.org,
-        args.project,
-        name="Example Site",
-        analyses=analyses,
-        graph=graph,
-        has_search_console=True,
-    )
-    fake.start()
-    print(fake.base_url, flush=True)
-    print(
-        json.dumps(
-            {
-                "base_url": fake.base_url,
-                "token": args.token,
-                "username": args.username,
-                "org": args.org,
-                "project": args.project,
-                "analyses": analyses,
-                "depth_sizes": graph.depth_sizes,
-                "urls": graph.url_count(),
-                "edges": graph.edge_count(),
-                "graph_build_seconds": round(build, 3),
-            }
-        ),
-        flush=True,
-    )
-    fake.serve_forever()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
