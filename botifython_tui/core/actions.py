@@ -230,7 +230,7 @@ _PLACEHOLDER = re.compile(
     r"\s*(?:…+|\.{2,}|<[^<>]{0,40}>|\[[^\[\]]{0,40}\]|\{[^{}]{0,40}\}"
     r"|your[-_ ](?:project|org|organi[sz]ation|profile|title|todo|analysis|slug|name|id|query"
     r"|site|domain|url)(?:[-_ ](?:name|id|slug|here|url|title))?"
-    r"|(?:todo|task)[-_ ]?(?:title|name|id)|title|string|placeholder|example|x{3,})\s*",
+    r"|(?:todo|task)[-_ ]?(?:title|name|id)|title|string|placeholder|example|x{3,5})\s*",
     re.IGNORECASE,
 )
 _PLACEHOLDER_PARTS = ("ORG/PROJECT", "…", "YOUR_", "your-project", "your_project")
@@ -1027,7 +1027,7 @@ def _describe_export(ctx: ActionContext, args: dict[str, Any]) -> str:
     text = (
         f"Start a link-graph export of {selection.project_label}, analysis {selection.analysis}, "
         f"up to {budget:,} edges ({_budget_source(ctx, args)}), for profile {ctx.profile_name}. "
-        f"This spends Botify credits: at most {credits_text(budget, 0)} for the links."
+        f"This spends Botify credits, up to {credits_text(budget, 0)}."
     )
     key = (selection.org, selection.project, selection.analysis)
     if key in ctx.store.exported_analyses():

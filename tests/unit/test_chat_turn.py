@@ -11,8 +11,10 @@ import pytest
 from botifython_tui.core.chat.events import (
     ANSWER,
     NARRATION,
+    REPEATED,
     ActionDone,
     ActionProposed,
+    AppNotice,
     Approval,
     ApprovalRequest,
     Job,
@@ -143,11 +145,24 @@ async def test_several_actions_are_shown_first_then_approved_together(host_setti
 
 async def test_the_chain_is_bounded(host_settings, store, ollama):
     store.kv["assistant.auto_approve_additive"] = True
-    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo("again")])
+    titles = iter(f"again {n}" for n in range(100))
+    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo(next(titles))])
     events = await run_question(ChatHost(store, host_settings), "Add todos forever")
     assert len(store.todos(1).list()) == 5
     assert "limit" in [e.status for e in events if isinstance(e, ActionDone)]
     assert len(ollama.chat_requests) <= 7
+    assert isinstance(events[-1], TurnEnded)
+
+
+async def test_the_same_call_after_its_result_is_not_run_again(host_settings, store, ollama):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo("Check the XML sitemap")])
+    events = await run_question(ChatHost(store, host_settings), "Add a todo: check the XML sitemap")
+    assert [t.title for t in store.todos(1).list()] == ["check the XML sitemap"]
+    assert [e.status for e in events if isinstance(e, ActionDone)] == ["done"]
+    notices = [e for e in events if isinstance(e, AppNotice)]
+    assert [n.kind for n in notices] == [REPEATED] and "not run twice" in notices[0].text
+    assert len(ollama.chat_requests) == 2
     assert isinstance(events[-1], TurnEnded)
 
 

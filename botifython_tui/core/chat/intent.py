@@ -35,7 +35,7 @@ _ADD_MANY = re.compile(
     re.IGNORECASE,
 )
 _ADD = re.compile(
-    rf"^(?:please\s+)?(?:add|create|make|new)\s+(?:a\s+|an\s+|the\s+|one\s+)?(?:new\s+)?{_TODO}"
+    rf"^(?:please\s+)?(?:add|create|make|new)\s+(?:a\s+|an\s+|the\s+|one\s+)?(?:new\s+)?{_TODO}\b"
     r"(?:\s+(?:titled|called|named|saying|that says|for|about))?\s*[:\-–]?\s*(?P<title>.+)$",
     re.IGNORECASE,
 )
