@@ -31,7 +31,6 @@ from botifython_tui.core.chat.events import (
 )
 from botifython_tui.core.chat.host import ChatHost
 from botifython_tui.core.chat.turn import ChatTurn
-from botifython_tui.core.conversation import EVENT_PREFIX
 from botifython_tui.core.selection import Selection, save_selection
 from botifython_tui.core.store import Store
 from tests.fakes.ollama_server import FakeOllama, Reply
@@ -39,6 +38,7 @@ from tests.fakes.ollama_server import FakeOllama, Reply
 ROOT = Path(__file__).resolve().parent.parent.parent
 CORPUS = ROOT / "bench" / "data" / "real_model_replies.jsonl"
 MODELS = ["qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"]
+EVENT_PREFIX = "[App event] "  # how the recorded narration prompts were sent
 
 
 def load_records(path: Path = CORPUS) -> list[dict[str, Any]]:

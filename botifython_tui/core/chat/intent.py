@@ -108,7 +108,7 @@ _SEARCH = re.compile(
 
 # A reply that says an action happened. Checked only when no action ran in the turn.
 _CLAIM = re.compile(
-    r"^\s*\[App event\]"
+    r"^\s*\[App event\]|^\s*\(?Note from the app\b"
     r"|\b(?:I(?:'ve| have)?|you(?:'ve| have)|it(?:'s| has)|has been|have been|is now|was|were)\s+"
     r"(?:\w+\s+){0,2}(?:added|created|switched|deleted|removed|marked|completed|selected|"
     r"started|set|changed|reminded|exported)\b"
