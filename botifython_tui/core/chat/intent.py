@@ -36,7 +36,9 @@ _ADD_MANY = re.compile(
 )
 _ADD = re.compile(
     rf"^(?:please\s+)?(?:add|create|make|new)\s+(?:a\s+|an\s+|the\s+|one\s+)?(?:new\s+)?{_TODO}\b"
-    r"(?:\s+(?:titled|called|named|saying|that says|for|about))?\s*[:\-–]?\s*(?P<title>.+)$",
+    r"(?:\s+(?:titled|called|named|saying|that says)\s*:?|\s*[:\-–])\s*(?P<title>.+)$"
+    rf"|^(?:please\s+)?(?:add|create)\s+(?:a\s+|an\s+|the\s+)?(?:new\s+)?{_TODO}\s+"
+    r"(?P<quoted>(?P<q>['\"“‘]).+?['\"”’])(?=\s|$)",
     re.IGNORECASE,
 )
 _REMIND = re.compile(r"^(?:please\s+)?remind me to\s+(?P<title>.+)$", re.IGNORECASE)
@@ -94,7 +96,7 @@ _EDGES = re.compile(
     re.IGNORECASE,
 )
 _STATUS = re.compile(
-    r"\bhow(?:'s| is)\b.*\bexport\b|\bexport status\b|\bis (?:my|the) export (?:done|finished|"
+    r"\bhow(?:'s| is)\b.*\bexport\b|\bexport status\b|\bstatus of (?:my|the) export\b|\bis (?:my|the) export (?:done|finished|"
     r"running|ready)\b",
     re.IGNORECASE,
 )
@@ -179,8 +181,8 @@ def _clause(clause: str, whole: str) -> tuple[str, dict[str, Any]] | None:
         return ("delete_todo", {"todo_id": int(match.group("id"))})
     if match := _REMIND.match(clause):
         return ("add_todo", {"title": _clean(match.group("title"))})
-    if (match := _ADD.match(clause)) and _clean(match.group("title")):
-        return ("add_todo", {"title": _clean(match.group("title"))})
+    if (match := _ADD.match(clause)) and _clean(match.group("title") or match.group("quoted")):
+        return ("add_todo", {"title": _clean(match.group("title") or match.group("quoted"))})
     if match := _FINISHED.search(clause):
         return ("complete_todo", {"todo_id": int(match.group("id"))})
     if match := _SWITCH.match(clause):
