@@ -820,3 +820,12 @@ async def test_an_unfinished_analysis_is_not_selected(ctx: ActionContext, store:
     assert load_selection(store, ctx.profile_id).analysis is None
     latest = await act(ctx, "select_analysis", {"analysis": "latest"})
     assert latest.result.ok and load_selection(store, ctx.profile_id).analysis == "20241108"
+
+
+async def test_ignored_arguments_are_named_in_the_approval_and_the_audit(ctx: ActionContext, store):
+    approver = Approver(True)
+    outcome = await act(ctx, "add_todo", {"title": "Check", "done": True}, approve=approver)
+    assert outcome.status == "done" and store.todos(1).list()[0].done is False
+    assert "(ignored “done”)" in approver.asked[0][2]
+    entry = store.audit(1).list(1)[0]
+    assert entry.arguments == {"title": "Check"} and "(ignored “done”)" in entry.result
