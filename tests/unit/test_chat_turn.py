@@ -168,6 +168,19 @@ async def test_the_same_call_after_its_result_is_not_run_again(host_settings, st
     assert isinstance(events[-1], TurnEnded)
 
 
+async def test_after_a_repeat_the_rest_of_the_request_is_still_proposed(
+    host_settings, store, ollama
+):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo("Fix redirects")])
+    await run_question(
+        ChatHost(store, host_settings),
+        "Add three todos: fix redirects, audit hreflang, compress images",
+    )
+    titles = [t.title for t in store.todos(1).list()]
+    assert titles == ["fix redirects", "audit hreflang", "compress images"]
+
+
 async def test_narration_is_requested_without_tools_and_never_acts(host_settings, store, ollama):
     ollama.script(Reply(text='Nice. {"action": "add_todo", "args": {"title": "again"}}',
                         tool_calls=[add_todo("audit hreflang")]))  # fmt: skip

@@ -303,6 +303,8 @@ class ChatTurn:
                     message_id = self._save("assistant", text) if text else None
                     yield ReplySaved(text, message_id, "ok")
                     yield self._notice(REPEATED, self._summary(repeated[0].name))
+                    async for event in self._propose_requested(chain, turn, ctx):
+                        yield event  # what the user asked for and the repeats left out
                     return
                 if not actions:
                     if self._pending:
