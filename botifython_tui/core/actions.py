@@ -1,7 +1,9 @@
 """The actions the assistant may ask the app to run: one registry, validation, approval, audit.
 
 A request (from Ollama `tool_calls` or from JSON found in a reply by `action_parser`) goes through
-`dispatch`: the chain bound, `validate` (schema), the action's own `check` (does the todo exist in
+`dispatch`: the chain bound, `check_request` (the schema, tolerant where it is safe: declared
+aliases read, extra arguments dropped and named, placeholders treated as missing), the action's own
+`check` (does the todo exist in
 this profile?), `needs_approval` and the host's approval callback, then `execute`, which runs it in
 the current profile only and writes the audit table. Every step that refuses returns a message meant
 for the model, so it can correct itself. Adding an action is adding one entry to `_ACTIONS`.

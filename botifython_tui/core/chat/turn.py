@@ -9,6 +9,12 @@ the TUI, the CLI and the tests run the same turn.
 
 A narration turn (a comment on app events) is requested without tools and without the action
 prompt, and any action its reply asks for is ignored: narration only comments.
+
+The user's words are the reference for what should happen (`core.chat.intent`): a plain command
+the reply misses, gets wrong or only claims is proposed by the app (through the same approval);
+the user's values win over the model's; other changes are marked "not requested"; an export keeps
+`export.max_edges` unless the user named a number; the same call again after its result ends the
+turn; a reply claiming an action no call performed is marked "nothing was done" (`AppNotice`).
 """
 
 from __future__ import annotations
