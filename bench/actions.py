@@ -25,6 +25,15 @@ Per reply:
   * unexpected valid: an action valid per `validate` that is not labelled (a parser false
     positive), whether or not it would ask first; reported, since the approval rules decide
     whether it runs.
+Real models (`--real`, on by default): bench/data/real_model_replies.jsonl holds the first replies
+of two real small models (qwen2.5-coder 0.5B and 1.5B) to 26 prompts sent with the app's own
+system prompt and tools. Each is replayed through the fake Ollama (real HTTP) into the core chat
+turn (tests/fakes/model_replay.py), every proposal approved; per model the report gives: the
+prompts whose intended actions the app ends up proposing with the right arguments (and, for
+comparison, those the model's own reply alone gets right after validation); the no-action
+prompts (questions, thanks, narration) with nothing proposed; and the must-be-0 counts: writes
+proposed on narration, actions built from placeholders or echoes, calls run twice in a row.
+
 Timing: each reply is parsed `--repeat` times; its time is the median of those; the report gives
 the median and 95th percentile over replies, in microseconds (and the same with validation).
 """
@@ -170,6 +179,110 @@ def evaluate(rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
     }
 
 
+def real_models(path: Path | None = None) -> dict[str, Any]:
+    """Per model: the real-model corpus replayed into the chat turn (see the module docstring)."""
+    import asyncio
+
+    from botifython_tui.core.action_parser import from_tool_calls
+    from botifython_tui.core.actions import check_request
+    from tests.fakes import model_replay as mr
+    from tests.fakes.ollama_server import FakeOllama
+
+    records = mr.load_records(path or mr.CORPUS)
+    scores: dict[str, Counter] = defaultdict(Counter)
+    misses: list[dict[str, Any]] = []
+
+    def alone(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        calls = [
+            {"name": c["function"]["name"], "arguments": c["function"].get("arguments")}
+            for c in record.get("tool_calls") or []
+        ]
+        found = (
+            from_tool_calls(calls).actions if calls else parse_actions(record["content"]).actions
+        )
+        out = []
+        for action in found:
+            checked = check_request(action.name, action.args, user_text=record["prompt"])
+            if not isinstance(checked, Refusal):
+                out.append((checked.action.name, checked.args))
+        return out
+
+    async def run() -> None:
+        with FakeOllama(models=mr.MODELS) as fake:
+            for record in records:
+                out = await mr.replay(record, fake)
+                c = scores[record["model"]]
+                if record["intended"]:
+                    c["action prompts"] += 1
+                    hit = mr.reached(record["intended"], out.proposed)
+                    c["reached"] += hit
+                    c["model alone"] += mr.reached(record["intended"], alone(record))
+                    if not hit:
+                        misses.append({"model": record["model"], "prompt": record["prompt"],
+                                       "proposed": out.proposed})  # fmt: skip
+                else:
+                    c["no-action prompts"] += 1
+                    c["clean"] += not out.proposed and not out.refused
+                c["narration writes"] += mr.narration_writes(record, out)
+                c["placeholders or echoes"] += mr.placeholder_proposals(record, out)
+                c["run twice"] += mr.repeated_runs(out)
+                c["not requested shown"] += len(out.not_requested)
+                for notice in out.notices:
+                    c[f"notice {notice.kind}"] += 1
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    return {
+        "records": len(records),
+        "seconds": round(time.perf_counter() - started, 2),
+        "by_model": {k: dict(v) for k, v in sorted(scores.items())},
+        "misses": misses,
+    }
+
+
+REAL_GOALS = {"qwen2.5-coder:1.5b": 80.0, "qwen2.5-coder:0.5b": 60.0}
+
+
+def real_markdown(real: dict[str, Any]) -> str:
+    def pct(a: int, b: int) -> str:
+        return f"{a}/{b} = {100 * a / b:.0f}%" if b else "–"
+
+    lines = [
+        "### Real small models: the chat turn on their recorded replies",
+        "",
+        f"{real['records']} recorded replies replayed into the core chat turn through the fake "
+        f"Ollama in {real['seconds']} s.",
+        "",
+        "| model | intended actions reached (goal) | model's reply alone | no-action prompts "
+        "clean (goal 95%) | narration writes | placeholders / echoes | run twice |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, c in real["by_model"].items():
+        goal = REAL_GOALS.get(model)
+        lines.append(
+            f"| {model} | {pct(c.get('reached', 0), c.get('action prompts', 0))} "
+            f"(≥ {goal:.0f}%) | {pct(c.get('model alone', 0), c.get('action prompts', 0))} | "
+            f"{pct(c.get('clean', 0), c.get('no-action prompts', 0))} | "
+            f"{c.get('narration writes', 0)} | {c.get('placeholders or echoes', 0)} | "
+            f"{c.get('run twice', 0)} |"
+        )
+    return "\n".join(lines)
+
+
+def real_failures(real: dict[str, Any]) -> list[str]:
+    problems = []
+    for model, c in real["by_model"].items():
+        goal = REAL_GOALS.get(model, 0.0)
+        if c.get("action prompts") and 100 * c.get("reached", 0) / c["action prompts"] < goal:
+            problems.append(f"{model}: intended actions below {goal:.0f}%")
+        if c.get("no-action prompts") and c.get("clean", 0) / c["no-action prompts"] < 0.95:
+            problems.append(f"{model}: no-action prompts below 95% clean")
+        for key in ("narration writes", "placeholders or echoes", "run twice"):
+            if c.get(key):
+                problems.append(f"{model}: {key} = {c[key]} (must be 0)")
+    return problems
+
+
 def markdown(report: dict[str, Any], machine: dict[str, Any], command: str) -> str:
     t = report["totals"]
     n = t["replies"]
@@ -225,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=50, help="timed parses per reply")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument(
+        "--no-real", action="store_true", help="skip the replay of the real models' replies"
+    )
     args = parser.parse_args(argv)
 
     rows = load_corpus(args.corpus)
@@ -233,20 +349,29 @@ def main(argv: list[str] | None = None) -> int:
     report = evaluate(rows, args.repeat)
     machine = machine_info()
     command = "python bench/actions.py" + (f" --repeat {args.repeat}" if args.repeat != 50 else "")
+    real = None if args.no_real else real_models()
     if args.json:
-        print(json.dumps({"machine": machine, "command": command, **report}, indent=2, default=str))
+        body = {"machine": machine, "command": command, **report, "real_models": real}
+        print(json.dumps(body, indent=2, default=str))
     else:
         print(markdown(report, machine, command))
+        if real is not None:
+            print("\n" + real_markdown(real))
     if args.show_misses:
         for miss in report["misses"]:
             print(f"\nmiss #{miss['id']} ({miss['style']}):")
             print(f"  expected {miss['expected']}")
             print(f"  got      {miss['got']}")
+        for miss in (real or {}).get("misses", []):
+            print(f"\nreal-model miss ({miss['model']}): {miss['prompt']!r} -> {miss['proposed']}")
     for item in report["wrong"]:
         print(
             f"WRONGLY EXECUTED #{item['id']} ({item['style']}): {item['action']}", file=sys.stderr
         )
-    return 1 if report["wrong"] else 0
+    problems = real_failures(real) if real is not None else []
+    for problem in problems:
+        print(f"REAL MODELS: {problem}", file=sys.stderr)
+    return 1 if report["wrong"] or problems else 0
 
 
 if __name__ == "__main__":

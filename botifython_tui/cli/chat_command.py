@@ -19,6 +19,7 @@ from botifython_tui.core.chat.events import (
     ANSWER,
     ActionDone,
     ActionProposed,
+    AppNotice,
     Approval,
     ApprovalRequest,
     Job,
@@ -142,6 +143,9 @@ class CliChat:
                 self._note(_proposal(event))
             elif isinstance(event, ActionDone):
                 self._action_done(event)
+            elif isinstance(event, AppNotice):  # "nothing was done", a repeated call stopped
+                self._end_line()
+                self._note(event.text)
             elif isinstance(event, ReplySaved):
                 self._end_line()
                 saved = event

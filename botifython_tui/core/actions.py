@@ -1,7 +1,9 @@
 """The actions the assistant may ask the app to run: one registry, validation, approval, audit.
 
 A request (from Ollama `tool_calls` or from JSON found in a reply by `action_parser`) goes through
-`dispatch`: the chain bound, `validate` (schema), the action's own `check` (does the todo exist in
+`dispatch`: the chain bound, `check_request` (the schema, tolerant where it is safe: declared
+aliases read, extra arguments dropped and named, placeholders treated as missing), the action's own
+`check` (does the todo exist in
 this profile?), `needs_approval` and the host's approval callback, then `execute`, which runs it in
 the current profile only and writes the audit table. Every step that refuses returns a message meant
 for the model, so it can correct itself. Adding an action is adding one entry to `_ACTIONS`.
@@ -14,12 +16,13 @@ import json
 import math
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botifython_tui.config import DEFAULT_MAX_EDGES
 from botifython_tui.core.action_parser import ORIGIN_USER, UNTRUSTED_ORIGINS, ParsedAction
 from botifython_tui.core.botify import BotifyError, parse_project_ref
+from botifython_tui.core.export_files import credits_text
 from botifython_tui.core.selection import Selection, load_selection, save_selection
 from botifython_tui.core.store import NotFound, Store, StoreError
 from botifython_tui.core.text import single_line
@@ -41,8 +44,11 @@ __all__ = [
     "ActionResult",
     "Outcome",
     "Refusal",
+    "Checked",
     "auto_approve_additive",
     "available_actions",
+    "check_request",
+    "is_placeholder",
     "dispatch",
     "execute",
     "needs_approval",
@@ -58,6 +64,7 @@ MAX_STRING_LENGTH = 500  # every string argument, whatever its schema says
 MAX_LISTED = 50  # items an action lists back to the model
 MAX_EXPORT_EDGES = 100_000_000
 AUTO_APPROVE_ADDITIVE_KEY = "assistant.auto_approve_additive"
+MAX_EDGES_KEY = "export.max_edges"  # declared in core.settings
 
 
 # --- types ---------------------------------------------------------------------------------------
@@ -154,6 +161,7 @@ class Action:
     check: CheckFunction | None = None
     requires: str | None = None
     output_origin: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)  # a name models use -> the argument
 
     @property
     def read_only(self) -> bool:
@@ -188,44 +196,167 @@ def _integer(description: str, **constraints: Any) -> dict[str, Any]:
 # --- validation ----------------------------------------------------------------------------------
 
 
-def validate(name: Any, args: Any) -> tuple[Action, dict[str, Any]] | Refusal:
-    """The action and its checked arguments (defaults filled in), or a refusal for the model."""
+# Names small models invent for the actions (the app's name is the value).
+ACTION_ALIASES = {
+    "add_task": "add_todo",
+    "create_todo": "add_todo",
+    "new_todo": "add_todo",
+    "add_todos": "add_todo",
+    "list_tasks": "list_todos",
+    "get_todos": "list_todos",
+    "show_todos": "list_todos",
+    "complete_task": "complete_todo",
+    "mark_todo_done": "complete_todo",
+    "done_todo": "complete_todo",
+    "remove_todo": "delete_todo",
+    "delete_task": "delete_todo",
+    "get_profiles": "list_profiles",
+    "use_profile": "switch_profile",
+    "change_profile": "switch_profile",
+    "select_project": "set_project",
+    "use_project": "set_project",
+    "get_analyses": "list_analyses",
+    "choose_analysis": "select_analysis",
+    "export_linkgraph": "start_linkgraph_export",
+    "export_linkgraph_export": "start_linkgraph_export",
+    "start_export": "start_linkgraph_export",
+    "linkgraph_export": "start_linkgraph_export",
+    "export_link_graph": "start_linkgraph_export",
+    "get_export_status": "export_status",
+    "search_docs": "search_documents",
+    "search_notes": "search_documents",
+}
+
+# Values that stand for a value: an ellipsis, <title>, [name], {title}, your-project, ORG/PROJECT.
+_PLACEHOLDER = re.compile(
+    r"\s*(?:…+|\.{2,}|<[^<>]{0,40}>|\[[^\[\]]{0,40}\]|\{[^{}]{0,40}\}"
+    r"|your[-_ ](?:project|org|organi[sz]ation|profile|title|todo|analysis|slug|name|id|query"
+    r"|site|domain|url)(?:[-_ ](?:name|id|slug|here|url|title))?"
+    r"|(?:todo|task)[-_ ]?(?:title|name|id)|title|string|placeholder|example|x{3,5})\s*",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_PARTS = ("ORG/PROJECT", "…", "YOUR_", "your-project", "your_project")
+# The example values the app itself shows the model (descriptions and the JSON example): a
+# model that copies one did not get it from the user.
+_APP_EXAMPLES = frozenset({"check the robots.txt", "20241108", "20241108-2"})
+
+
+def is_placeholder(value: Any, user_text: str | None = None) -> bool:
+    """Whether `value` stands for a value instead of being one (`…`, `ORG/PROJECT`, `<title>`,
+    `your-project`; with `user_text`, the app's own examples). What the user typed never is."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if not text:
+        return False
+    if user_text and text.casefold() in user_text.casefold():
+        return False
+    if _PLACEHOLDER.fullmatch(text) or any(part in text for part in _PLACEHOLDER_PARTS):
+        return True
+    return user_text is not None and text.casefold() in _APP_EXAMPLES
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A request that passed validation: the action, its clean arguments, and what was left out
+    (arguments the action does not have; placeholder values dropped)."""
+
+    action: Action
+    args: dict[str, Any]
+    ignored: tuple[str, ...] = ()
+    placeholders: tuple[str, ...] = ()
+
+    def note(self) -> str:
+        """The words the approval and the audit add: what the app did not take from the model."""
+        parts = []
+        if self.ignored:
+            parts.append("ignored " + ", ".join(_quote(k) for k in self.ignored))
+        if self.placeholders:
+            parts.append(
+                "placeholder dropped for " + ", ".join(_quote(k) for k in self.placeholders)
+            )
+        return f"({'; '.join(parts)})" if parts else ""
+
+
+def resolve_name(name: Any) -> Any:
+    """The registry's name for a model's name (`Add Todo`, `export_linkgraph_export`)."""
+    if not isinstance(name, str):
+        return name
+    if name in REGISTRY:
+        return name
+    clean = re.sub(r"[\s\-]+", "_", name.strip().lower())
+    if clean in REGISTRY:
+        return clean
+    return ACTION_ALIASES.get(clean, name)
+
+
+def check_request(name: Any, args: Any, *, user_text: str | None = None) -> Checked | Refusal:
+    """Validate a request tolerantly where it is safe: aliases read (`id` -> `todo_id`), arguments
+    given as a JSON string decoded, arguments the action does not have dropped (and named), and
+    placeholder values treated as missing. A missing or ill-typed required argument is refused.
+    `user_text` (the user's own words) makes the app's examples count as placeholders too."""
+    name = resolve_name(name)
     if not isinstance(name, str) or name not in REGISTRY:
         shown = _quote(name[:80]) if isinstance(name, str) else "(no name)"
         return Refusal(f"There is no action named {shown}. The actions are: {', '.join(REGISTRY)}.")
     action = REGISTRY[name]
     if args is None:
         args = {}
+    if isinstance(args, str):  # older Ollama: arguments as a JSON string (maybe twice encoded)
+        for _ in range(2):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except (ValueError, RecursionError):
+                return Refusal(f"The arguments of {name} were not valid JSON. {_usage(action)}")
+            if not isinstance(args, str):
+                break
     if not isinstance(args, dict):
         return Refusal(
-            f"The arguments of {name} must be a JSON object ({_usage(action)}), not {_kind(args)}."
+            f"The arguments of {name} must be a JSON object, not {_kind(args)}. {_usage(action)}"
         )
     if set(args) == {"_raw"}:
-        return Refusal(f"The arguments of {name} were not valid JSON. Use {_usage(action)}.")
+        return Refusal(f"The arguments of {name} were not valid JSON. {_usage(action)}")
     properties: dict[str, Any] = action.parameters.get("properties", {})
-    unknown = [key for key in args if key not in properties]
-    if unknown:
-        shown = _quote(str(unknown[0])[:80])
-        takes = (
-            f"Its arguments are: {', '.join(properties)}."
-            if properties
-            else "It takes no arguments."
-        )
-        return Refusal(f"{name} has no argument {shown}. {takes} Use {_usage(action)}.")
-    missing = [key for key in action.parameters.get("required", []) if args.get(key) is None]
+    given: dict[str, Any] = {}
+    ignored: list[str] = []
+    placeholders: list[str] = []
+    for raw_key, value in args.items():
+        key = str(raw_key)
+        target = key if key in properties else action.aliases.get(key.lower())
+        if target is None or target in given and key != target:
+            ignored.append(single_line(key)[:40])
+            continue
+        if is_placeholder(value, user_text):
+            placeholders.append(target)
+            continue
+        given[target] = value
+    missing = [key for key in action.parameters.get("required", []) if given.get(key) is None]
     if missing:
-        return Refusal(f"{name} needs the argument “{missing[0]}”. Use {_usage(action)}.")
+        if missing[0] in placeholders:
+            return Refusal(
+                f"{name} needs the argument “{missing[0]}”: the value given was a placeholder, "
+                "not a value. Ask the user for it."
+            )
+        return Refusal(f"{name} needs the argument “{missing[0]}”. {_usage(action)}")
     cleaned: dict[str, Any] = {}
     for key, spec in properties.items():
-        if args.get(key) is None:
+        if given.get(key) is None:
             if "default" in spec:
                 cleaned[key] = spec["default"]
             continue
-        value = _check_value(name, key, spec, args[key])
+        value = _check_value(name, key, spec, given[key])
         if isinstance(value, Refusal):
             return value
         cleaned[key] = value
-    return action, cleaned
+    return Checked(action, cleaned, tuple(ignored[:10]), tuple(placeholders))
+
+
+def validate(name: Any, args: Any) -> tuple[Action, dict[str, Any]] | Refusal:
+    """The action and its checked arguments (defaults filled in), or a refusal for the model."""
+    checked = check_request(name, args)
+    if isinstance(checked, Refusal):
+        return checked
+    return checked.action, checked.args
 
 
 def _check_value(action: str, key: str, spec: dict[str, Any], value: Any) -> Any:
@@ -297,15 +428,8 @@ def _kind(value: Any) -> str:
 
 
 def _usage(action: Action) -> str:
-    properties = action.parameters.get("properties", {})
-    example = {key: _example(spec) for key, spec in properties.items()}
-    return json.dumps({"action": action.name, "args": example}, ensure_ascii=False)
-
-
-def _example(spec: dict[str, Any]) -> Any:
-    if "enum" in spec:
-        return spec["enum"][0]
-    return {"string": "…", "integer": 1, "number": 1.0, "boolean": True}.get(spec.get("type"), "…")
+    """How to call an action, in words: no JSON a model could copy as a request."""
+    return f"{action.name} takes: {_argument_text(action)}"
 
 
 def precheck(action: Action, args: dict[str, Any], ctx: ActionContext) -> Refusal | None:
@@ -385,8 +509,11 @@ class ActionChain:
 # --- running -------------------------------------------------------------------------------------
 
 
-async def execute(action: Action, args: dict[str, Any], ctx: ActionContext) -> ActionResult:
-    """Run an approved, validated action in the current profile and write it to the audit table."""
+async def execute(
+    action: Action, args: dict[str, Any], ctx: ActionContext, *, note: str = ""
+) -> ActionResult:
+    """Run an approved, validated action in the current profile and write it to the audit table
+    (`note`: what was left out of the request, added to the audited result)."""
     profile_id = ctx.profile_id
     try:
         problem = precheck(action, args, ctx)
@@ -402,6 +529,8 @@ async def execute(action: Action, args: dict[str, Any], ctx: ActionContext) -> A
     except Exception as exc:  # the chat must go on; the details go to the log
         log.exception("Action %s failed", action.name)
         result = ActionResult(False, f"{action.name} failed: {str(exc) or type(exc).__name__}")
+    if note:
+        result = ActionResult(result.ok, f"{result.message} {note}", result.data, result.profile_id)
     _audit(ctx.store, profile_id, action.name, args, approved=True, result=result)
     return result
 
@@ -468,8 +597,12 @@ async def dispatch(
     *,
     approve: Approver | None = None,
     auto_approve_additive: bool = False,
+    user_text: str | None = None,
 ) -> Outcome:
-    """Bound, validate, check, approve (through `approve(action, args, description)`), execute."""
+    """Bound, validate, check, approve (through `approve(action, args, description)`), execute.
+
+    `user_text`: the user's own words, so the app's examples count as placeholders. Arguments
+    the action does not have are dropped and named in the description and the audited result."""
 
     def outcome(status: str, result: ActionResult, name: str, args: Any, text: str | None = None):
         clean_args = args if isinstance(args, dict) else {}
@@ -477,14 +610,16 @@ async def dispatch(
 
     if not chain.allow():
         return outcome("limit", ActionResult(False, chain.refusal), request.name, request.args)
-    checked = validate(request.name, request.args)
+    checked = check_request(request.name, request.args, user_text=user_text)
     if isinstance(checked, Refusal):
         return outcome("refused", checked.result(), request.name, request.args)
-    action, args = checked
+    action, args = checked.action, checked.args
     problem = precheck(action, args, ctx)
     if problem is not None:
         return outcome("refused", problem.result(), action.name, args)
     description = describe(action, args, ctx)
+    if checked.note():
+        description += " " + checked.note()
     origin = chain.origin_for(request.origin)
     if needs_approval(action, args, auto_approve_additive=auto_approve_additive, origin=origin):
         approved = False
@@ -502,7 +637,7 @@ async def dispatch(
             record_rejection(ctx, action.name, args, reason)
             message = f"Not run: {reason} ({description}) Do not ask again unless the user does."
             return outcome("rejected", ActionResult(False, message), action.name, args, description)
-    result = await execute(action, args, ctx)
+    result = await execute(action, args, ctx, note=checked.note())
     if action.output_origin:
         chain.taint(action.output_origin)
     status = "done" if result.ok else "failed"
@@ -844,9 +979,20 @@ def _check_export(ctx: ActionContext, args: dict[str, Any]) -> str | None:
 
 
 def _edge_budget(ctx: ActionContext, args: dict[str, Any]) -> int:
+    """The edges asked for, else the setting `export.max_edges` (stored or from the environment)."""
     if args.get("max_edges") is not None:
         return int(args["max_edges"])
-    return int(getattr(ctx.settings, "max_edges", None) or DEFAULT_MAX_EDGES)
+    settings = ctx.settings
+    if settings is not None and hasattr(settings, "setting"):
+        try:
+            return int(settings.setting(MAX_EDGES_KEY, ctx.store.kv).value)
+        except Exception:  # an unusable value: `config list` names it; fall back to the default
+            log.warning("Unusable %s setting; using the default edge budget", MAX_EDGES_KEY)
+    return int(getattr(settings, "max_edges", None) or DEFAULT_MAX_EDGES)
+
+
+def _budget_source(ctx: ActionContext, args: dict[str, Any]) -> str:
+    return "as asked" if args.get("max_edges") is not None else "the app's setting export.max_edges"
 
 
 async def _start_export(ctx: ActionContext, args: dict[str, Any]) -> ActionResult:
@@ -882,7 +1028,8 @@ def _describe_export(ctx: ActionContext, args: dict[str, Any]) -> str:
     budget = _edge_budget(ctx, args)
     text = (
         f"Start a link-graph export of {selection.project_label}, analysis {selection.analysis}, "
-        f"up to {budget:,} edges, for profile {ctx.profile_name}. This spends Botify credits."
+        f"up to {budget:,} edges ({_budget_source(ctx, args)}), for profile {ctx.profile_name}. "
+        f"This spends Botify credits, up to {credits_text(budget, 0)}."
     )
     key = (selection.org, selection.project, selection.analysis)
     if key in ctx.store.exported_analyses():
@@ -947,6 +1094,7 @@ _ACTIONS: list[Action] = [
         ),
         run=_list_todos,
         describe=lambda ctx, a: f"List the {a['status']} todos of profile {ctx.profile_name}.",
+        aliases={"filter": "status", "state": "status", "which": "status"},
     ),
     Action(
         name="add_todo",
@@ -956,6 +1104,15 @@ _ACTIONS: list[Action] = [
         describe=lambda ctx, a: f"Add the todo {_quote(a['title'])} to profile {ctx.profile_name}.",
         changes=True,
         additive=True,
+        aliases={
+            "text": "title",
+            "name": "title",
+            "todo": "title",
+            "task": "title",
+            "description": "title",
+            "content": "title",
+            "todo_title": "title",
+        },
     ),
     Action(
         name="complete_todo",
@@ -976,6 +1133,13 @@ _ACTIONS: list[Action] = [
             f"Mark the todo {_todo_label(ctx, a['todo_id'])} as "
             f"{'done' if a['done'] else 'not done'} in profile {ctx.profile_name}."
         ),
+        aliases={
+            "id": "todo_id",
+            "todo": "todo_id",
+            "todoid": "todo_id",
+            "task_id": "todo_id",
+            "completed": "done",
+        },
         check=_check_todo,
         changes=True,
     ),
@@ -992,6 +1156,7 @@ _ACTIONS: list[Action] = [
         check=_check_todo,
         changes=True,
         destructive=True,
+        aliases={"id": "todo_id", "todo": "todo_id", "todoid": "todo_id", "task_id": "todo_id"},
     ),
     Action(
         name="list_profiles",
@@ -1012,6 +1177,7 @@ _ACTIONS: list[Action] = [
         ),
         check=_check_profile,
         changes=True,
+        aliases={"name": "profile", "profile_name": "profile"},
     ),
     Action(
         name="set_project",
@@ -1028,6 +1194,7 @@ _ACTIONS: list[Action] = [
         describe=_describe_set_project,
         check=_check_project,
         changes=True,
+        aliases={"url": "project", "project_url": "project", "name": "project", "slug": "project"},
     ),
     Action(
         name="list_analyses",
@@ -1039,6 +1206,7 @@ _ACTIONS: list[Action] = [
         describe=lambda ctx, a: "List the analyses of the Botify project.",
         check=_check_list_analyses,
         requires="botify_client_factory",
+        aliases={"url": "project", "project_url": "project"},
     ),
     Action(
         name="select_analysis",
@@ -1058,6 +1226,13 @@ _ACTIONS: list[Action] = [
         check=lambda ctx, a: _need_project(ctx),
         changes=True,
         requires="botify_client_factory",
+        aliases={
+            "slug": "analysis",
+            "analysis_id": "analysis",
+            "analysis_slug": "analysis",
+            "id": "analysis",
+            "name": "analysis",
+        },
     ),
     Action(
         name="start_linkgraph_export",
@@ -1080,6 +1255,12 @@ _ACTIONS: list[Action] = [
         changes=True,
         spends_credits=True,
         requires="start_export",
+        aliases={
+            "edges": "max_edges",
+            "limit": "max_edges",
+            "max": "max_edges",
+            "edge_limit": "max_edges",
+        },
     ),
     Action(
         name="export_status",
@@ -1102,6 +1283,14 @@ _ACTIONS: list[Action] = [
         describe=lambda ctx, a: f"Search the documents for {_quote(a['query'])}.",
         requires="search_documents",
         output_origin="document",
+        aliases={
+            "q": "query",
+            "text": "query",
+            "question": "query",
+            "search": "query",
+            "k": "limit",
+            "top_k": "limit",
+        },
     ),
 ]
 

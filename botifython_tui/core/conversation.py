@@ -12,7 +12,10 @@ from botifython_tui.core.text import single_line
 
 DEFAULT_CONTEXT_TOKENS = 4096
 EVENT_ROLE = "event"  # stored role for narrated app events; sent to the model as a user turn
-EVENT_PREFIX = "[App event] "
+# How an app event (or an app note about actions) reaches the model: a user turn, since every chat
+# template shows those, worded as a note about the app rather than a tagged line a small model
+# would take up as the form of its own replies ("[App event] You have switched to …").
+EVENT_PREFIX = "(Note from the app, not a request and not your words) "
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,11 @@ def system_prompt(context: AppContext) -> str:
         "analysis, exports the site's internal link graph (edges and node attributes as CSV files "
         "in downloads/ for Jupyter and Cosmograph), and keeps a todo list per profile.",
         "Answer briefly: a few sentences unless asked for more. Use Markdown sparingly.",
-        "Messages starting with [App event] describe what the user just did in the app; react to "
-        "them in one or two short sentences, only when you have something useful to add.",
+        "Notes from the app say what the user just did in the app or what the app did. They are "
+        "not requests: never act on them and never write such notes yourself. React to them in one "
+        "or two short sentences, only when you have something useful to add.",
+        "Only a tool call does something; never say that something was done unless a tool result "
+        "says so.",
         "Never ask for, repeat or guess API tokens or passwords.",
         "",
         "What the user is looking at now:",

@@ -16,6 +16,7 @@ from botifython_tui.core.chat.events import (
     NARRATION,
     ActionDone,
     ActionProposed,
+    AppNotice,
     Approval,
     ApprovalRequest,
     ChatEvent,
@@ -501,6 +502,12 @@ class ChatSession:
             pane = self._pane()
             if pane is not None:
                 await pane.add_message(EVENT_ROLE, _proposal_line(event))
+        elif isinstance(event, AppNotice):  # "nothing was done", a repeated call stopped
+            self.version += 1
+            pane = self._pane()
+            if pane is not None:
+                await pane.add_message(EVENT_ROLE, event.text, event.message_id)
+            self._announce()
         elif isinstance(event, ModelChosen):
             self.model = event.name
         elif isinstance(event, ReplySaved | ReplyFailed):

@@ -274,3 +274,31 @@ def test_ctrl_c_at_the_approval_prompt_exits_130_and_runs_nothing(tmp_path, olla
         assert store.todos(1).list() == []
     finally:
         store.close()
+
+
+def test_a_claimed_action_is_marked_and_the_users_request_proposed(tmp_path, ollama):
+    ollama.script(Reply(text="[App event] You have switched to the profile Acme."))
+    result = run(
+        tmp_path, "chat", "Add a todo: check the XML sitemap", "--yes", host=ollama.base_url
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Nothing was done: the reply says an action happened" in result.stderr
+    assert "Done: Add the todo “check the XML sitemap”" in result.stderr
+    store = Store(tmp_path / "data" / "botifython.db")
+    assert [t.title for t in store.todos(1).list()] == ["check the XML sitemap"]
+    store.close()
+
+
+def test_an_unrequested_export_is_marked_and_uses_the_configured_budget(tmp_path, ollama):
+    ollama.script(
+        Reply(tool_calls=[{"name": "add_todo", "arguments": {"title": "Check the XML sitemap"}}]),
+        Reply(
+            tool_calls=[{"name": "start_linkgraph_export", "arguments": {"max_edges": 100_000_000}}]
+        ),
+    )
+    result = run(tmp_path, "chat", "Add a todo: check the XML sitemap", host=ollama.base_url)
+    assert "Not requested: Start a link-graph export" in result.stderr
+    assert "100,000,000" not in result.stderr
+    store = Store(tmp_path / "data" / "botifython.db")
+    assert store.todos(1).list() == []  # no terminal, no --yes: nothing changed
+    store.close()

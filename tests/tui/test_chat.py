@@ -10,7 +10,7 @@ import time
 import pytest
 from textual.widgets import Input
 
-from botifython_tui.core.conversation import EVENT_ROLE
+from botifython_tui.core.conversation import EVENT_PREFIX, EVENT_ROLE
 from botifython_tui.core.store import Store
 from botifython_tui.tui.app import make_app
 from botifython_tui.tui.screens.chat import ChatScreen
@@ -152,7 +152,7 @@ async def test_a_burst_of_todos_becomes_one_narration_request(chat_settings, sto
         assert len(ollama.chat_requests) == 1
         sent = ollama.chat_requests[0]["messages"]
         event = sent[-1]["content"]
-        assert event.startswith("[App event]")
+        assert event.startswith(EVENT_PREFIX) and "[App event]" not in event
         assert all(f"Task {i}" in event for i in range(10))
         roles = [role for role, _ in stored(store)]
         assert roles == [EVENT_ROLE, "assistant"]

@@ -136,13 +136,25 @@ async def test_deletions_always_ask_even_with_auto_approve(chat_settings, store,
 
 async def test_chain_is_bounded(chat_settings, store, ollama):
     store.kv["assistant.auto_approve_additive"] = True
-    ollama.default_reply = lambda body: add_todo_call("again")  # a model that never stops
+    titles = iter(f"again {n}" for n in range(100))
+    ollama.default_reply = lambda body: add_todo_call(next(titles))  # a model that never stops
     app = make_app(chat_settings, store)
     async with app.run_test(size=(100, 30)) as pilot:
         await ask(pilot, "Add todos forever")
         await until(pilot, lambda: not app.chat.streaming, timeout=20)
     assert len(store.todos(1).list()) == 5
     assert len(ollama.chat_requests) <= 7
+
+
+async def test_the_same_call_again_ends_the_turn(chat_settings, store, ollama):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.default_reply = lambda body: add_todo_call("again")  # the same call, every turn
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ask(pilot, "Add todos forever")
+        await until(pilot, lambda: not app.chat.streaming, timeout=20)
+    assert [t.title for t in store.todos(1).list()] == ["again"]
+    assert len(ollama.chat_requests) == 2
 
 
 async def test_malformed_and_unknown_actions_run_nothing(chat_settings, store, ollama):

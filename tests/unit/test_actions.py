@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +22,10 @@ from botifython_tui.core.actions import (
     Refusal,
     auto_approve_additive,
     available_actions,
+    check_request,
     dispatch,
     execute,
+    is_placeholder,
     needs_approval,
     prompt_description,
     tools_schema,
@@ -361,7 +364,9 @@ async def test_start_export_asks_the_host_and_always_needs_approval(ctx: ActionC
     assert rejected.status == "rejected" and started == []
     assert rejecting.asked[0][2] == (
         f"Start a link-graph export of {ORG}/{PROJECT}, analysis 20241108, up to "
-        f"{ctx.settings.max_edges:,} edges, for profile Default. This spends Botify credits."
+        f"{ctx.settings.max_edges:,} edges (the app's setting export.max_edges), for profile "
+        "Default. This spends Botify credits, up to about 100,000 Botify credits "
+        "(1,000,000 links × 0.1)."
     )
 
     done = await act(ctx, "start_linkgraph_export", {"max_edges": 5000})
@@ -439,8 +444,10 @@ REFUSALS = [
     ("add_todo", {"_raw": "title=x"}, "The arguments of add_todo were not valid JSON."),
     ("add_todo", {}, "add_todo needs the argument “title”."),
     ("add_todo", {"title": None}, "add_todo needs the argument “title”."),
-    ("add_todo", {"title": "x", "profile_id": 2}, "add_todo has no argument “profile_id”."),
-    ("list_profiles", {"all": True}, "list_profiles has no argument “all”. It takes no arguments."),
+    ("add_todo", {"title": "…"}, "add_todo needs the argument “title”: the value given was a"),
+    ("add_todo", {"title": "<title>"}, "add_todo needs the argument “title”: the value given"),
+    ("delete_todo", {"id": None}, "delete_todo needs the argument “todo_id”."),
+    ("add_todo", "not json", "The arguments of add_todo were not valid JSON."),
     ("add_todo", {"title": 42}, "add_todo: “title” must be text (a JSON string), not a number."),
     ("add_todo", {"title": LONG}, "add_todo: “title” can be at most 500 characters (it has 501)."),
     (
@@ -500,6 +507,45 @@ def test_validation_refusals(name, args, message):
     refusal = validate(name, args)
     assert isinstance(refusal, Refusal)
     assert refusal.message.startswith(message)
+
+
+def test_extra_arguments_are_dropped_and_named_aliases_are_read():
+    checked = check_request("add_todo", {"title": "Check the XML sitemap", "done": True})
+    assert checked.args == {"title": "Check the XML sitemap"} and checked.ignored == ("done",)
+    assert "ignored “done”" in checked.note()
+    assert check_request("list_profiles", {"all": True}).ignored == ("all",)
+    assert check_request("complete_todo", {"id": 3}).args == {"todo_id": 3, "done": True}
+    assert check_request("switch_profile", {"name": "Acme"}).args == {"profile": "Acme"}
+    assert check_request("start_linkgraph_export", {"edges": 5}).args == {"max_edges": 5}
+    assert check_request("export_linkgraph_export", {}).action.name == "start_linkgraph_export"
+    assert check_request("add_todo", '{"title": "x"}').args == {"title": "x"}
+    assert check_request("add_todo", json.dumps('{"title": "x"}')).args == {"title": "x"}
+    # a required argument still has to be there and well typed
+    assert isinstance(check_request("delete_todo", {"todo_id": "three"}), Refusal)
+
+
+@pytest.mark.parametrize(
+    "value", ["…", "...", "ORG/PROJECT", "https://app.botify.com/ORG/PROJECT/", "<title>",
+              "your-project", "[name]", "{title}"]
+)  # fmt: skip
+def test_placeholders_are_never_values(value):
+    assert is_placeholder(value)
+    checked = check_request("list_analyses", {"project": value})
+    assert checked.args == {} and checked.placeholders == ("project",)
+
+
+def test_the_apps_examples_are_placeholders_unless_the_user_wrote_them():
+    assert is_placeholder("Check the robots.txt", "Add something")
+    assert not is_placeholder("Check the robots.txt", "add a todo: check the robots.txt")
+    assert not is_placeholder("20241108", "Select the analysis 20241108")
+    assert not is_placeholder("fix <h1> tags") and not is_placeholder("[bold]urgent[/] fix")
+    assert not is_placeholder("Check the robots.txt")  # no user text: not judged
+
+
+def test_hints_carry_no_json_a_model_could_copy():
+    refusal = check_request("add_todo", {})
+    assert "{" not in refusal.message and "…" not in refusal.message
+    assert "title (text, required)" in refusal.message
 
 
 def test_validation_fills_defaults_and_accepts_safe_values():
@@ -774,3 +820,12 @@ async def test_an_unfinished_analysis_is_not_selected(ctx: ActionContext, store:
     assert load_selection(store, ctx.profile_id).analysis is None
     latest = await act(ctx, "select_analysis", {"analysis": "latest"})
     assert latest.result.ok and load_selection(store, ctx.profile_id).analysis == "20241108"
+
+
+async def test_ignored_arguments_are_named_in_the_approval_and_the_audit(ctx: ActionContext, store):
+    approver = Approver(True)
+    outcome = await act(ctx, "add_todo", {"title": "Check", "done": True}, approve=approver)
+    assert outcome.status == "done" and store.todos(1).list()[0].done is False
+    assert "(ignored “done”)" in approver.asked[0][2]
+    entry = store.audit(1).list(1)[0]
+    assert entry.arguments == {"title": "Check"} and "(ignored “done”)" in entry.result

@@ -10,9 +10,13 @@ import pytest
 
 from botifython_tui.core.chat.events import (
     ANSWER,
+    CLAIMED,
+    IGNORED,
     NARRATION,
+    REPEATED,
     ActionDone,
     ActionProposed,
+    AppNotice,
     Approval,
     ApprovalRequest,
     Job,
@@ -143,12 +147,38 @@ async def test_several_actions_are_shown_first_then_approved_together(host_setti
 
 async def test_the_chain_is_bounded(host_settings, store, ollama):
     store.kv["assistant.auto_approve_additive"] = True
-    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo("again")])
+    titles = iter(f"again {n}" for n in range(100))
+    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo(next(titles))])
     events = await run_question(ChatHost(store, host_settings), "Add todos forever")
     assert len(store.todos(1).list()) == 5
     assert "limit" in [e.status for e in events if isinstance(e, ActionDone)]
     assert len(ollama.chat_requests) <= 7
     assert isinstance(events[-1], TurnEnded)
+
+
+async def test_the_same_call_after_its_result_is_not_run_again(host_settings, store, ollama):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo("Check the XML sitemap")])
+    events = await run_question(ChatHost(store, host_settings), "Add a todo: check the XML sitemap")
+    assert [t.title for t in store.todos(1).list()] == ["check the XML sitemap"]
+    assert [e.status for e in events if isinstance(e, ActionDone)] == ["done"]
+    notices = [e for e in events if isinstance(e, AppNotice)]
+    assert [n.kind for n in notices] == [REPEATED] and "not run twice" in notices[0].text
+    assert len(ollama.chat_requests) == 2
+    assert isinstance(events[-1], TurnEnded)
+
+
+async def test_after_a_repeat_the_rest_of_the_request_is_still_proposed(
+    host_settings, store, ollama
+):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.default_reply = lambda body: Reply(tool_calls=[add_todo("Fix redirects")])
+    await run_question(
+        ChatHost(store, host_settings),
+        "Add three todos: fix redirects, audit hreflang, compress images",
+    )
+    titles = [t.title for t in store.todos(1).list()]
+    assert titles == ["fix redirects", "audit hreflang", "compress images"]
 
 
 async def test_narration_is_requested_without_tools_and_never_acts(host_settings, store, ollama):
@@ -386,3 +416,160 @@ async def test_a_failed_narration_is_owed_and_asked_again_without_repeating(
     events_told = [c for r, c in stored(store) if r == EVENT_ROLE]
     assert len(events_told) == 1  # the events were saved once, the reply asked for again
     assert stored(store)[-1] == ("assistant", "Now I can comment.")
+
+
+# --- real small models: the action asked for happens, and nothing else ----------------------------
+
+
+def export_host(store, host_settings, approver, started):
+    from botifython_tui.core.selection import Selection, save_selection
+
+    save_selection(store, 1, Selection("acme-org", "example.com", "20241108"))
+
+    async def start_export(org, project, analysis, max_edges):
+        started.append(max_edges)
+        return "Started."
+
+    return ChatHost(store, host_settings, approve=approver, start_export=start_export)
+
+
+async def test_an_unrequested_export_after_the_todo_is_marked_and_keeps_the_budget(
+    host_settings, store, ollama
+):
+    ollama.script(
+        Reply(tool_calls=[add_todo("Check the XML sitemap")]),
+        Reply(tool_calls=[{"name": "start_linkgraph_export", "arguments": {"max_edges": 10**8}}]),
+        Reply(text="Done."),
+    )
+    approver, started = Approver(Approval.YES, Approval.NO), []
+    host = export_host(store, host_settings, approver, started)
+    events = await run_question(host, "Please add a todo titled: check the XML sitemap")
+    assert [t.title for t in store.todos(1).list()] == ["check the XML sitemap"]
+    export = approver.asked[1].proposal
+    assert export.not_requested and export.description.startswith("Not requested: ")
+    budget = f"{host_settings.max_edges:,} edges (the app's setting export.max_edges)"
+    assert budget in export.description and "Botify credits (" in export.description
+    assert "100,000,000" not in export.description and started == []
+    assert [e.status for e in events if isinstance(e, ActionDone)] == ["done", "rejected"]
+
+
+async def test_a_number_the_user_named_is_the_budget(host_settings, store, ollama):
+    ollama.script(
+        Reply(tool_calls=[{"name": "start_linkgraph_export", "arguments": {"max_edges": 10**8}}]),
+        Reply(text="Started."),
+    )
+    approver, started = Approver(Approval.YES), []
+    host = export_host(store, host_settings, approver, started)
+    await run_question(host, "Export the link graph with at most 200000 edges")
+    assert started == [200_000] and not approver.asked[0].proposal.not_requested
+
+
+async def test_a_claimed_action_is_marked_nothing_was_done(host_settings, store, ollama):
+    ollama.script(Reply(text="You have switched to the profile Acme."))
+    events = await run_question(ChatHost(store, host_settings), "Tell me about Acme")
+    notices = [e for e in events if isinstance(e, AppNotice)]
+    assert [n.kind for n in notices] == [CLAIMED] and "Nothing was done" in notices[0].text
+    assert isinstance(events[-2], AppNotice)  # after the reply it is about
+    assert stored(store)[-1] == (EVENT_ROLE, notices[0].text)
+
+
+async def test_a_claim_in_answer_to_a_command_is_marked_and_the_command_proposed(
+    host_settings, store, ollama
+):
+    store.profiles.create("Acme")
+    ollama.script(Reply(text="[App event] You have switched to the profile Acme."))
+    approver = Approver(Approval.YES)
+    events = await run_question(
+        ChatHost(store, host_settings, approve=approver), "Switch to the profile Acme"
+    )
+    assert [n.kind for n in events if isinstance(n, AppNotice)] == [CLAIMED]
+    assert [(e.name, e.status) for e in events if isinstance(e, ActionDone)] == [
+        ("switch_profile", "done")
+    ]
+
+
+async def test_a_plain_answer_is_not_a_claim(host_settings, store, ollama):
+    ollama.script(Reply(text="A canonical tag names the preferred URL of a page."))
+    events = await run_question(ChatHost(store, host_settings), "What is a canonical tag?")
+    assert not [e for e in events if isinstance(e, AppNotice | ActionProposed)]
+
+
+async def test_the_users_words_forbid_actions(host_settings, store, ollama):
+    ollama.script(Reply(tool_calls=[add_todo("x")]))
+    approver = Approver(Approval.YES)
+    events = await run_question(
+        ChatHost(store, host_settings, approve=approver), "Don't add anything, just tell me"
+    )
+    assert store.todos(1).list() == [] and approver.asked == []
+    assert [e.kind for e in events if isinstance(e, AppNotice)] == [IGNORED]
+
+
+async def test_a_copy_of_the_apps_hint_never_becomes_an_action(host_settings, store, ollama):
+    ollama.models.append("plain:latest")
+    ollama.capabilities["plain:latest"] = ["completion"]  # no tools: actions as JSON in text
+    example = '{"action": "add_todo", "args": {"title": "Check the robots.txt"}}'
+    ollama.script(Reply(text=f"Sure:\n{example}"), Reply(text='{"action": "add_todo", '
+                  '"args": {"title": "…"}}'), Reply(text="ok"))  # fmt: skip
+    approver = Approver(Approval.YES)
+    host = ChatHost(store, host_settings, approve=approver, model="plain:latest")
+    await run_question(host, "What can you do?")
+    assert store.todos(1).list() == [] and approver.asked == []
+    systems = [r["messages"][0]["content"] for r in ollama.chat_requests if "tools" not in r]
+    assert (
+        systems and example in systems[0]
+    )  # the app's own example: a model repeating it acts on nothing
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+async def test_fifty_tool_calls_in_one_reply_are_bounded(host_settings, store, ollama):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.script(Reply(tool_calls=[add_todo(f"t{n}") for n in range(50)]), Reply(text="ok"))
+    events = await run_question(ChatHost(store, host_settings), "go")
+    assert len(store.todos(1).list()) == 5
+    assert len([e for e in events if isinstance(e, ActionProposed)]) <= 20
+
+
+@pytest.mark.parametrize(
+    "arguments, titles",
+    [
+        (None, []),
+        ('{"title": "from a string"}', ["from a string"]),
+        (["a list"], []),
+        ('"{\\"title\\": \\"nested\\"}"', ["nested"]),
+        ("not json {", []),
+    ],
+)
+async def test_odd_arguments(host_settings, store, ollama, arguments, titles):
+    store.kv["assistant.auto_approve_additive"] = True
+    ollama.script(
+        Reply(tool_calls=[{"name": "add_todo", "arguments": arguments}]), Reply(text="ok")
+    )
+    events = await run_question(ChatHost(store, host_settings), "go")
+    assert [t.title for t in store.todos(1).list()] == titles
+    assert isinstance(events[-1], TurnEnded) and events[-1].outcome == "ok"
+
+
+@pytest.mark.parametrize(
+    "name", ["add todo", "[bold]add_todo[/]", "add_todo\x1b[31m", "add_todo\n; rm -rf /", ""]
+)
+async def test_odd_tool_names_run_nothing_and_show_no_markup(host_settings, store, ollama, name):
+    ollama.script(Reply(tool_calls=[{"name": name, "arguments": {"title": "x"}}]), Reply(text="ok"))
+    events = await run_question(ChatHost(store, host_settings), "go")
+    proposed = [e for e in events if isinstance(e, ActionProposed)]
+    for event in proposed:
+        assert "\x1b" not in event.name + event.description and "\n" not in event.description
+    if name == "add todo":  # spaces in a known name are read as the name
+        assert proposed and proposed[0].name == "add_todo"
+    assert store.todos(1).list() == []  # a change without an approver never runs
+
+
+async def test_a_tool_call_and_the_same_action_as_json_in_text_run_once(
+    host_settings, store, ollama
+):
+    store.kv["assistant.auto_approve_additive"] = True
+    text = '{"action": "add_todo", "args": {"title": "once"}}'
+    ollama.script(Reply(text=text, tool_calls=[add_todo("once")]), Reply(text="ok"))
+    await run_question(ChatHost(store, host_settings), "Add a todo: once")
+    assert [t.title for t in store.todos(1).list()] == ["once"]

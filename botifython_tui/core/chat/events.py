@@ -104,6 +104,7 @@ class ActionProposed:
     args: dict[str, Any] = field(default_factory=dict)
     needs_approval: bool = False
     problem: str | None = None  # refused before anyone is asked (invalid, impossible)
+    not_requested: bool = False  # a change the user's words did not ask for (always asks)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,21 @@ class ActionDone:
     message_id: int | None
     result: str  # the result message (for the model and the audit)
     profile_id: int | None = None  # a profile switch: the profile now in use
+
+
+CLAIMED = "claimed"  # the reply says something was done, and nothing was
+REPEATED = "repeated"  # the same call again after its result: not run, the turn ends
+IGNORED = "ignored"  # actions asked for although the user said not to
+
+
+@dataclass(frozen=True)
+class AppNotice:
+    """A line from the app about the assistant's reply (one of CLAIMED, REPEATED, IGNORED),
+    shown as the app's words, never as the assistant's; saved as a note in the conversation."""
+
+    kind: str
+    text: str
+    message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +182,7 @@ ChatEvent = (
     | SourcesCited
     | ActionProposed
     | ActionDone
+    | AppNotice
     | ReplySaved
     | ReplyFailed
     | TurnEnded

@@ -9,36 +9,56 @@ the TUI, the CLI and the tests run the same turn.
 
 A narration turn (a comment on app events) is requested without tools and without the action
 prompt, and any action its reply asks for is ignored: narration only comments.
+
+The user's words are the reference for what should happen (`core.chat.intent`): a plain command
+the reply misses, gets wrong or only claims is proposed by the app (through the same approval);
+the user's values win over the model's; other changes are marked "not requested"; an export keeps
+`export.max_edges` unless the user named a number; the same call again after its result ends the
+turn; a reply claiming an action no call performed is marked "nothing was done" (`AppNotice`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from botifython_tui.core.action_parser import ORIGIN_USER, from_tool_calls, parse_actions
+from botifython_tui.core.action_parser import (
+    ORIGIN_USER,
+    ParsedAction,
+    from_tool_calls,
+    parse_actions,
+)
 from botifython_tui.core.actions import (
+    MAX_ACTIONS_PER_MESSAGE,
+    REGISTRY,
     ActionChain,
     ActionContext,
     ActionRefused,
     Refusal,
     auto_approve_additive,
     available_actions,
+    check_request,
     describe,
     dispatch,
     needs_approval,
     precheck,
     prompt_description,
+    resolve_name,
     tools_schema,
-    validate,
 )
 from botifython_tui.core.chat.events import (
     ANSWER,
+    CLAIMED,
+    IGNORED,
     NARRATION,
+    REPEATED,
     ActionDone,
     ActionProposed,
+    AppNotice,
     Approval,
     ApprovalRequest,
     ChatEvent,
@@ -56,6 +76,13 @@ from botifython_tui.core.chat.events import (
     TurnStarted,
 )
 from botifython_tui.core.chat.host import ChatHost, default_context, stats_line
+from botifython_tui.core.chat.intent import (
+    NEW_TODO,
+    claims_action,
+    edge_budget_named,
+    forbids_actions,
+    requested_actions,
+)
 from botifython_tui.core.conversation import (
     DEFAULT_CONTEXT_TOKENS,
     EVENT_ROLE,
@@ -88,6 +115,8 @@ YIELD_EVERY = 0.005  # seconds of token handling before the event loop gets a tu
 # so an unrelated past conversation is never cited.
 MIN_DOCUMENT_SCORE = 0.3
 MIN_CHAT_SCORE = 0.5
+NOT_REQUESTED = "not requested"  # origin of a change the user's words did not ask for
+NOT_REQUESTED_PREFIX = "Not requested: "
 STOPPED_MARK = "\n\n*(stopped)*"
 INTERRUPTED_MARK = "\n\n*(interrupted)*"
 NARRATION_RULE = (
@@ -130,6 +159,17 @@ class ChatTurn:
         self._grounding = ""
         self._sources: list[Any] = []
         self._done: ReplyDone | None = None
+        answer = job.kind == ANSWER
+        self._user_text: str | None = job.text if answer else None
+        self._requested = requested_actions(job.text) if answer else []
+        self._pending = list(self._requested)  # asked for by the user, not yet proposed
+        self._answered: list[str] = []  # requests of this reply that answer the user's words
+        self._forbidden = answer and forbids_actions(job.text)
+        self._performed: list[str] = []  # the calls dispatched in this turn
+        self._last_todo_id: int | None = None
+        self._after_reply: list[tuple[str, str]] = []  # notices shown after the reply
+        self._system_sent = ""
+        self.echoes = 0  # requests dropped as copies of the app's own words
 
     @property
     def partial(self) -> str:
@@ -214,6 +254,9 @@ class ChatTurn:
             yield ReplySaved(text, message_id, self.outcome, stats)
         else:
             yield ReplyFailed(str(error), isinstance(error, OllamaUnreachable), text, message_id)
+        if self.outcome == "ok":
+            for kind, note in self._after_reply:
+                yield self._notice(kind, note)
         if self.outcome == "ok" and job.kind == ANSWER and text:
             await self._remember(job.text, text)
         yield TurnEnded(job, self.outcome)
@@ -222,6 +265,9 @@ class ChatTurn:
         """Rounds of a streamed reply and the actions it asks for, until it asks for none.
 
         Over the chain's limit requests are refused (the model is told), so this always ends.
+        The same call again after its result ends the turn; what the user's words asked for and
+        the reply did not is proposed by the app; a reply claiming an action that no call
+        performed is marked "nothing was done".
         """
         self._done = None
         turn: list[dict] = []  # this turn's tool calls and results, sent back to the model
@@ -246,7 +292,38 @@ class ChatTurn:
                     if calls
                     else parse_actions(self.partial, origin=chain.origin)
                 )
-                if not parsed.actions:
+                actions = self._shape(parsed.actions, bool(calls), turn)
+                if actions and self._forbidden:
+                    log.info("Actions asked for although the user said not to were ignored")
+                    self._after_reply.append(
+                        (
+                            IGNORED,
+                            "Nothing was done: the assistant asked for actions although "
+                            "you said not to.",
+                        )
+                    )
+                    actions = []
+                repeated = [a for a in actions if self._key(a) in self._performed]
+                if repeated:
+                    text, self.partial = self.partial, ""
+                    message_id = self._save("assistant", text) if text else None
+                    yield ReplySaved(text, message_id, "ok")
+                    yield self._notice(REPEATED, self._summary(repeated[0].name))
+                    async for event in self._propose_requested(chain, turn, ctx):
+                        yield event  # what the user asked for and the repeats left out
+                    return
+                if not actions:
+                    if self._pending:
+                        async for event in self._propose_requested(chain, turn, ctx):
+                            yield event
+                    elif not self._performed and claims_action(self.partial):
+                        self._after_reply.append(
+                            (
+                                CLAIMED,
+                                "Nothing was done: the reply says an action happened, "
+                                "but no action ran.",
+                            )
+                        )
                     return
                 # This reply ends here: it is saved as one message before its actions run.
                 text, self.partial = self.partial, ""
@@ -265,8 +342,122 @@ class ChatTurn:
                     )
                 elif text:
                     turn.append({"role": "assistant", "content": text})
-                async for event in self._run_actions(parsed.actions, bool(calls), chain, turn, ctx):
+                async for event in self._run_actions(actions, bool(calls), chain, turn, ctx):
                     yield event
+
+    # --- the user's words as the reference ------------------------------------------------------
+    def _notice(self, kind: str, text: str) -> AppNotice:
+        return AppNotice(kind, text, self._save(EVENT_ROLE, text))
+
+    def _summary(self, name: str) -> str:
+        done = len(self._performed)
+        return (
+            f"Stopped: the assistant asked again for {single_line(name)[:64]}, which already ran "
+            f"in this turn; it was not run twice ({done} action(s) handled in this turn)."
+        )
+
+    @staticmethod
+    def _key(request: ParsedAction) -> str:
+        checked = check_request(request.name, request.args)
+        if isinstance(checked, Refusal):
+            return f"{request.name} {request.args!r}"
+        shown = json.dumps(checked.args, sort_keys=True, default=str, ensure_ascii=False)
+        return f"{checked.action.name} {shown.casefold()}"
+
+    def _app_words(self, turn: list[dict]) -> str:
+        """What the app wrote in this request: the prompt, the tool results and hints, notes."""
+        parts = [self._system_sent]
+        parts += [str(m.get("content", "")) for m in turn if m.get("role") in ("tool", "user")]
+        parts += [content for role, content in self._history() if role == EVENT_ROLE]
+        return "\n".join(parts)
+
+    def _shape(self, found: list[ParsedAction], from_calls: bool, turn: list[dict]) -> list:
+        """The reply's requests as the app will propose them: echoes of the app's own words
+        dropped, the user's values preferred, the edge budget kept, other changes marked."""
+        if self.narration or self.job.kind != ANSWER:
+            return list(found)
+        app_words = self._app_words(turn) if not from_calls else ""
+        shaped: list[ParsedAction] = []
+        for request in found[: MAX_ACTIONS_PER_MESSAGE * 4]:
+            if not from_calls and request.raw.strip() and request.raw.strip() in app_words:
+                log.info("A request copied from the app's own words was ignored")
+                self.echoes += 1
+                continue
+            name = resolve_name(request.name)
+            args = request.args
+            if isinstance(args, dict):
+                args = dict(args)
+                if name == "start_linkgraph_export":
+                    for key in ("max_edges", "edges", "limit", "max", "edge_limit"):
+                        args.pop(key, None)
+                    named = edge_budget_named(self.job.text)
+                    if named is not None:
+                        args["max_edges"] = named
+                match = self._take_pending(name, args)
+                if match is not None:
+                    args = {**args, **match}
+            origin = request.origin
+            action = REGISTRY.get(name) if isinstance(name, str) else None
+            if (
+                self._requested
+                and action is not None
+                and not action.read_only
+                and not self._matched(name)
+            ):
+                origin = NOT_REQUESTED
+            shaped.append(ParsedAction(name, args, request.raw, origin, request.call_id))
+        return shaped
+
+    def _take_pending(self, name: Any, args: dict) -> dict | None:
+        """The user's request this call answers (removed from the pending ones), if any: the
+        same action with the same values first, else the same action (the user's values win)."""
+        same = [i for i, (n, _) in enumerate(self._pending) if n == name]
+        if not same:
+            return None
+        for index in same:
+            wanted = self._pending[index][1]
+            if all(
+                v == NEW_TODO or str(args.get(k, "")).strip().casefold() == str(v).casefold()
+                for k, v in wanted.items()
+            ):
+                break
+        else:
+            index = same[0]
+        _, wanted = self._pending.pop(index)
+        self._answered.append(name)
+        return {k: v for k, v in wanted.items() if v != NEW_TODO}
+
+    def _matched(self, name: Any) -> bool:
+        if name in self._answered:
+            self._answered.remove(name)
+            return True
+        return False
+
+    async def _propose_requested(
+        self, chain: ActionChain, turn: list[dict], ctx: ActionContext
+    ) -> AsyncIterator[ChatEvent]:
+        """What the user's words asked for and the reply did not: the app proposes it, in order."""
+        text, self.partial = self.partial, ""
+        if text:
+            message_id = self._save("assistant", text)
+            yield ReplySaved(text, message_id, "ok")
+            if not self._performed and claims_action(text):
+                yield self._notice(
+                    CLAIMED,
+                    "Nothing was done: the reply says an action happened, but no "
+                    "action ran. The app proposes what you asked for instead.",
+                )
+        while self._pending:
+            name, args = self._pending.pop(0)
+            if args.get("todo_id") == NEW_TODO:
+                if self._last_todo_id is None:
+                    continue  # the todo was not added: nothing to mark
+                args = {**args, "todo_id": self._last_todo_id}
+            request = ParsedAction(name, args, "", ORIGIN_USER)
+            if self._key(request) in self._performed:
+                continue
+            async for event in self._run_actions([request], True, chain, turn, ctx):
+                yield event
 
     async def _stream(
         self, client: OllamaClient, turn: list[dict], ctx: ActionContext
@@ -308,12 +499,14 @@ class ChatTurn:
     def _messages(self, tools: bool, ctx: ActionContext) -> list[dict]:
         budget = self._context_budget()
         prompt = system_prompt(self.context())
+        self._system_sent = prompt
         if self._grounding:
             prompt += "\n\n" + self._grounding + "\n\nCite the sources you use as [1], [2] …"
         if self.narration:
             prompt += "\n\n" + NARRATION_RULE
         elif not tools:
             prompt += "\n\n" + prompt_description(available_actions(ctx))
+        self._system_sent = prompt
         return fit_history(prompt, self._history(), budget)
 
     def _context_budget(self) -> int:
@@ -373,7 +566,9 @@ class ChatTurn:
         self, request: Any, ctx: ActionContext, chain: ActionChain, index: int, total: int
     ) -> ActionProposed:
         """What a request would do, in plain words, before anything of the reply runs."""
-        checked = validate(request.name, request.args)
+        checked = check_request(request.name, request.args, user_text=self._user_text)
+        if not isinstance(checked, Refusal):
+            checked = (checked.action, checked.args)
         if isinstance(checked, Refusal):
             name = single_line(str(request.name))[:64]
             return ActionProposed(index, total, name, name, {}, False, checked.message)
@@ -383,7 +578,7 @@ class ChatTurn:
             index,
             total,
             action.name,
-            describe(action, args, ctx),
+            self._description(action, args, ctx, request),
             args,
             problem is None
             and needs_approval(
@@ -393,7 +588,17 @@ class ChatTurn:
                 origin=chain.origin_for(request.origin),
             ),
             problem.message if problem else None,
+            request.origin == NOT_REQUESTED,
         )
+
+    def _description(self, action: Any, args: dict, ctx: ActionContext, request: Any) -> str:
+        text = describe(action, args, ctx)
+        checked = check_request(request.name, request.args, user_text=self._user_text)
+        if not isinstance(checked, Refusal) and checked.note():
+            text += " " + checked.note()
+        if request.origin == NOT_REQUESTED:
+            text = NOT_REQUESTED_PREFIX + text
+        return text
 
     async def _run_actions(
         self, requests: list, tools: bool, chain: ActionChain, turn: list[dict], ctx: ActionContext
@@ -413,9 +618,10 @@ class ChatTurn:
                 return True
             assert self.host.approve is not None
             proposal = proposals[current]
-            if proposal.description != description:  # the state changed since it was shown
-                proposal = ActionProposed(
-                    proposal.index, proposal.total, action.name, description, args, True
+            shown = NOT_REQUESTED_PREFIX + description if proposal.not_requested else description
+            if proposal.description != shown:  # the state changed since it was shown
+                proposal = dataclasses.replace(
+                    proposal, name=action.name, description=shown, args=args, needs_approval=True
                 )
             waiting = sum(1 for p in proposals[current + 1 :] if p.needs_approval)
             answer = await self.host.approve(
@@ -433,7 +639,11 @@ class ChatTurn:
                 chain,
                 approve=approver if self.host.approve is not None else None,
                 auto_approve_additive=auto_approve_additive(ctx.store),
+                user_text=self._user_text,
             )
+            self._performed.append(self._key(request))
+            if outcome.name == "add_todo" and outcome.ran and isinstance(outcome.result.data, dict):
+                self._last_todo_id = outcome.result.data.get("id")
             turn.append(outcome.message_for_model(tools=tools))
             note = f"Assistant action {outcome.status}: {outcome.description or outcome.name}"
             if not outcome.ran or not outcome.result.ok:
