@@ -286,6 +286,18 @@ def test_empty_paths_are_refused_and_nothing_is_forgotten(cli):
     assert cli.run("search", "", "-k", "1").returncode == 2
 
 
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_note(cli):
+    folder = cli.cwd / "docs" / "guides"
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9.md")  # Latin-1, as an old archive has it
+    with open(odd, "wb") as handle:
+        handle.write(b"# Cafe\n\nCrawl budget notes.\n")
+    result = cli.run("add", "docs/guides", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Added 12," in result.stdout  # the others are indexed
+    assert "its name is not valid UTF-8: rename the file" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
 def test_fifos_and_sockets_are_skipped_with_a_note_never_opened(cli):
     import socket
 
@@ -304,7 +316,7 @@ def test_fifos_and_sockets_are_skipped_with_a_note_never_opened(cli):
     assert "docs/guides/pipe.md: not a regular file (a FIFO)" in result.stdout
     assert "docs/guides/live.md: not a regular file (a socket)" in result.stdout
     assert named.returncode == 0, named.stderr
-    assert "skipped docs/guides/pipe.md: not a regular file (a FIFO)" in named.stdout
+    assert "skipped docs/guides/pipe.md: not a regular file (a FIFO)" in named.stderr  # progress
 
 
 # --- the memory folder cannot be written ---------------------------------------------------------

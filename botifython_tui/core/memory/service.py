@@ -144,6 +144,15 @@ def _noop(event: Event) -> None:
     return None
 
 
+def _utf8_name(name: str) -> bool:
+    """False for a path holding undecodable bytes (os.fsdecode keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def special_file(mode: int) -> str | None:
     """What a file that is not a regular file is ("a FIFO" …), or None for a regular file."""
     for test, name in (
@@ -831,6 +840,10 @@ class Memory:
         file hash) for one file."""
         source = str(path)
         try:
+            if not _utf8_name(source):
+                # The database, the tokenizer and the sources cited all need text: a name with
+                # bytes that are not UTF-8 cannot be stored or shown as it is.
+                raise Skipped("its name is not valid UTF-8: rename the file to index it")
             if file_type(path) is None:
                 raise Skipped(
                     f"{path.name}: not a supported type ({path.suffix or 'no extension'})"
