@@ -354,10 +354,9 @@ def test_a_read_only_memory_folder_is_one_clear_message(cli):
     )
     assert result.returncode == 1, result
     assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-1] == (
-        f"botifython: error: Cannot write to the memory folder {memory} (Read-only file "
-        "system): make it writable, or use another data folder (--data-dir)."
-    )
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"botifython: error: The memory folder {memory} is not writable")
+    assert "does not change its permissions" in last and "--data-dir" in last
 
 
 def test_a_full_memory_folder_is_one_clear_message(cli):
@@ -385,9 +384,9 @@ def test_a_folder_where_the_index_goes_is_one_clear_message(cli):
     (index / "keep.txt").write_text("mine")
     result = cli.run("add", "docs/guides")
     assert result.returncode == 1
-    assert result.stderr == (
+    assert result.stderr.splitlines()[-1] == (  # progress lines come first
         f"botifython: error: {index} is not a file (a folder or another kind of file is where "
-        "the memory's index goes): move it away.\n"
+        "the memory's index goes): move it away."
     )
     assert (index / "keep.txt").read_text() == "mine"  # left alone
 
