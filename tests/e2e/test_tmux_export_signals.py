@@ -70,7 +70,7 @@ def test_a_signal_during_a_tui_export_removes_its_partial_files(tmp_path, signum
     )
     session = TmuxSession(command, cwd=tmp_path, width=100, height=30)
     try:
-        session.wait_for("space Done")
+        session.wait_for("esc To the list")  # drawn: the new-todo field has the focus
         assert not stale.exists()  # gone at start-up: its process is dead
         session.send("F4")
         session.wait_for("Start export")
@@ -78,6 +78,7 @@ def test_a_signal_during_a_tui_export_removes_its_partial_files(tmp_path, signum
         screen = session.wait_for("Export (y)", timeout=30)  # the question, once counted
         assert "Botify credits" in screen
         assert fake.find_requests("/v1/jobs", "POST") == []
+        time.sleep(0.7)  # a person reads the question; a key sooner is ignored by the dialog
         session.send("y")
         part = wait(
             lambda: next((p for p in partial_files(downloads) if PART.search(p.name)), None),

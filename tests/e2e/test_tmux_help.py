@@ -22,13 +22,15 @@ def test_f1_and_question_mark_open_help_but_type_into_a_text_box(tmp_path, monke
     work.mkdir()
     session = TmuxSession(f"{shlex.quote(str(BOTIFYTHON))}; sleep 5", cwd=work)
     try:
-        session.wait_for("space Done")  # the list has the focus
+        session.wait_for("esc To the list")  # the new-todo field has the focus on arrival
         assert "f1 keys" in session.screen()  # the footer's hint
-        session.send("F1")
+        session.send("F1")  # F1 works even in a text field
         screen = session.wait_for("Everywhere")
         assert "Move up" in screen and "Todos" in screen  # generated from the bindings
         session.send("Escape")
         session.wait_for(lambda text: "Everywhere" not in text)
+        session.send("Escape")  # to the list, where ? is a command
+        session.wait_for("space Done")
         session.send("?")
         session.wait_for("Everywhere")
         session.send("F1")  # F1 again closes

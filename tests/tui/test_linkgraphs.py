@@ -193,6 +193,9 @@ async def test_visualise_serves_the_files_and_gives_the_cosmograph_link(serving,
     app.event_listeners.append(events.append)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_linkgraphs(pilot)
+        await app.workers.wait_for_complete()  # the analytics of the selected export: nodes file
+        nodes = Path(record.links_path).with_name("acme-org_example.com_20241108_depth-2_nodes.csv")
+        assert nodes.is_file()
         await pilot.press("v")
         await pilot.pause()
         dialog = app.screen
@@ -205,7 +208,11 @@ async def test_visualise_serves_the_files_and_gives_the_cosmograph_link(serving,
         assert dialog.links_url == links_url
         assert dialog.url.startswith("https://cosmograph.app/run/?data=")
         assert quote(links_url, safe="") in dialog.url
-        assert quote(links_url.replace("linkgraph_depth-2", "meta"), safe="") in dialog.url
+        # Nodes sized by internal PageRank and coloured by pagetype, from the nodes file.
+        nodes_url = f"{server.base_url}/{server.secret}/{nodes.name}"
+        assert quote(nodes_url, safe="") in dialog.url
+        assert dialog.url.endswith("&nodeColor=pagetype&nodeSize=pagerank")
+        assert httpx.get(nodes_url).status_code == 200
         hint = str(dialog.query_one("#visualise-hint", Static).render())
         assert "ssh -L" in hint and "Chrome asks once" in hint
         assert "secret" in hint and server.secret in dialog.url  # the link carries it

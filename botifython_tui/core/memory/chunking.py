@@ -14,12 +14,13 @@ import csv
 import functools
 import io
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+
+from botifython_tui.core.memory.token_count import approximate_count
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_CHARS = 1000  # the most characters a chunk has (a token is at least one character)
@@ -105,14 +106,6 @@ class Measure:
         cut = text[:low]
         space = cut.rfind(" ")
         return cut[:space].rstrip() if space > low // 2 else cut
-
-
-def approximate_count(texts: Sequence[str]) -> list[int]:
-    """An upper bound of BERT word pieces when no tokenizer is installed: every word and every
-    punctuation mark is one piece, long words a piece per 3 characters."""
-    return [
-        sum(max(1, math.ceil(len(w) / 3)) for w in re.findall(r"\w+|[^\w\s]", t)) for t in texts
-    ]
 
 
 @functools.lru_cache(maxsize=1)

@@ -532,7 +532,7 @@ class HashingEmbedder:
     min_similarity = -1.0  # lexical vectors: every hit is kept (the model's floor is semantic)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        from botifython_tui.core.memory.chunking import approximate_count
+        from botifython_tui.core.memory.token_count import approximate_count
 
         return approximate_count(texts)
 
