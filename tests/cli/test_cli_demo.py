@@ -109,7 +109,7 @@ def test_demo_export_writes_under_downloads_demo_and_records_in_the_demo_profile
     root, results, _opened = demo_run
     export = results["linkgraph"]
     assert export.returncode == 0, export.stderr
-    assert "credits" in export.stdout and "Recorded as export" in export.stdout
+    assert "credits" in export.stderr and "Recorded as export" in export.stdout
     demo_downloads = root / "downloads" / "demo"
     names = sorted(p.name for p in demo_downloads.iterdir())
     base = f"{DEMO_ORG}_{DEMO_PROJECT}_{NEWEST}"
