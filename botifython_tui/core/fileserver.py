@@ -66,7 +66,6 @@ _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, T
 _ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
 _CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json"}
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$", re.IGNORECASE)
-_LINKS_NAME = re.compile(r"^(?P<base>.+)_linkgraph_depth-(?P<depth>\d+)\.csv$")
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -93,11 +92,10 @@ def export_files(records: Iterable[Any]) -> list[Path]:
 
 
 def nodes_file_beside(links: Path) -> Path | None:
-    """The per-node analytics file `{base}_depth-{n}_nodes.csv` of a links CSV, when it exists."""
-    match = _LINKS_NAME.match(links.name)
-    if not match:
-        return None
-    nodes = links.with_name(f"{match['base']}_depth-{match['depth']}_nodes.csv")
+    """The per-node analytics file of a links CSV (`{base}_depth-{n}_nodes.csv`), when it exists."""
+    from botifython_tui.core.analytics.files import export_files as analysed_files
+
+    nodes = analysed_files(links).nodes  # the analytics name their files: one place knows them
     return nodes if nodes.is_file() else None
 
 
