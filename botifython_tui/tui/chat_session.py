@@ -34,6 +34,7 @@ from botifython_tui.core.chat.events import (
     TurnStarted,
 )
 from botifython_tui.core.chat.host import ChatHost, default_context
+from botifython_tui.core.chat.reply_text import ReplyText
 from botifython_tui.core.chat.scheduler import (
     DEFAULT_NARRATION,
     NARRATION_KEY,
@@ -81,8 +82,7 @@ class ChatSession:
         self.app = app  # the Textual app: store, settings, profile, memory, notify, workers
         self.panes: list[ChatView] = []
         self.version = 0
-        self._chunks: list[str] = []  # the reply in progress, as it came
-        self._chars = 0
+        self._reply = ReplyText()  # the reply in progress
         self.status = ""
         self.model: str | None = None
         self.listeners: list[Callable[[], None]] = []  # the chat list redraws after messages
@@ -114,27 +114,12 @@ class ChatSession:
 
     @property
     def partial(self) -> str:
-        """The reply in progress (kept in chunks: joining per token would copy it every time)."""
-        if len(self._chunks) > 1:
-            self._chunks[:] = ["".join(self._chunks)]
-        return self._chunks[0] if self._chunks else ""
+        """The reply in progress."""
+        return self._reply.text
 
     @partial.setter
     def partial(self, value: str) -> None:
-        self._chunks = [value] if value else []
-        self._chars = len(value)
-
-    def _unseen(self, shown: int) -> str:
-        """The end of the reply in progress past its first `shown` characters."""
-        missing = self._chars - shown
-        tail: list[str] = []
-        for chunk in reversed(self._chunks):
-            tail.append(chunk)
-            missing -= len(chunk)
-            if missing <= 0:
-                break
-        text = "".join(reversed(tail))
-        return text[-(self._chars - shown) :] if self._chars > shown else ""
+        self._reply = ReplyText(value)
 
     @property
     def streaming(self) -> bool:
@@ -458,9 +443,9 @@ class ChatSession:
         that came while its screen was away otherwise)."""
         if pane.live_reply is None:
             await pane.begin_reply(self.partial)
-        elif pane.live_chars < self._chars:
-            pane.live_reply.write(self._unseen(pane.live_chars))
-            pane.live_chars = self._chars
+        elif pane.live_chars < self._reply.chars:
+            pane.live_reply.write(self._reply.tail(pane.live_chars))
+            pane.live_chars = self._reply.chars
 
     def _pane(self) -> ChatView | None:
         return self.active_pane() if self.drawing else None
@@ -468,8 +453,7 @@ class ChatSession:
     async def _draw(self, event: ChatEvent) -> None:
         if isinstance(event, TokenReceived | SourcesCited):
             text = event.text if isinstance(event, TokenReceived) else event.footer
-            self._chunks.append(text)
-            self._chars += len(text)
+            self._reply.append(text)
             pane = self._pane()
             if pane is not None:
                 await self._catch_up(pane)

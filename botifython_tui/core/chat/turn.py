@@ -83,6 +83,7 @@ from botifython_tui.core.chat.intent import (
     forbids_actions,
     requested_actions,
 )
+from botifython_tui.core.chat.reply_text import ReplyText
 from botifython_tui.core.conversation import (
     DEFAULT_CONTEXT_TOKENS,
     EVENT_ROLE,
@@ -152,7 +153,7 @@ class ChatTurn:
         self.profile_id = profile_id
         self.conversation_id = conversation_id
         self.conversations = host.store.conversations(profile_id)
-        self._parts: list[str] = []  # the reply so far (joined on demand: tokens come by the 1000)
+        self._reply = ReplyText()  # the reply so far (tokens come by the 1000)
         self.model: str | None = None
         self.outcome = "ok"
         self._unsaved: list[tuple[str, str]] = []  # this turn's messages when not saving
@@ -174,13 +175,11 @@ class ChatTurn:
     @property
     def partial(self) -> str:
         """The reply in progress."""
-        if len(self._parts) > 1:
-            self._parts[:] = ["".join(self._parts)]
-        return self._parts[0] if self._parts else ""
+        return self._reply.text
 
     @partial.setter
     def partial(self, value: str) -> None:
-        self._parts = [value] if value else []
+        self._reply = ReplyText(value)
 
     @property
     def narration(self) -> bool:
@@ -476,7 +475,7 @@ class ChatTurn:
                         if not started:
                             started = True
                             yield ReplyStarted()
-                        self._parts.append(event.text)
+                        self._reply.append(event.text)
                         yield TokenReceived(event.text)
                     elif isinstance(event, ToolCallsReceived):
                         yield event
@@ -490,7 +489,7 @@ class ChatTurn:
                         last_yield = time.perf_counter()
                 return
             except OllamaReplyError as exc:
-                if tools and "does not support tools" in str(exc) and not self._parts:
+                if tools and "does not support tools" in str(exc) and not self._reply:
                     self.host.store.kv[f"{TOOLS_KEY}.{self.model}"] = False  # JSON form from now on
                     tools = False
                     continue
