@@ -30,6 +30,8 @@ DOWNLOADS_DIR_ENV = "BOTIFYTHON_DOWNLOADS_DIR"
 class ConfigError(Exception):
     """A setting is unusable (for example a data folder that cannot be created)."""
 
+    title = "Setting unusable"
+
     exit_code = 1
 
 

@@ -13,7 +13,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -32,9 +32,11 @@ MAX_REQUESTS_PER_SECOND = 5  # Botify's documented limit for project endpoints
 
 
 class BotifyError(Exception):
-    """A Botify call failed; `str()` is a message for the user."""
+    """A Botify call failed; `str()` is a message for the user, `title` names the kind of failure
+    (the title of its notification)."""
 
     status: int | None = None
+    title = "Botify error"
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
         # Botify's own words (job failures, usernames) may carry escape sequences: the message
@@ -48,25 +50,41 @@ class BotifyError(Exception):
 class AuthError(BotifyError):
     """401 or 403: the token is wrong, revoked, or lacks permission."""
 
+    @property  # type: ignore[override]
+    def title(self) -> str:
+        if self.status is None:
+            return "Not connected"
+        return "Token rejected" if self.status == 401 else "Access refused"
+
 
 class NotFoundError(BotifyError):
     """404: unknown user, project, analysis or job."""
+
+    title = "Not found on Botify"
 
 
 class BadRequestError(BotifyError):
     """400: Botify refused the query or the job."""
 
+    title = "Request refused"
+
 
 class RateLimitedError(BotifyError):
     """429 and retries ran out."""
+
+    title = "Rate limited"
 
 
 class ServerError(BotifyError):
     """5xx and retries ran out."""
 
+    title = "Botify server error"
+
 
 class ConnectionFailed(BotifyError):
     """Botify could not be reached (DNS, refused connection, timeout) and retries ran out."""
+
+    title = "Botify unreachable"
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,17 @@ class Analysis:
         return (
             self.slug if not self.name or self.name == self.slug else f"{self.slug} ({self.name})"
         )
+
+    @property
+    def is_finished(self) -> bool:
+        """The one place that decides whether a crawl can be exported (Botify says "success",
+        in whatever case)."""
+        return self.status.strip().lower() == "success"
+
+
+def latest_finished(analyses: Sequence[Analysis]) -> Analysis | None:
+    """The newest finished analysis (Botify lists the newest first), or None."""
+    return next((a for a in analyses if a.is_finished), None)
 
 
 class RequestRateLimiter:

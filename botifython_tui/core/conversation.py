@@ -4,10 +4,26 @@ When the events are told (and whether the assistant comments) is `core.chat.sche
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from botifython_tui.core.app_events import (
+    AppEvent,
+    BotifyConnected,
+    BotifyDisconnected,
+    ErrorShown,
+    ExportCancelled,
+    ExportFailure,
+    ExportFinished,
+    ExportStarted,
+    GraphVisualised,
+    ProfileSwitched,
+    ProjectSelected,
+    TodoAdded,
+    TodoDeleted,
+    TodoDone,
+    TodoReopened,
+)
 from botifython_tui.core.text import single_line
 
 DEFAULT_CONTEXT_TOKENS = 4096
@@ -100,47 +116,55 @@ def fit_history(
 
 # --- narration -----------------------------------------------------------------------------------
 
-
-def _project(d: dict[str, Any]) -> str:
-    label = "/".join(str(d[k]) for k in ("org", "project") if d.get(k)) or str(d.get("project", ""))
-    return f"{label} {d['analysis']}" if d.get("analysis") else label
-
-
-_EVENT_TEXT: dict[str, Callable[[dict[str, Any]], str]] = {
-    "profile_switched": lambda d: f"switched to the profile {d.get('profile')!r}",
-    "todo_added": lambda d: f"added the todo {d.get('title')!r}",
-    "todo_done": lambda d: f"completed the todo {d.get('title')!r}",
-    "todo_reopened": lambda d: f"reopened the todo {d.get('title')!r}",
-    "todo_deleted": lambda d: f"deleted the todo {d.get('title')!r}",
-    "botify_connected": lambda d: f"connected to Botify as {d.get('username')!r}",
-    "botify_disconnected": lambda d: "disconnected from Botify",
-    "project_selected": lambda d: f"chose the Botify project {_project(d)}",
-    "export_started": lambda d: f"started a link-graph export of {_project(d)}",
-    "export_finished": lambda d: (
-        f"finished a link-graph export of {_project(d)}: {d.get('edges', '?')} edges, "
-        f"{d.get('urls', '?')} URLs, depth {d.get('depth', '?')}"
-    ),
-    "export_failed": lambda d: (
-        f"saw the link-graph export of {_project(d)} fail: {d.get('reason')}"
-    ),
-    "export_cancelled": lambda d: f"cancelled the link-graph export of {_project(d)}",
-    "graph_visualised": lambda d: f"opened the Cosmograph view of {d.get('export')}",
-    "error": lambda d: f"ran into an error: {d.get('message') or d.get('reason')}",
-}
-
 MAX_EVENT_TEXT = 300
 
 
-def describe_event(kind: str, data: dict[str, Any]) -> str | None:
-    """One short clause for an app event, or None for events the model need not hear about."""
-    describe = _EVENT_TEXT.get(kind)
-    if describe is None:
-        return None
-    return single_line(describe(data))[:MAX_EVENT_TEXT]
+def describe_event(event: AppEvent) -> str:
+    """One short clause for an app event. Dispatches on the event's type; an unknown one is a
+    `TypeError` (a new event must be given words here, never dropped silently)."""
+    return single_line(_clause(event))[:MAX_EVENT_TEXT]
 
 
-def describe_events(events: Sequence[tuple[str, dict[str, Any]]]) -> str | None:
-    clauses = [c for c in (describe_event(kind, data) for kind, data in events) if c]
+def _clause(event: AppEvent) -> str:  # noqa: PLR0911 - one case per event type
+    match event:
+        case ProfileSwitched(profile=profile):
+            return f"switched to the profile {profile!r}"
+        case TodoAdded(title=title):
+            return f"added the todo {title!r}"
+        case TodoDone(title=title):
+            return f"completed the todo {title!r}"
+        case TodoReopened(title=title):
+            return f"reopened the todo {title!r}"
+        case TodoDeleted(title=title):
+            return f"deleted the todo {title!r}"
+        case BotifyConnected(username=username):
+            return f"connected to Botify as {username!r}"
+        case BotifyDisconnected():
+            return "disconnected from Botify"
+        case ProjectSelected(org=org, project=project, analysis=analysis):
+            label = "/".join(part for part in (org, project) if part)
+            return f"chose the Botify project {label}" + (f" {analysis}" if analysis else "")
+        case ExportStarted():
+            return f"started a link-graph export of {event.label}"
+        case ExportFinished(depth=depth, edges=edges, urls=urls):
+            return (
+                f"finished a link-graph export of {event.label}: {edges} edges, {urls} URLs, "
+                f"depth {depth}"
+            )
+        case ExportFailure(reason=reason):
+            return f"saw the link-graph export of {event.label} fail: {reason}"
+        case ExportCancelled():
+            return f"cancelled the link-graph export of {event.label}"
+        case GraphVisualised(export=export):
+            return f"opened the Cosmograph view of {export}"
+        case ErrorShown(title=title, message=message):
+            return f"ran into an error ({title}): {message}"
+    raise TypeError(f"no words for the app event {type(event).__name__}")
+
+
+def describe_events(events: Sequence[AppEvent]) -> str | None:
+    """The events, in order, as one note for the model (None for none)."""
+    clauses = [describe_event(event) for event in events]
     if not clauses:
         return None
     if len(clauses) == 1:

@@ -65,6 +65,8 @@ MAX_DEPTH = 30
 class ExportFailed(BotifyError):
     """The export job failed, finished without a file, or the file was unusable."""
 
+    title = "Export failed"
+
 
 # --- events ------------------------------------------------------------------------------------
 

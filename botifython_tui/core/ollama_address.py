@@ -17,6 +17,8 @@ DEFAULT_HOST = "http://127.0.0.1:11434"
 class OllamaError(Exception):
     """A chat call failed; `str()` is a message for the user, with the fix."""
 
+    title = "Ollama"
+
     def __init__(self, message: object = "") -> None:
         # The server's own error text (often from a remote OLLAMA_HOST) is outside text: made
         # safe once, here, for every notification, log line and terminal it reaches.

@@ -137,6 +137,7 @@ NARRATION = "chat.narration"
 CONTEXT_TOKENS = "chat.context_tokens"
 REMEMBER_CHATS = "memory.remember_chats"
 EMBEDDING_MODEL = "memory.embedding_model"
+MAX_EDGE_BUDGET = 100_000_000  # the most edges one link-graph export may ask for
 MAX_EDGES = "export.max_edges"
 SERVE_PORT = "export.serve_port"
 
@@ -194,7 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
         env="BOTIFYTHON_MAX_EDGES",
         flag="--max-edges",
         low=1,
-        high=100_000_000,
+        high=MAX_EDGE_BUDGET,
     ),
     Setting(
         SERVE_PORT,

@@ -32,7 +32,10 @@ _MISSING = object()
 
 
 class StoreError(Exception):
-    """Base class for store errors; the message is meant for the user."""
+    """Base class for store errors; the message is meant for the user (titled by the action
+    that failed)."""
+
+    title = ""
 
 
 class DatabaseUnusable(StoreError):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,28 +13,23 @@ from textual.screen import Screen
 
 from botifython_tui import __version__
 from botifython_tui.config import Settings
+from botifython_tui.core.app_events import AppEvent, ErrorShown, ProfileSwitched
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import configure_logging, get_logger
+from botifython_tui.tui.errors import EXPECTED, report_error
 from botifython_tui.tui.keys import KeyPacing
+from botifython_tui.tui.messages import AppEventPosted, StoreChanged, WorkFailed
 from botifython_tui.tui.registry import AppSpec, builtin_apps, plugin_apps, resolve_apps
 from botifython_tui.tui.safe_output import SafeOutput
 from botifython_tui.tui.screens.dialogs import Confirm
+from botifython_tui.tui.widgets.app_frame import AppFrame
 
 if TYPE_CHECKING:
     from botifython_tui.core.fileserver import DownloadsServer
 
 log = get_logger("tui")
 STORE_POLL_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class AppEvent:
-    """Something the user did, for whoever listens (the chat narrates these)."""
-
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 class BotifythonApp(SafeOutput, KeyPacing, App):
@@ -76,7 +69,6 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         self.startup_problems = problems + clashes
         self.startup_notes: list[str] = []  # e.g. an earlier version's ./data found here
         self.start_app = start_app or self.apps[0].id
-        self.event_listeners: list[Callable[[AppEvent], None]] = []
         self._data_version = store.data_version()
         self._downloads_server: DownloadsServer | None = None
         self.set_reactive(BotifythonApp.profile, store.profiles.current())
@@ -87,7 +79,6 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         self.running_export: str | None = None
         self.demo_requested = False  # "Try the demo project": the command line restarts in it
         self._memory = None  # "org/project analysis" while an export runs
-        self.event_listeners.append(self.chat.on_app_event)
         for spec in self.apps:
             self.add_mode(spec.id, spec.screen)
             # Priority: the app keys work even while a text box (which binds F5–F7) has focus.
@@ -113,8 +104,8 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
 
     def action_toggle_chat(self) -> None:
         """Show or hide the chat pane docked beside the current app."""
-        ensure = getattr(self.screen, "ensure_docked_chat", None)
-        pane = ensure() if ensure is not None else None
+        frames = self.screen.query(AppFrame)
+        pane = frames.first().ensure_docked_chat() if frames else None
         if pane is None:
             self.notify("The chat is already full-screen here.", markup=False)
             return
@@ -218,7 +209,7 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         previous = self.profile
         self.profile = self.store.profiles.use(profile_id)
         if previous is None or previous.id != self.profile.id:
-            self.post_event("profile_switched", profile=self.profile.name)
+            self.publish(ProfileSwitched(self.profile.name))
             self.notify(f"Now using the profile {single_line(self.profile.name)!r}.", markup=False)
         return self.profile
 
@@ -248,12 +239,9 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
 
     # --- keeping in step with the store -----------------------------------------------------
     def refresh_screen_data(self) -> None:
-        if not self.screen_stack:
-            return
-        screen = self.screen
-        refresh = getattr(screen, "refresh_data", None)
-        if refresh is not None and screen.is_mounted:
-            refresh()
+        """The screen in view redraws from the store; the others do when they are shown again."""
+        if self.screen_stack:
+            self.screen.post_message(StoreChanged())
 
     def check_store_changes(self) -> None:
         """Another instance (another tmux pane) wrote to the database: redraw."""
@@ -305,15 +293,28 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         if self._downloads_server is not None:
             self._downloads_server.stop()
 
-    # --- events for listeners (the chat narrates them) --------------------------------------
-    def post_event(self, kind: str, **data: Any) -> None:
-        event = AppEvent(kind, data)
-        log.debug("event %s", kind)
-        for listener in list(self.event_listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("An event listener failed on %s", kind)
+    # --- what happened, and what failed ----------------------------------------------------
+    def publish(self, event: AppEvent) -> None:
+        """Something happened in the app: the assistant is told, the screen in view hears of it."""
+        log.debug("event %s", type(event).__name__)
+        try:
+            self.chat.on_app_event(event)
+        except Exception:
+            log.exception("The chat could not take the app event %r", event)
+        self.post_message(AppEventPosted(event))
+
+    def on_app_event_posted(self, message: AppEventPosted) -> None:
+        if self.screen_stack and self.screen.is_mounted:
+            self.screen.post_message(AppEventPosted(message.event))
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        """The one place where a failed worker reaches the user: a titled notification (the error
+        carries its title), the traceback of an unexpected failure in the log."""
+        report_error(self, message.error, message.action)
+        if not isinstance(message.error, EXPECTED):
+            return
+        title = getattr(message.error, "title", "") or f"Could not {message.action}"
+        self.publish(ErrorShown(title, str(message.error)))
 
 
 def tidy_downloads(folder: Path) -> None:

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
+from botifython_tui.core.app_events import EXPORT_EVENTS, AppEvent
 from botifython_tui.core.chat.events import (
     NARRATION,
     ActionDone,
@@ -49,10 +50,10 @@ from botifython_tui.core.ollama_help import ollama_setup_help
 from botifython_tui.core.store import Conversation, Message
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
+from botifython_tui.tui.messages import ConversationsChanged
 
 log = get_logger("chat")
 
-EXPORT_EVENTS = ("export_started", "export_finished", "export_failed", "export_cancelled")
 ExportStarter = Callable[[Any, int], Awaitable[str]]
 
 
@@ -85,7 +86,6 @@ class ChatSession:
         self._reply = ReplyText()  # the reply in progress
         self.status = ""
         self.model: str | None = None
-        self.listeners: list[Callable[[], None]] = []  # the chat list redraws after messages
         self.client_options: dict[str, float] = {}  # OllamaClient timeouts (tests shorten them)
         self.export_starter: ExportStarter | None = None  # the app's export runner, when it has one
         self._conversation_id: int | None = None
@@ -214,8 +214,8 @@ class ChatSession:
         for pane in self.panes:
             if pane.visible_on_screen:
                 pane.update_title()
-        for listener in list(self.listeners):
-            listener()
+        if self.app.screen_stack:  # the chat list of the Chat screen redraws
+            self.app.screen.post_message(ConversationsChanged())
 
     def _set_status(self, text: str) -> None:
         self.status = text
@@ -392,14 +392,12 @@ class ChatSession:
         self.app.notify("Copied the last reply to the clipboard (OSC 52).", markup=False)
 
     # --- narration ------------------------------------------------------------------------------
-    def on_app_event(self, event: Any) -> None:
+    def on_app_event(self, event: AppEvent) -> None:
         """Every app event informs the assistant; the narration level decides if it comments."""
         self._ensure_running()
-        self.scheduler.app_event(event.kind, event.data)
-        if event.kind in EXPORT_EVENTS:
-            text = describe_event(event.kind, event.data)
-            if text:  # an export the assistant started shows its course here too
-                self._set_status(f"Export: {text} (F4 shows the details)")
+        self.scheduler.app_event(event)
+        if isinstance(event, EXPORT_EVENTS):  # an export the assistant started shows here too
+            self._set_status(f"Export: {describe_event(event)} (F4 shows the details)")
 
     def set_narration(self, level: NarrationLevel) -> None:
         self.scheduler.set_level(level)

@@ -7,11 +7,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from textual.worker import Worker, WorkerState
+
 from botifython_tui.config import ConfigError
 from botifython_tui.core.botify import BotifyError
 from botifython_tui.core.ollama import OllamaError
 from botifython_tui.core.store import StoreError
 from botifython_tui.logs import get_logger
+from botifython_tui.tui.messages import WorkFailed
 
 log = get_logger("tui")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -20,10 +23,12 @@ EXPECTED = (StoreError, BotifyError, OllamaError, ConfigError)
 
 
 def report_error(node: Any, exc: BaseException, action: str) -> None:
-    """Notify expected errors plainly; log unexpected ones with their traceback."""
+    """Notify expected errors plainly, under their own title; log unexpected ones with their
+    traceback."""
     if isinstance(exc, EXPECTED):
         log.info("%s refused: %s", action, exc)
-        node.notify(str(exc), title=f"Could not {action}", severity="error", markup=False)
+        title = getattr(exc, "title", "") or f"Could not {action}"
+        node.notify(str(exc), title=title, severity="error", markup=False, timeout=10)
         return
     log.error("Unexpected error while trying to %s", action, exc_info=exc)
     where = getattr(getattr(node.app, "settings", None), "log_path", "the log file")
@@ -62,3 +67,13 @@ def reports_errors(action: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+class ReportsFailedWork:
+    """Mixed into screens and widgets that run workers: a worker that fails posts `WorkFailed`,
+    and the app's one handler tells the user (the worker's name says what it was doing)."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state == WorkerState.ERROR and worker.error is not None:
+            self.app.post_message(WorkFailed(worker.error, worker.name or "finish the work"))  # type: ignore[attr-defined]

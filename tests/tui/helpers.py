@@ -48,3 +48,17 @@ async def burst(pilot, *keys: str) -> None:
             pilot.app.post_message(events.Key(key, character))
     await until(pilot, lambda: app.keys_dispatched >= expected and not app.keys_pending)
     await pilot.pause()
+
+
+def posted_events(messages) -> list:
+    """The app events (`core.app_events`) posted while a test ran, in order, each once.
+
+    Collect the messages with `app.run_test(message_hook=messages.append)`: every message any
+    widget, screen or the app posts passes the hook, so this asserts what was really posted."""
+    from botifython_tui.tui.messages import AppEventPosted
+
+    seen: dict[int, object] = {}
+    for message in messages:
+        if isinstance(message, AppEventPosted):
+            seen.setdefault(id(message.event), message.event)
+    return list(seen.values())

@@ -7,6 +7,7 @@ import time
 import pytest
 from textual.widgets import Button, DataTable, Input, Static, TabbedContent
 
+from botifython_tui.core import app_events
 from botifython_tui.core.selection import Selection, save_selection
 from botifython_tui.tui.app import make_app
 from botifython_tui.tui.screens.botify import BotifyScreen
@@ -15,6 +16,7 @@ from botifython_tui.tui.screens.todos import TodosScreen
 from botifython_tui.tui.widgets.bar_chart import BarChart
 from botifython_tui.tui.widgets.export_progress import ExportProgress
 from tests.fakes.botify_server import SyntheticGraph
+from tests.tui.helpers import posted_events
 from tests.tui.test_botify_support import (
     message,
     open_botify,
@@ -107,10 +109,9 @@ async def test_full_export_streams_progress_writes_files_and_shows_the_summary(
     fake.poll_delay = 0.15  # long enough to see the job status
     fake.download_rate = 60_000
     app = make_app(chosen, store)
-    events = []
-    app.event_listeners.append(events.append)
+    messages: list = []
     seen: list[str] = []
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await start(pilot)
         assert "exporting" in status(app)
         await watch(pilot, seen, lambda: screen.exporting is None)
@@ -146,19 +147,18 @@ async def test_full_export_streams_progress_writes_files_and_shows_the_summary(
             str(c) for c in screen.query_one("#analyses-table", DataTable).get_row("20241108")
         )
         assert not screen.query_one("#start-export", Button).disabled
-    kinds = [e.kind for e in events]
-    assert kinds.index("export_started") < kinds.index("export_finished")
-    finished = next(e for e in events if e.kind == "export_finished")
-    assert finished.data["edges"] == graph.edge_count(3)
+    kinds = [type(e) for e in posted_events(messages)]
+    assert kinds.index(app_events.ExportStarted) < kinds.index(app_events.ExportFinished)
+    finished = next(e for e in posted_events(messages) if isinstance(e, app_events.ExportFinished))
+    assert finished.edges == graph.edge_count(3)
 
 
 async def test_cancel_while_polling_stops_within_a_second(chosen, store, fake, quick_polls):
     fake.polls_before_done = 10_000
     fake.poll_delay = 0.1
     app = make_app(chosen, store)
-    events = []
-    app.event_listeners.append(events.append)
-    async with app.run_test(size=(80, 24)) as pilot:
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await start(pilot)
         await until(pilot, lambda: "PROCESSING" in export_status(app))
         assert screen.query_one("#cancel-export", Button).has_focus
@@ -174,7 +174,7 @@ async def test_cancel_while_polling_stops_within_a_second(chosen, store, fake, q
         assert len(fake.find_requests("/v1/jobs/")) == polls  # polling really stopped
     assert leftovers(chosen) == []
     assert store.exports(1).list() == []
-    assert "export_cancelled" in [e.kind for e in events]
+    assert app_events.ExportCancelled in [type(e) for e in posted_events(messages)]
 
 
 async def test_cancel_while_downloading_stops_and_removes_partial_files(
@@ -217,9 +217,8 @@ async def test_failures_are_one_clear_notification_and_leave_no_file(
 ):
     setattr(fake, knob, value)
     app = make_app(chosen, store)
-    events = []
-    app.event_listeners.append(events.append)
-    async with app.run_test(size=(80, 24)) as pilot:
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await start(pilot)
         await until(pilot, lambda: screen.exporting is None, timeout=8)
         await pilot.pause()
@@ -228,8 +227,8 @@ async def test_failures_are_one_clear_notification_and_leave_no_file(
         assert "Failed:" in export_status(app)
     assert leftovers(chosen) == []
     assert store.exports(1).list() == []
-    failed = [e for e in events if e.kind == "export_failed"]
-    assert len(failed) == 1 and expected in failed[0].data["reason"]
+    failed = [e for e in posted_events(messages) if isinstance(e, app_events.ExportFailure)]
+    assert len(failed) == 1 and expected in failed[0].reason
 
 
 async def test_second_start_is_refused_while_one_runs(chosen, store, fake, quick_polls):

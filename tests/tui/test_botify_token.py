@@ -8,9 +8,11 @@ import stat
 
 from textual.widgets import Input, Static, TabbedContent
 
+from botifython_tui.core import app_events
 from botifython_tui.core.secrets import TokenStore
 from botifython_tui.tui.app import make_app
 from botifython_tui.tui.screens.dialogs import Confirm
+from tests.tui.helpers import posted_events
 from tests.tui.test_botify_support import (
     TOKEN,
     open_botify,
@@ -29,9 +31,8 @@ def token_status(app) -> str:
 
 async def test_good_token_is_verified_stored_0600_and_shown_masked(botify_settings, store):
     app = make_app(botify_settings, store)
-    events = []
-    app.event_listeners.append(events.append)
-    async with app.run_test(size=(80, 24)) as pilot:
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await open_botify(pilot)
         assert screen.query_one(TabbedContent).active == "tab-connect"  # nothing stored yet
         assert screen.query_one("#token-input", Input).password
@@ -44,8 +45,11 @@ async def test_good_token_is_verified_stored_0600_and_shown_masked(botify_settin
         shown = token_status(app)
         assert "abcd" in shown and TOKEN not in shown and "good-token" not in shown
         assert screen.query_one("#token-input", Input).value == ""  # not kept in the widget
-        assert [e.kind for e in events if e.kind == "botify_connected"] == ["botify_connected"]
-        assert all(TOKEN not in repr(e.data) for e in events)
+        events = posted_events(messages)
+        assert [e for e in events if isinstance(e, app_events.BotifyConnected)] == [
+            app_events.BotifyConnected("jane.doe")
+        ]
+        assert all(TOKEN not in repr(e) for e in events)
         # Connected: the next step, choosing a project, comes up with the user's projects.
         assert screen.query_one(TabbedContent).active == "tab-project"
         await until(pilot, lambda: screen.query_one("#projects-table").row_count == 1)
@@ -94,9 +98,8 @@ async def test_stored_token_is_checked_on_open_and_disconnect_forgets_it(
 ):
     TokenStore(botify_settings.data_dir).save(TOKEN)
     app = make_app(botify_settings, store)
-    events = []
-    app.event_listeners.append(events.append)
-    async with app.run_test(size=(80, 24)) as pilot:
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await open_botify(pilot)
         await until(pilot, lambda: "Connected as jane.doe" in status(app))
         assert screen.query_one(TabbedContent).active == "tab-project"  # no project yet
@@ -109,7 +112,7 @@ async def test_stored_token_is_checked_on_open_and_disconnect_forgets_it(
         assert not TokenStore(botify_settings.data_dir).path.exists()
         assert "Not connected" in status(app)
         assert screen.query_one(TabbedContent).active == "tab-connect"
-        assert "botify_disconnected" in [e.kind for e in events]
+        assert app_events.BotifyDisconnected() in posted_events(messages)
 
 
 async def test_revoked_stored_token_asks_for_a_new_one(botify_settings, store, fake):

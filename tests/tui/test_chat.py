@@ -10,6 +10,7 @@ import time
 import pytest
 from textual.widgets import Input
 
+from botifython_tui.core.app_events import TodoAdded
 from botifython_tui.core.conversation import EVENT_PREFIX, EVENT_ROLE
 from botifython_tui.core.store import Store
 from botifython_tui.tui.app import make_app
@@ -395,9 +396,9 @@ async def test_a_question_wins_over_narration_and_replies_never_mix(chat_setting
     async with app.run_test(size=(100, 30)) as pilot:
         app.chat.scheduler.quiet = 0.05
         pane = await open_chat(pilot)
-        app.post_event("todo_added", title="First")
+        app.publish(TodoAdded("First"))
         await until(pilot, lambda: len(app.chat.partial) > 30)
-        app.post_event("todo_added", title="Second")
+        app.publish(TodoAdded("Second"))
         await ask(pilot, pane, "My question")
         await until(pilot, lambda: len(ollama.chat_requests) == 3, timeout=20)
         await until(pilot, lambda: not app.chat.streaming, timeout=20)
@@ -420,7 +421,7 @@ async def test_ctrl_n_turns_narration_off_and_back_to_its_level(chat_settings, s
         await pilot.press("ctrl+n")
         assert store.kv["chat.narration"] == "off"
         assert "off" in str(app.screen.query_one("#chat-narration").render())
-        app.post_event("todo_added", title="Told, not commented")
+        app.publish(TodoAdded("Told, not commented"))
         await pilot.pause(0.3)
         await pilot.press("ctrl+n")
         assert store.kv["chat.narration"] == "everything"

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from textual.widgets import DataTable, Static
 
+from botifython_tui.core.app_events import GraphVisualised
 from botifython_tui.tui.app import make_app
 from botifython_tui.tui.screens.botify_visualise import VisualiseDialog
 from botifython_tui.tui.screens.linkgraphs import LinkGraphsScreen
-from tests.tui.helpers import table_rows
+from tests.tui.helpers import posted_events, table_rows
 from tests.tui.test_botify_support import rendered
 
 SUMMARY = {
@@ -189,9 +190,8 @@ async def test_files_changed_since_the_export_are_flagged_per_row(serving, store
 async def test_visualise_serves_the_files_and_gives_the_cosmograph_link(serving, store):
     record = add_export(store, serving, "20241108")
     app = make_app(serving, store)
-    events = []
-    app.event_listeners.append(events.append)
-    async with app.run_test(size=(80, 24)) as pilot:
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         await open_linkgraphs(pilot)
         await app.workers.wait_for_complete()  # the analytics of the selected export: nodes file
         nodes = Path(record.links_path).with_name("acme-org_example.com_20241108_depth-2_nodes.csv")
@@ -237,7 +237,7 @@ async def test_visualise_serves_the_files_and_gives_the_cosmograph_link(serving,
     assert not server.running  # stopped with the app
     with pytest.raises(httpx.ConnectError):
         httpx.get(links_url)
-    assert "graph_visualised" in [e.kind for e in events]
+    assert any(isinstance(e, GraphVisualised) for e in posted_events(messages))
 
 
 async def test_a_busy_port_serves_on_another_and_says_which(settings, store, no_browser):

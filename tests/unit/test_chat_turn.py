@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from botifython_tui.core.app_events import ExportFinished, TodoAdded
 from botifython_tui.core.chat.events import (
     ANSWER,
     CLAIMED,
@@ -308,11 +309,11 @@ async def test_a_question_during_narration_gets_its_own_reply_in_order(
     )
     driver = Driver(ChatHost(store, host_settings), NarrationLevel.EVERYTHING)
     try:
-        driver.scheduler.app_event("todo_added", {"title": "First"})
+        driver.scheduler.app_event(TodoAdded("First"))
         await driver.until(
             lambda: len([e for e in driver.events if isinstance(e, TokenReceived)]) > 5
         )
-        driver.scheduler.app_event("todo_added", {"title": "Second"})  # pending narration
+        driver.scheduler.app_event(TodoAdded("Second"))  # pending narration
         driver.scheduler.ask("What is crawl budget?")
         await driver.until(lambda: len(driver.ended()) == 3)
     finally:
@@ -380,16 +381,14 @@ async def test_milestones_level_tells_events_but_comments_only_on_milestones(
     ollama.script(Reply(text="Answer."), Reply(text="Export done, nice."))
     driver = Driver(ChatHost(store, host_settings), NarrationLevel.MILESTONES)
     try:
-        driver.scheduler.app_event("todo_added", {"title": "Quiet one"})
+        driver.scheduler.app_event(TodoAdded("Quiet one"))
         await asyncio.sleep(0.3)
         assert ollama.chat_requests == []  # not a milestone: no comment requested
         driver.scheduler.ask("Hello")
         await driver.until(lambda: len(driver.ended()) == 1)
         sent = ollama.chat_requests[0]["messages"]
         assert "Quiet one" in sent[-2]["content"]  # told, before the question
-        driver.scheduler.app_event(
-            "export_finished", {"org": "o", "project": "p", "analysis": "a", "edges": 3}
-        )
+        driver.scheduler.app_event(ExportFinished("o", "p", "a", edges=3))
         await driver.until(lambda: len(driver.ended()) == 2)
     finally:
         await driver.close()
@@ -404,7 +403,7 @@ async def test_a_failed_narration_is_owed_and_asked_again_without_repeating(
     driver = Driver(ChatHost(store, host_settings), NarrationLevel.EVERYTHING)
     try:
         for i in range(5):
-            driver.scheduler.app_event("todo_added", {"title": f"T{i}"})
+            driver.scheduler.app_event(TodoAdded(f"T{i}"))
         await driver.until(lambda: driver.scheduler.owed)
         assert (
             len(ollama.chat_requests) == 1

@@ -18,6 +18,7 @@ from dataclasses import replace
 from enum import Enum
 from typing import Any
 
+from botifython_tui.core.app_events import AppEvent
 from botifython_tui.core.chat.events import (
     ANSWER,
     NARRATION,
@@ -46,7 +47,6 @@ class NarrationLevel(Enum):
 
 
 DEFAULT_NARRATION = NarrationLevel.MILESTONES
-MILESTONES = frozenset({"export_finished", "export_failed", "profile_switched", "error"})
 
 
 def narration_level(kv: Any, env: Any = None) -> NarrationLevel:
@@ -95,7 +95,7 @@ class ReplyScheduler:
         self.quiet = quiet
         self.retry_after = retry_after
         self.questions: deque[Job] = deque()
-        self.pending: list[tuple[str, dict[str, Any]]] = []
+        self.pending: list[AppEvent] = []
         self.owed = False  # a narration reply failed: ask again later, without repeating events
         self.current: Job | None = None
         self.narration_requests = 0
@@ -119,12 +119,10 @@ class ReplyScheduler:
         self._wake.set()
         return job
 
-    def app_event(self, kind: str, data: dict[str, Any]) -> None:
+    def app_event(self, event: AppEvent) -> None:
         """Something happened in the app: the model is told at the next quiet moment."""
-        if describe_event(kind, data) is None:
-            log.warning("An app event of unknown kind %r was not told to the assistant", kind)
-            return
-        self.pending.append((kind, data))
+        describe_event(event)  # an event without words is a TypeError here, at its source
+        self.pending.append(event)
         del self.pending[:-MAX_PENDING_EVENTS]
         self._due = self._now() + self.quiet
         self._wake.set()
@@ -160,7 +158,7 @@ class ReplyScheduler:
             return True
         if self.level is NarrationLevel.EVERYTHING:
             return bool(self.pending)
-        return any(kind in MILESTONES for kind, _ in self.pending)
+        return any(event.milestone for event in self.pending)
 
     # --- the loop --------------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[ChatEvent]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Header
 
 from botifython_tui.core.store import Profile, Store
+from botifython_tui.tui.errors import ReportsFailedWork
+from botifython_tui.tui.messages import StoreChanged
 from botifython_tui.tui.widgets.app_bar import AppBar
+from botifython_tui.tui.widgets.app_frame import AppFrame
 from botifython_tui.tui.widgets.chat_pane import ChatPane
 from botifython_tui.tui.widgets.help_footer import HelpFooter
 
@@ -18,7 +22,7 @@ if TYPE_CHECKING:
     from botifython_tui.tui.app import BotifythonApp
 
 
-class AppScreen(Screen):
+class AppScreen(ReportsFailedWork, Screen):
     """A screen registered as an app. It redraws its data on `refresh_data()`."""
 
     app_name = ""
@@ -40,7 +44,7 @@ class AppScreen(Screen):
         """The frame every app shares; a screen fills the body with `compose_body()`."""
         yield Header()
         yield AppBar(self.shell.current_mode)
-        with Horizontal(id="app-frame"):
+        with AppFrame(dockable=self.has_docked_chat):
             with Vertical(id="app-body"):
                 yield from self.compose_body()
             if self.has_docked_chat and self.shell.chat_docked:
@@ -55,20 +59,10 @@ class AppScreen(Screen):
 
     @property
     def docked_chat(self) -> ChatPane | None:
-        if not self.has_docked_chat:
-            return None
-        panes = self.query("#docked-chat")
-        return panes.first(ChatPane) if panes else None
+        return self.query_one(AppFrame).docked_chat if self.has_docked_chat else None
 
     def ensure_docked_chat(self) -> ChatPane | None:
-        """The pane beside the app, mounted the first time it is shown (not at start-up)."""
-        if not self.has_docked_chat:
-            return None
-        pane = self.docked_chat
-        if pane is None:
-            pane = ChatPane(docked=True, id="docked-chat")
-            self.query_one("#app-frame").mount(pane)
-        return pane
+        return self.query_one(AppFrame).ensure_docked_chat()
 
     def focus_on_arrival(self) -> None:
         """Focus what typing on arrival should reach (a screen that says "type" focuses its input)."""
@@ -89,6 +83,11 @@ class AppScreen(Screen):
             if pane.display and pane.is_mounted:
                 pane.sync()
         self.refresh_data()
+
+    @on(StoreChanged)
+    def _store_changed(self, message: StoreChanged) -> None:
+        if self.is_mounted:
+            self.refresh_data()
 
     def refresh_data(self) -> None:
         """Reload what the screen shows from the store (profile switched, other instance wrote)."""

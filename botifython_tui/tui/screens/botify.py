@@ -25,8 +25,9 @@ from textual.widgets import (
     TabbedContent,
     TabPane,
 )
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
+from botifython_tui.core import app_events
 from botifython_tui.core.botify import (
     Analysis,
     BotifyError,
@@ -52,7 +53,6 @@ from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.botify_support import (
     make_client,
-    report_botify_error,
     token_store,
 )
 from botifython_tui.tui.screens.botify_visualise import visualise_export
@@ -360,11 +360,6 @@ class BotifyScreen(AppScreen):
         self.query_one("#budget-input").focus()
 
     # --- workers and their errors ---------------------------------------------------------------
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if event.state == WorkerState.ERROR and worker.error is not None:
-            report_botify_error(self, worker.error, worker.name or "talk to Botify")
-
     def _run(self, work, *, name: str, group: str) -> Worker:
         return self.run_worker(work, name=name, group=group, exclusive=True, exit_on_error=False)
 
@@ -435,7 +430,7 @@ class BotifyScreen(AppScreen):
                 title="Botify",
                 markup=False,
             )
-            self.shell.post_event("botify_connected", username=username)
+            self.shell.publish(app_events.BotifyConnected(username))
         self._load_projects()
         if self.selection is not None and self.analyses_for != (
             self.selection.org,
@@ -478,7 +473,7 @@ class BotifyScreen(AppScreen):
             )
         else:
             self.notify("Disconnected: the token is forgotten.", title="Botify", markup=False)
-        self.shell.post_event("botify_disconnected")
+        self.shell.publish(app_events.BotifyDisconnected())
         self.action_show_tab("tab-connect")
 
     # --- projects and analyses --------------------------------------------------------------------
@@ -676,11 +671,8 @@ class BotifyScreen(AppScreen):
         self._fill_analyses(to_selection=True)
         self._show_latest_summary()
         self._update_status()
-        self.shell.post_event(
-            "project_selected",
-            org=selection.org,
-            project=selection.project,
-            analysis=selection.analysis,
+        self.shell.publish(
+            app_events.ProjectSelected(selection.org, selection.project, selection.analysis)
         )
 
     # --- export -----------------------------------------------------------------------------------
@@ -843,9 +835,9 @@ class BotifyScreen(AppScreen):
         progress = self.query_one(ExportProgress)
         label = f"{request.org}/{request.project} {request.analysis}"
         progress.start(f"Export of {label}, at most {request.max_edges:,} edges")
-        event_data = {"org": request.org, "project": request.project, "analysis": request.analysis}
+        where = (request.org, request.project, request.analysis)
         self.shell.running_export = label  # the assistant is told what runs
-        self.shell.post_event("export_started", **event_data, max_edges=request.max_edges)
+        self.shell.publish(app_events.ExportStarted(*where, max_edges=request.max_edges))
         downloads = self.shell.settings.downloads_dir
         new_paths: set[Path] = set()
         result = None
@@ -871,7 +863,7 @@ class BotifyScreen(AppScreen):
                         "Not exported: no job was created, no credits were spent.",
                         "Not exported.",
                     )
-                    self.shell.post_event("export_cancelled", **event_data)
+                    self.shell.publish(app_events.ExportCancelled(*where))
                     return
                 new_paths = {path for path in plan.paths if not path.exists()}
                 async for event in job.run(plan):
@@ -901,7 +893,7 @@ class BotifyScreen(AppScreen):
                     "finish there.",
                     "Cancelled: no files were kept.",
                 )
-                self.shell.post_event("export_cancelled", **event_data)
+                self.shell.publish(app_events.ExportCancelled(*where))
             raise
         except OSError as exc:
             _remove(new_paths)
@@ -915,12 +907,12 @@ class BotifyScreen(AppScreen):
                 f"Earlier exports were left as they were. {fix}"
             )
             progress.finish(f"Failed: {failure}", "Failed: see the message above.")
-            self.shell.post_event("export_failed", **event_data, reason=str(failure))
+            self.shell.publish(app_events.ExportFailure(*where, reason=str(failure)))
             raise failure from exc
         except Exception as exc:
             _remove(new_paths)
             progress.finish(f"Failed: {exc}", "Failed: see the message above.")
-            self.shell.post_event("export_failed", **event_data, reason=str(exc))
+            self.shell.publish(app_events.ExportFailure(*where, reason=str(exc)))
             raise
         finally:
             self._unwatch_signals(signals)
@@ -928,13 +920,14 @@ class BotifyScreen(AppScreen):
             self.shell.running_export = None
             with contextlib.suppress(Exception):
                 self._export_controls(refocus=not recorded)
-        self.shell.post_event(
-            "export_finished",
-            **event_data,
-            depth=record.depth,
-            edges=record.edges,
-            urls=record.urls,
-            links_file=Path(record.links_path).name,
+        self.shell.publish(
+            app_events.ExportFinished(
+                *where,
+                depth=record.depth,
+                edges=record.edges,
+                urls=record.urls,
+                links_file=Path(record.links_path).name,
+            )
         )
         self._remember_export(record, profile_id)
         if self.profile.id == profile_id:  # the profile may have been switched meanwhile

@@ -5,17 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from botifython_tui.core.botify import (
-    AuthError,
-    BadRequestError,
     BotifyClient,
     BotifyError,
-    ConnectionFailed,
-    NotFoundError,
-    RateLimitedError,
     RetryPolicy,
-    ServerError,
 )
-from botifython_tui.core.linkgraph import ExportFailed
 from botifython_tui.core.secrets import TokenStore
 from botifython_tui.logs import get_logger
 from botifython_tui.tui.errors import report_error
@@ -27,24 +20,8 @@ INTERACTIVE_RETRY = RetryPolicy(attempts=3, base_delay=0.5, max_delay=4.0, total
 
 
 def error_title(exc: BaseException) -> str:
-    """A short title saying what kind of failure this is."""
-    if isinstance(exc, ExportFailed):
-        return "Export failed"
-    if isinstance(exc, AuthError):
-        if exc.status is None:
-            return "Not connected"
-        return "Token rejected" if exc.status == 401 else "Access refused"
-    if isinstance(exc, ConnectionFailed):
-        return "Botify unreachable"
-    if isinstance(exc, RateLimitedError):
-        return "Rate limited"
-    if isinstance(exc, NotFoundError):
-        return "Not found on Botify"
-    if isinstance(exc, BadRequestError):
-        return "Request refused"
-    if isinstance(exc, ServerError):
-        return "Botify server error"
-    return "Botify error"
+    """A short title saying what kind of failure this is (the error carries it)."""
+    return str(getattr(exc, "title", "") or "Botify error")
 
 
 def report_botify_error(node: Any, exc: BaseException, action: str) -> None:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
+from botifython_tui.core.app_events import GraphVisualised
 from botifython_tui.core.cosmograph import (
     LOCAL_NETWORK_NOTE,
     browser_available,
@@ -187,5 +188,5 @@ def visualise_export(
         notice=server.notice,
     )
     app.push_screen(dialog)
-    app.post_event("graph_visualised", export=label)
+    app.publish(GraphVisualised(label))
     return dialog

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -12,6 +13,7 @@ from textual.widgets.option_list import Option
 from botifython_tui.core.settings import NARRATION
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
+from botifython_tui.tui.messages import ConversationsChanged
 from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.dialogs import Confirm, TextPrompt
 from botifython_tui.tui.screens.model_picker import ModelPicker
@@ -47,13 +49,12 @@ class ChatScreen(AppScreen):
             yield ChatPane(id="chat-main")
 
     def on_mount(self) -> None:
-        self.shell.chat.listeners.append(self.refresh_sidebar)
         self.refresh_data()
         self.query_one(ChatPane).focus_input()
 
-    def on_unmount(self) -> None:
-        if self.refresh_sidebar in self.shell.chat.listeners:
-            self.shell.chat.listeners.remove(self.refresh_sidebar)
+    @on(ConversationsChanged)
+    def _conversations_changed(self, message: ConversationsChanged) -> None:
+        self.refresh_sidebar()
 
     def refresh_data(self) -> None:
         if not self.is_mounted:

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
+from botifython_tui.core.app_events import TodoAdded, TodoDeleted, TodoDone, TodoReopened
 from botifython_tui.core.store import Todo
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
@@ -129,7 +130,7 @@ class TodosScreen(AppScreen):
         todo = self.todos.add(event.value)  # a refused title stays in the field
         event.input.value = ""
         self.refresh_data(select_id=todo.id)
-        self.shell.post_event("todo_added", title=todo.title)
+        self.shell.publish(TodoAdded(todo.title))
 
     def on_descendant_focus(self) -> None:
         self.refresh_bindings()  # the footer follows the focus: list commands or typing
@@ -141,7 +142,7 @@ class TodosScreen(AppScreen):
             return
         todo = self.todos.toggle(todo_id)
         self.refresh_data(select_id=todo.id)
-        self.shell.post_event("todo_done" if todo.done else "todo_reopened", title=todo.title)
+        self.shell.publish(TodoDone(todo.title) if todo.done else TodoReopened(todo.title))
 
     @reports_errors("edit the todo")
     async def action_edit(self) -> None:
@@ -177,7 +178,7 @@ class TodosScreen(AppScreen):
         self.deleted.append(todo)
         self.refresh_data()
         self.notify(f"Deleted {single_line(todo.title)!r}. Press u to undo.", markup=False)
-        self.shell.post_event("todo_deleted", title=todo.title)
+        self.shell.publish(TodoDeleted(todo.title))
 
     def _undoable(self) -> Todo | None:
         """The latest deleted todo of the current profile."""
@@ -197,7 +198,7 @@ class TodosScreen(AppScreen):
         self.refresh_data(select_id=restored.id)
         self.refresh_bindings()
         self.notify(f"Restored {single_line(restored.title)!r}.", markup=False)
-        self.shell.post_event("todo_added", title=restored.title)
+        self.shell.publish(TodoAdded(restored.title))
 
     @reports_errors("move the todo")
     def action_move(self, offset: int) -> None:
