@@ -140,6 +140,12 @@ EMBEDDING_MODEL = "memory.embedding_model"
 MAX_EDGE_BUDGET = 100_000_000  # the most edges one link-graph export may ask for
 MAX_EDGES = "export.max_edges"
 SERVE_PORT = "export.serve_port"
+# Kept by the app itself, not set by the user (not in `config list`): named here so that every
+# stored key is found in one place.
+AUTO_APPROVE_ADDITIVE = "assistant.auto_approve_additive"  # Ctrl+S in the chat
+NARRATION_BEFORE_OFF = "chat.narration.before_off"  # the level Ctrl+N goes back to
+MODEL_TOOLS = "chat.tools"  # + ".<model>": False once Ollama said the model has no tool calls
+CURRENT_PROFILE = "current_profile_id"
 
 DEFAULT_OLLAMA_HOST = "localhost:11434"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
