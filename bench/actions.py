@@ -55,8 +55,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from botifython_tui.core.action_parser import parse_actions  # noqa: E402
 from botifython_tui.core.actions import Refusal, needs_approval, validate  # noqa: E402
+from botifython_tui.core.actions.parser import parse_actions  # noqa: E402
 
 CORPUS = ROOT / "bench" / "data" / "action_replies.jsonl"
 GOAL_MEDIAN_US = 200.0
@@ -183,8 +183,8 @@ def real_models(path: Path | None = None) -> dict[str, Any]:
     """Per model: the real-model corpus replayed into the chat turn (see the module docstring)."""
     import asyncio
 
-    from botifython_tui.core.action_parser import from_tool_calls
     from botifython_tui.core.actions import check_request
+    from botifython_tui.core.actions.parser import from_tool_calls
     from tests.fakes import model_replay as mr
     from tests.fakes.ollama_server import FakeOllama
 

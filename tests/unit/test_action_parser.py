@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from botifython_tui.core.action_parser import (
+from botifython_tui.core.actions import REGISTRY, Refusal, needs_approval, validate
+from botifython_tui.core.actions.parser import (
     _EXAMPLE_LEAD,
     MAX_ACTIONS,
     ParsedAction,
@@ -19,7 +20,6 @@ from botifython_tui.core.action_parser import (
     from_tool_calls,
     parse_actions,
 )
-from botifython_tui.core.actions import REGISTRY, Refusal, needs_approval, validate
 
 ADD_MILK = ("add_todo", {"title": "Buy milk"})
 

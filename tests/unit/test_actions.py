@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from botifython_tui.core.action_parser import ParsedAction, parse_actions
 from botifython_tui.core.actions import (
-    AUTO_APPROVE_ADDITIVE_KEY,
     MAX_ACTIONS_PER_MESSAGE,
     MAX_STRING_LENGTH,
     REGISTRY,
@@ -31,8 +29,10 @@ from botifython_tui.core.actions import (
     tools_schema,
     validate,
 )
+from botifython_tui.core.actions.parser import ParsedAction, parse_actions
 from botifython_tui.core.botify import BotifyClient, RetryPolicy
 from botifython_tui.core.selection import Selection, load_selection, save_selection
+from botifython_tui.core.settings import AUTO_APPROVE_ADDITIVE
 from botifython_tui.core.store import Store
 from tests.fakes.botify_server import FakeBotify, SyntheticGraph
 
@@ -600,9 +600,9 @@ def test_approval_rules(name, auto, origin, asks):
 
 def test_the_auto_approve_setting(store: Store):
     assert auto_approve_additive(store) is False
-    store.kv[AUTO_APPROVE_ADDITIVE_KEY] = True
+    store.kv[AUTO_APPROVE_ADDITIVE] = True
     assert auto_approve_additive(store) is True
-    store.kv[AUTO_APPROVE_ADDITIVE_KEY] = "yes"  # only a real true counts
+    store.kv[AUTO_APPROVE_ADDITIVE] = "yes"  # only a real true counts
     assert auto_approve_additive(store) is False
 
 

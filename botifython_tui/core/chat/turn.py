@@ -26,12 +26,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from botifython_tui.core.action_parser import (
-    ORIGIN_USER,
-    ParsedAction,
-    from_tool_calls,
-    parse_actions,
-)
 from botifython_tui.core.actions import (
     MAX_ACTIONS_PER_MESSAGE,
     REGISTRY,
@@ -49,6 +43,12 @@ from botifython_tui.core.actions import (
     prompt_description,
     resolve_name,
     tools_schema,
+)
+from botifython_tui.core.actions.parser import (
+    ORIGIN_USER,
+    ParsedAction,
+    from_tool_calls,
+    parse_actions,
 )
 from botifython_tui.core.chat.events import (
     ANSWER,

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from botifython_tui.core.settings import NARRATION
+from botifython_tui.core.settings import AUTO_APPROVE_ADDITIVE, NARRATION
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.messages import ConversationsChanged
@@ -147,10 +147,8 @@ class ChatScreen(AppScreen):
         self.refresh_data()
 
     def action_toggle_auto_approve(self) -> None:
-        from botifython_tui.core.actions import AUTO_APPROVE_ADDITIVE_KEY
-
-        enabled = not bool(self.store.kv.get(AUTO_APPROVE_ADDITIVE_KEY, False))
-        self.store.kv[AUTO_APPROVE_ADDITIVE_KEY] = enabled
+        enabled = not bool(self.store.kv.get(AUTO_APPROVE_ADDITIVE, False))
+        self.store.kv[AUTO_APPROVE_ADDITIVE] = enabled
         self.notify(
             "Additions (such as a new todo) now run without asking; deletions and exports "
             "always ask."
