@@ -2,9 +2,10 @@
 
 Models without tool support are asked to write actions as JSON in their reply; small models wrap it
 in code fences and prose, use single quotes, Python literals, trailing commas, or stop in the middle.
-`parse_actions` finds every complete object, repairs what is safely repairable and reports the rest
-as errors. It never raises, never evaluates code and bounds its work on any input. Whatever it
-returns still goes through `actions.validate` and the approval rules before anything runs.
+`parse_actions` finds every complete object, repairs what is safely repairable (`repair`) and
+reports the rest as errors. It never raises, never evaluates code and bounds its work on any input.
+Whatever it returns still goes through `validation.check_request` and the approval rules before
+anything runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from botifython_tui.core.actions.repair import FAILED, load_lenient
 from botifython_tui.core.text import single_line
 
 ORIGIN_USER = "user"  # the model answering the user's own message
@@ -92,30 +94,6 @@ _SCAN = re.compile(
     r"|.",
     re.DOTALL,
 )
-
-# Repair: the same strings, plus comments, so fixes apply only to the text between strings.
-_REPAIR = re.compile(
-    r'"(?:[^"\\]|\\.)*"'
-    r"|'(?:[^'\\\n]|\\.)*'"
-    r"|“[^”]*”"
-    r"|‘[^’\n]*’"
-    r"|//[^\n]*"
-    r"|/\*.*?\*/"
-    r"|#[^\n]*"
-    r"|[^\"'“‘/#]+"
-    r"|.",
-    re.DOTALL,
-)
-_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
-_BARE_KEY = re.compile(r"([{,]\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*:)")
-_BARE_VALUE = re.compile(r"(:\s*)([A-Za-z_][A-Za-z0-9_.-]*)(\s*[,}\]])")
-_PY_LITERALS = re.compile(r"\b(True|False|None)\b")
-_PY_TO_JSON = {"True": "true", "False": "false", "None": "null"}
-_LITERAL_BACKSLASH = re.compile(r'\\(?!")')
-_BAD_ESCAPE = re.compile(r'\\(?!["\\/bfnrt]|u[0-9a-fA-F]{4})')
-_SINGLE_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
-
-_FAILED = object()
 
 
 @dataclass(frozen=True)
@@ -263,8 +241,8 @@ class _Scan:
                 )
                 return
             candidate = text[pos : end + 1]
-            value, problem = _load(candidate)
-            if value is _FAILED:
+            value, problem = load_lenient(candidate)
+            if value is FAILED:
                 self.error(
                     pos,
                     end,
@@ -354,89 +332,6 @@ def _has_key(keys: list[int], start: int, end: int) -> bool:
     return index < len(keys) and keys[index] <= end
 
 
-# --- decoding ------------------------------------------------------------------------------------
-
-
-def _load(candidate: str) -> tuple[Any, str | None]:
-    """JSON, else JSON after a string-aware repair; never `eval`."""
-    try:
-        return json.loads(candidate, strict=False), None
-    except (ValueError, RecursionError) as exc:
-        problem = _json_problem(exc)
-    attempts = [_repair(candidate)]
-    if '\\"' in candidate:  # JSON escaped as if inside a string: {\"action\": …}
-        attempts.append(_repair(candidate.replace('\\"', '"')))
-    for attempt in attempts:
-        if attempt is None:
-            continue
-        try:
-            return json.loads(attempt, strict=False), None
-        except (ValueError, RecursionError):
-            continue
-    return _FAILED, problem
-
-
-def _json_problem(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at character {exc.pos + 1}"
-    return type(exc).__name__
-
-
-def _repair(candidate: str) -> str | None:
-    """Single and smart quotes to JSON strings; outside strings: no comments, trailing commas or
-    Python literals, and bare keys and words quoted."""
-    parts: list[tuple[bool, str]] = []  # (is_string, text)
-    for match in _REPAIR.finditer(candidate):
-        token = match.group()
-        first = token[0]
-        if first == '"' and len(token) >= 2:
-            if _BAD_ESCAPE.search(token):
-                # Backslashes the model never escaped (C:\temp\x): every one is literal.
-                token = '"' + _LITERAL_BACKSLASH.sub(r"\\\\", token[1:-1]) + '"'
-            parts.append((True, token))
-        elif first == "'" and len(token) >= 2:
-            parts.append((True, json.dumps(_unescape_single(token[1:-1]), ensure_ascii=False)))
-        elif first in "“‘" and len(token) >= 2:
-            parts.append((True, json.dumps(token[1:-1], ensure_ascii=False)))
-        elif token.startswith(("//", "/*", "#")):
-            parts.append((False, " "))
-        else:
-            parts.append((False, token))
-    out: list[str] = []
-    bare: list[str] = []
-    for is_string, piece in parts:
-        if is_string:
-            if bare:
-                out.append(_fix_bare("".join(bare)))
-                bare = []
-            out.append(piece)
-        else:
-            bare.append(piece)
-    if bare:
-        out.append(_fix_bare("".join(bare)))
-    return "".join(out)
-
-
-def _fix_bare(segment: str) -> str:
-    segment = _TRAILING_COMMA.sub(r"\1", segment)
-    segment = _PY_LITERALS.sub(lambda m: _PY_TO_JSON[m.group(1)], segment)
-    segment = _BARE_KEY.sub(r'\1"\2"\3', segment)
-    return _BARE_VALUE.sub(_quote_bare_value, segment)
-
-
-def _quote_bare_value(match: re.Match[str]) -> str:
-    word = match.group(2)
-    if word in ("true", "false", "null"):
-        return match.group(0)
-    return f'{match.group(1)}"{word}"{match.group(3)}'
-
-
-def _unescape_single(body: str) -> str:
-    return re.sub(
-        r"\\(.)", lambda m: _SINGLE_ESCAPES.get(m.group(1), "\\" + m.group(1)), body, flags=re.S
-    )
-
-
 # --- shapes --------------------------------------------------------------------------------------
 
 
@@ -459,7 +354,7 @@ def _extract(value: Any, raw: str, origin: str, depth: int) -> tuple[list[Parsed
     keys = {k.lower(): k for k in value if isinstance(k, str)}
 
     def get(key: str) -> Any:
-        return value[keys[key]] if key in keys else _FAILED
+        return value[keys[key]] if key in keys else FAILED
 
     for container in _CONTAINER_KEYS:
         items = get(container)
@@ -477,22 +372,22 @@ def _extract(value: Any, raw: str, origin: str, depth: int) -> tuple[list[Parsed
                 ]
             return found, errors
 
-    args: Any = _FAILED
+    args: Any = FAILED
     for key in _ARGS_KEYS:
         if key in keys:
             args = get(key)
             break
     name: Any = get("action")
-    if name is _FAILED:
+    if name is FAILED:
         for key in _NAME_KEYS:
             if key not in keys:
                 continue
             # A bare {"name": …} is data (a profile, a person), not a request.
-            if key == "name" and args is _FAILED and get("type") != "function":
+            if key == "name" and args is FAILED and get("type") != "function":
                 continue
             name = get(key)
             break
-    if name is _FAILED:
+    if name is FAILED:
         return [], []
     if _is_schema(args) and "description" in keys:
         return [], []  # the model echoed a tool definition; not a call
@@ -503,7 +398,7 @@ def _extract(value: Any, raw: str, origin: str, depth: int) -> tuple[list[Parsed
     clean = _normalise_name(name)
     if clean is None:
         return [], [f"“{_snippet_text(name)}” is not a valid action name; it was not run."]
-    if args is _FAILED:  # flat form: {"action": "add_todo", "title": "…"}
+    if args is FAILED:  # flat form: {"action": "add_todo", "title": "…"}
         args = {k: v for k, v in value.items() if str(k).lower() not in _META_KEYS}
     elif isinstance(args, str):
         args = _string_args(args)
@@ -520,8 +415,8 @@ def _string_args(text: str) -> Any:
         return {}
     if len(text) > MAX_OBJECT_CHARS:
         return None
-    value, _ = _load(text.strip())
-    return None if value is _FAILED else value
+    value, _ = load_lenient(text.strip())
+    return None if value is FAILED else value
 
 
 def _is_schema(args: Any) -> bool:
