@@ -251,3 +251,21 @@ async def test_a_stopped_reply_closes_its_approval_dialog_and_runs_nothing(
         await until(pilot, lambda: not app.chat.streaming)
     assert store.todos(1).list() == [] and store.todos(other.id).list() == []
     assert len(ollama.chat_requests) == 1
+
+
+async def test_ctrl_s_turns_auto_approval_of_additions_on_and_off(chat_settings, store, ollama):
+    from botifython_tui.core.actions import auto_approve_additive
+
+    ollama.script(add_todo_call("Check the hreflang"), Reply(text="Added."))
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(app.screen, ChatScreen))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: auto_approve_additive(store))
+        await ask(pilot, "Add a todo to check the hreflang")
+        await until(pilot, lambda: not app.chat.streaming)
+        assert not isinstance(app.screen, Confirm)  # the addition ran without a question
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not auto_approve_additive(store))
+    assert [t.title for t in store.todos(1).list()] == ["Check the hreflang"]
