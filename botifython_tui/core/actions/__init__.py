@@ -5,7 +5,8 @@ A request (from Ollama `tool_calls` or from JSON found in a reply by `parser`) g
 where it is safe), the action's own `check` (does the todo exist in this profile?),
 `approval.needs_approval` and the host's approval callback, then `running.execute`, which runs it
 in the current profile only and writes the audit table. Every step that refuses returns a message
-meant for the model, so it can correct itself. `prompting` tells the model what it may ask for.
+meant for the model, so it can correct itself. `prompting` tells the model what it may ask for;
+`parser` (with `repair`, the lenient JSON) reads requests out of replies of models without tools.
 
 The actions live in one catalogue module each (`todos`, `profiles`, `botify`, `documents`), and
 are registered here, in the order the model is shown them. Adding an action is adding one entry
