@@ -4,7 +4,9 @@ file safety and settings resolution."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+import pkgutil
 import sqlite3
 import stat
 import tempfile
@@ -25,6 +27,7 @@ from botifython_tui.core.store import (
     InvalidInput,
     NotFound,
     Store,
+    migrations,
 )
 from botifython_tui.core.store.migrations import MIGRATIONS
 from botifython_tui.core.store.profiles import DEFAULT_PROFILE_NAME, MAX_PROFILE_NAME_LENGTH
@@ -668,6 +671,47 @@ def test_an_old_schema_database_is_upgraded_without_losing_data(db_path: Path):
     assert store.schema_version == SCHEMA_VERSION
     assert [t.title for t in store.todos(work.id).list()] == ["first", "second", "third"]
     store.close()
+
+
+def test_every_schema_step_module_is_listed_once_in_order():
+    modules = sorted(info.name for info in pkgutil.iter_modules(migrations.__path__))
+    # step N is the module mNNN_…, and the list applies them in that order
+    assert [int(name[1:4]) for name in modules] == list(range(1, SCHEMA_VERSION + 1))
+    assert all(name[0] == "m" and name[4] == "_" for name in modules)
+    assert [step.__module__ for step in MIGRATIONS] == [
+        f"{migrations.__name__}.{name}" for name in modules
+    ]
+    for name in modules:
+        module = importlib.import_module(f"{migrations.__name__}.{name}")
+        assert module.__doc__ and module.__doc__.startswith(f"Schema step {int(name[1:4])}:")
+        assert module.apply.__doc__  # each step says what it does
+
+
+def schema(store: Store) -> list[tuple]:
+    return store.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+
+
+def test_a_database_of_any_older_version_upgrades_to_the_schema_of_a_new_one(tmp_path: Path):
+    fresh = Store(tmp_path / "fresh.db")
+    expected = schema(fresh)
+    fresh.close()
+    assert {"kv", "profiles", "todos", "conversations", "messages", "exports", "audit"} <= {
+        name for kind, name, _, _ in expected if kind == "table"
+    }
+    for version in range(SCHEMA_VERSION):
+        path = tmp_path / f"v{version}.db"
+        old = Store(path, schema_version=version)
+        assert old.schema_version == version
+        if version >= 1:
+            old.kv["kept"] = version
+        old.close()
+        store = Store(path)
+        assert store.schema_version == SCHEMA_VERSION
+        assert schema(store) == expected, f"upgraded from version {version}"
+        if version >= 1:
+            assert store.kv["kept"] == version
+        assert [p.name for p in store.profiles.list()] == [DEFAULT_PROFILE_NAME]
+        store.close()
 
 
 def test_a_database_from_a_newer_schema_is_refused_and_left_alone(db_path: Path):
