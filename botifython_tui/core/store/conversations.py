@@ -52,15 +52,6 @@ class ProfileConversations:
         conversations = self.list()
         return conversations[0] if conversations else self.create()
 
-    def rename(self, conversation_id: int, title: str) -> Conversation:
-        with self._store.write() as db:
-            self.get(conversation_id)
-            db.execute(
-                "UPDATE conversations SET title = ? WHERE id = ? AND profile_id = ?",
-                [_conversation_title(title), conversation_id, self.profile_id],
-            )
-        return self.get(conversation_id)
-
     def delete(self, conversation_id: int) -> None:
         with self._store.write() as db:
             self.get(conversation_id)

@@ -90,10 +90,3 @@ class ProfileExports:
             [self.profile_id],
         )
         return [_export(row) for row in rows]
-
-    def delete(self, export_id: int) -> None:
-        with self._store.write() as db:
-            self.get(export_id)
-            db.execute(
-                "DELETE FROM exports WHERE id = ? AND profile_id = ?", [export_id, self.profile_id]
-            )
