@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botifython_tui.config import DB_FILENAME, LOG_FILENAME, ConfigError, Settings
-from botifython_tui.core.settings import CURRENT_PROFILE as CURRENT_PROFILE_KEY
+from botifython_tui.core.settings import CURRENT_PROFILE
 from botifython_tui.core.store import (
     SCHEMA_VERSION,
     DatabaseUnusable,
@@ -294,7 +294,7 @@ def test_current_profile_is_remembered_across_reopen(db_path: Path):
     work = store.profiles.create("Work")
     assert store.profiles.use(work.id) == work
     assert store.profiles.current() == work
-    assert store.kv[CURRENT_PROFILE_KEY] == work.id  # remembered in the key-value store
+    assert store.kv[CURRENT_PROFILE] == work.id  # remembered in the key-value store
     store.close()
 
     store = Store(db_path)
@@ -317,7 +317,7 @@ def test_current_profile_falls_back_when_its_profile_is_deleted(db_path: Path):
 
 @pytest.mark.parametrize("garbage", [9999, "Work", None, [1]])
 def test_current_profile_falls_back_when_the_remembered_value_is_unusable(store: Store, garbage):
-    store.kv[CURRENT_PROFILE_KEY] = garbage
+    store.kv[CURRENT_PROFILE] = garbage
     assert store.profiles.current().name == "Default"
 
 
