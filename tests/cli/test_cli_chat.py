@@ -44,7 +44,8 @@ def test_answer_streams_to_stdout_as_plain_text_and_is_saved(tmp_path, ollama):
     assert sent["messages"][0]["role"] == "system"
     assert sent["messages"][-1] == {"role": "user", "content": "What is a link graph?"}
     store = Store(tmp_path / "data" / "botifython.db")
-    assert [(m.role, m.content[:15]) for m in store.messages(1).list()] == [
+    chats = store.conversations(1)
+    assert [(m.role, m.content[:15]) for m in chats.messages(chats.latest().id)] == [
         ("user", "What is a link "),
         ("assistant", "A link graph is"),
     ]
@@ -255,7 +256,8 @@ def test_a_host_that_cannot_be_right_is_bad_input_and_nothing_is_saved(tmp_path)
         return  # refused while reading the settings, before anything was opened
     store = Store(database)
     try:
-        assert store.messages(1).list() == []
+        chats = store.conversations(1)
+        assert [m for c in chats.list() for m in chats.messages(c.id)] == []
     finally:
         store.close()
 

@@ -49,7 +49,10 @@ async def ask(pilot, pane: ChatPane, text: str) -> None:
 
 
 def stored(store: Store, profile_id: int = 1) -> list[tuple[str, str]]:
-    return [(m.role, m.content) for m in store.messages(profile_id).list()]
+    """Every message the profile keeps, in every conversation, oldest first."""
+    chats = store.conversations(profile_id)
+    messages = sorted((m for c in chats.list() for m in chats.messages(c.id)), key=lambda m: m.id)
+    return [(m.role, m.content) for m in messages]
 
 
 async def test_tokens_appear_before_the_reply_ends(chat_settings, store, ollama):

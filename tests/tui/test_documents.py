@@ -90,7 +90,8 @@ async def test_chat_is_grounded_with_numbered_sources(settings, store, docs):
             await until(pilot, lambda: not app.chat.streaming)
         system = ollama.chat_requests[-1]["messages"][0]["content"]
         assert "[1]" in system and "robots.md" in system
-        reply = store.messages(1).list()[-1].content
+        chats = store.conversations(1)
+        reply = chats.messages(chats.latest().id)[-1].content
         assert "Sources: [1]" in reply and "robots.md" in reply
 
 
@@ -110,7 +111,8 @@ async def test_which_documents_do_you_know_is_answered_from_the_store(settings, 
             await pilot.press("enter")
             await until(pilot, lambda: not app.chat.streaming)
         assert ollama.chat_requests == []  # not guessed by the model
-        answer = store.messages(1).list()[-1].content
+        chats = store.conversations(1)
+        answer = chats.messages(chats.latest().id)[-1].content
         assert "robots.md" in answer and "canonical.md" in answer
 
 

@@ -16,7 +16,8 @@ from botifython_tui.core.memory.keywords import (  # noqa: E402
     is_identifier,
     query_terms,
 )
-from botifython_tui.core.store import Store, create_chunks_fts  # noqa: E402
+from botifython_tui.core.store import Store  # noqa: E402
+from botifython_tui.core.store.migrations.m008_chunks_fts import create_chunks_fts  # noqa: E402
 
 
 def test_query_terms_drop_stopwords_and_keep_identifiers_whole():

@@ -4,7 +4,9 @@ file safety and settings resolution."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
+import pkgutil
 import sqlite3
 import stat
 import tempfile
@@ -18,18 +20,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botifython_tui.config import DB_FILENAME, LOG_FILENAME, ConfigError, Settings
+from botifython_tui.core.settings import CURRENT_PROFILE
 from botifython_tui.core.store import (
-    CURRENT_PROFILE_KEY,
-    DEFAULT_PROFILE_NAME,
-    MAX_PROFILE_NAME_LENGTH,
-    MAX_TITLE_LENGTH,
-    MIGRATIONS,
     SCHEMA_VERSION,
     DatabaseUnusable,
     InvalidInput,
     NotFound,
     Store,
+    migrations,
 )
+from botifython_tui.core.store.migrations import MIGRATIONS
+from botifython_tui.core.store.profiles import DEFAULT_PROFILE_NAME, MAX_PROFILE_NAME_LENGTH
+from botifython_tui.core.store.todos import MAX_TITLE_LENGTH
 
 
 @pytest.fixture
@@ -252,8 +254,11 @@ def test_profile_delete_removes_its_todos_and_messages_only(store: Store):
     kept_todo = store.todos(keep.id).add("kept")
     store.todos(gone.id).add("doomed 1")
     store.todos(gone.id).add("doomed 2")
-    store.messages(gone.id).add("user", "hello")
-    store.messages(keep.id).add("user", "kept message")
+    gone_chats = store.conversations(gone.id)
+    gone_chats.add_message(gone_chats.create().id, "user", "hello")
+    kept_chats = store.conversations(keep.id)
+    kept_chat = kept_chats.create()
+    kept_chats.add_message(kept_chat.id, "user", "kept message")
 
     store.profiles.delete(gone.id)
 
@@ -264,7 +269,10 @@ def test_profile_delete_removes_its_todos_and_messages_only(store: Store):
     assert store.query("SELECT count(*) FROM todos WHERE profile_id = ?", [gone.id])[0][0] == 0
     assert store.query("SELECT count(*) FROM messages WHERE profile_id = ?", [gone.id])[0][0] == 0
     assert store.todos(keep.id).list() == [kept_todo]
-    assert [m.content for m in store.messages(keep.id).list()] == ["kept message"]
+    assert store.query("SELECT count(*) FROM conversations WHERE profile_id = ?", [gone.id]) == [
+        (0,)
+    ]
+    assert [m.content for m in kept_chats.messages(kept_chat.id)] == ["kept message"]
     # a view on the deleted profile can no longer add todos
     with pytest.raises(NotFound):
         store.todos(gone.id).add("orphan")
@@ -286,7 +294,7 @@ def test_current_profile_is_remembered_across_reopen(db_path: Path):
     work = store.profiles.create("Work")
     assert store.profiles.use(work.id) == work
     assert store.profiles.current() == work
-    assert store.kv[CURRENT_PROFILE_KEY] == work.id  # remembered in the key-value store
+    assert store.kv[CURRENT_PROFILE] == work.id  # remembered in the key-value store
     store.close()
 
     store = Store(db_path)
@@ -309,7 +317,7 @@ def test_current_profile_falls_back_when_its_profile_is_deleted(db_path: Path):
 
 @pytest.mark.parametrize("garbage", [9999, "Work", None, [1]])
 def test_current_profile_falls_back_when_the_remembered_value_is_unusable(store: Store, garbage):
-    store.kv[CURRENT_PROFILE_KEY] = garbage
+    store.kv[CURRENT_PROFILE] = garbage
     assert store.profiles.current().name == "Default"
 
 
@@ -573,14 +581,18 @@ def test_random_operations_across_two_profiles_stay_isolated(steps):
 # --- chat messages -----------------------------------------------------------------------------
 
 
-def test_messages_are_per_profile_and_in_order(store: Store):
+def test_messages_are_per_profile_per_conversation_and_in_order(store: Store):
     a = store.profiles.current()
     b = store.profiles.create("B")
-    first = store.messages(a.id).add("user", "hello")
-    store.messages(b.id).add("user", "other profile")
-    store.messages(a.id).add("assistant", "hi there")
-    store.messages(a.id).add("user", "third")
-    listed = store.messages(a.id).list()
+    chats = store.conversations(a.id)
+    chat = chats.create()
+    other = chats.create()
+    first = chats.add_message(chat.id, "user", "hello")
+    store.conversations(b.id).add_message(store.conversations(b.id).create().id, "user", "b's")
+    chats.add_message(other.id, "user", "another conversation")
+    chats.add_message(chat.id, "assistant", "hi there")
+    chats.add_message(chat.id, "user", "third")
+    listed = chats.messages(chat.id)
     assert [(m.role, m.content) for m in listed] == [
         ("user", "hello"),
         ("assistant", "hi there"),
@@ -588,17 +600,25 @@ def test_messages_are_per_profile_and_in_order(store: Store):
     ]
     assert listed[0] == first
     assert all(m.profile_id == a.id and m.created_at for m in listed)
-    assert [m.content for m in store.messages(b.id).list()] == ["other profile"]
+    assert [m.content for m in chats.messages(other.id)] == ["another conversation"]
     # limit keeps the newest, still oldest first
-    assert [m.content for m in store.messages(a.id).list(limit=2)] == ["hi there", "third"]
+    assert [m.content for m in chats.messages(chat.id, limit=2)] == ["hi there", "third"]
+    # another profile's view sees neither the conversation nor its messages
+    with pytest.raises(NotFound):
+        store.conversations(b.id).messages(chat.id)
+    with pytest.raises(NotFound):
+        store.conversations(b.id).add_message(chat.id, "user", "intruder")
+    assert [m.content for m in chats.messages(chat.id)] == ["hello", "hi there", "third"]
 
 
 def test_messages_survive_reopen(db_path: Path):
     store = Store(db_path)
-    store.messages(1).add("user", "[bold]kept[/] \x1b[31m")
+    chats = store.conversations(1)
+    chats.add_message(chats.latest().id, "user", "[bold]kept[/] \x1b[31m")
     store.close()
     store = Store(db_path)
-    assert [m.content for m in store.messages(1).list()] == ["[bold]kept[/] \x1b[31m"]
+    chats = store.conversations(1)
+    assert [m.content for m in chats.messages(chats.latest().id)] == ["[bold]kept[/] \x1b[31m"]
     store.close()
 
 
@@ -639,8 +659,10 @@ def test_an_old_schema_database_is_upgraded_without_losing_data(db_path: Path):
     assert all(t.created_at and t.updated_at for t in todos)  # backfilled
     # the new tables work on the upgraded database
     store.todos(work.id).add("third")
-    store.messages(work.id).add("user", "new table works")
-    assert [m.content for m in store.messages(work.id).list()] == ["new table works"]
+    chats = store.conversations(work.id)
+    chat = chats.latest()
+    chats.add_message(chat.id, "user", "new table works")
+    assert [m.content for m in chats.messages(chat.id)] == ["new table works"]
     assert store.query("PRAGMA integrity_check")[0][0] == "ok"
     store.close()
 
@@ -649,6 +671,47 @@ def test_an_old_schema_database_is_upgraded_without_losing_data(db_path: Path):
     assert store.schema_version == SCHEMA_VERSION
     assert [t.title for t in store.todos(work.id).list()] == ["first", "second", "third"]
     store.close()
+
+
+def test_every_schema_step_module_is_listed_once_in_order():
+    modules = sorted(info.name for info in pkgutil.iter_modules(migrations.__path__))
+    # step N is the module mNNN_…, and the list applies them in that order
+    assert [int(name[1:4]) for name in modules] == list(range(1, SCHEMA_VERSION + 1))
+    assert all(name[0] == "m" and name[4] == "_" for name in modules)
+    assert [step.__module__ for step in MIGRATIONS] == [
+        f"{migrations.__name__}.{name}" for name in modules
+    ]
+    for name in modules:
+        module = importlib.import_module(f"{migrations.__name__}.{name}")
+        assert module.__doc__ and module.__doc__.startswith(f"Schema step {int(name[1:4])}:")
+        assert module.apply.__doc__  # each step says what it does
+
+
+def schema(store: Store) -> list[tuple]:
+    return store.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+
+
+def test_a_database_of_any_older_version_upgrades_to_the_schema_of_a_new_one(tmp_path: Path):
+    fresh = Store(tmp_path / "fresh.db")
+    expected = schema(fresh)
+    fresh.close()
+    assert {"kv", "profiles", "todos", "conversations", "messages", "exports", "audit"} <= {
+        name for kind, name, _, _ in expected if kind == "table"
+    }
+    for version in range(SCHEMA_VERSION):
+        path = tmp_path / f"v{version}.db"
+        old = Store(path, schema_version=version)
+        assert old.schema_version == version
+        if version >= 1:
+            old.kv["kept"] = version
+        old.close()
+        store = Store(path)
+        assert store.schema_version == SCHEMA_VERSION
+        assert schema(store) == expected, f"upgraded from version {version}"
+        if version >= 1:
+            assert store.kv["kept"] == version
+        assert [p.name for p in store.profiles.list()] == [DEFAULT_PROFILE_NAME]
+        store.close()
 
 
 def test_a_database_from_a_newer_schema_is_refused_and_left_alone(db_path: Path):
