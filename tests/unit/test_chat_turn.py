@@ -232,7 +232,7 @@ async def test_grounding_cites_relevant_passages_only(host_settings, store, olla
 
 
 def test_unrelated_passages_and_the_current_chat_are_not_relevant():
-    from botifython_tui.core.memory.service import CHAT, DOCUMENT
+    from botifython_tui.core.memory.records import CHAT, DOCUMENT
 
     def hit(kind, source, score):
         return dataclasses.make_dataclass("H", ["kind", "source", "score"])(kind, source, score)

@@ -129,7 +129,7 @@ NARRATION_RULE = (
 def relevant_hits(hits: Sequence[Any], conversation_id: int | None = None) -> list[Any]:
     """The hits worth showing the model: relevant enough, and never the chat being held."""
     from botifython_tui.core.memory.feeds import chat_source
-    from botifython_tui.core.memory.service import CHAT
+    from botifython_tui.core.memory.records import CHAT
 
     kept = []
     for hit in hits:

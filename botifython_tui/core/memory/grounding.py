@@ -9,7 +9,7 @@ from pathlib import Path
 
 from botifython_tui.core.conversation import estimate_tokens
 from botifython_tui.core.memory.keywords import MIN_SIMILARITY
-from botifython_tui.core.memory.service import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit
+from botifython_tui.core.memory.records import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit
 from botifython_tui.core.text import single_line
 
 DEFAULT_BUDGET_TOKENS = 1200
