@@ -394,3 +394,39 @@ def test_passages_below_the_relevance_floor_are_not_returned(exact_corpus):
     assert hits and all(h.score >= 0.2 or h.exact for h in hits)
     block, sources = build_context(memory.search("lemon tart recipe", 1, 5))
     assert (block, sources) == ("", [])
+
+
+def test_an_earlier_chat_on_another_topic_is_never_cited(memory, docs):
+    """Sources are listed only above the relevance threshold: the search may return an old chat
+    that shares words with the question, but the grounding cites the document, not that chat."""
+    memory.add_paths([docs], 1)
+    memory.remember_exchange(
+        1,
+        2,
+        "Sitemaps",
+        "How many URLs can one XML sitemap hold?",
+        "Up to 50,000 URLs or 50 MB uncompressed; use a sitemap index beyond that.",
+    )
+    memory.remember_exchange(
+        1,
+        4,
+        "Budget",
+        "How do I make a monthly household budget?",
+        "List income, fixed costs, then variable spending, and track it for a month.",
+    )
+    crawl_budget = str(docs / "guides" / "crawl-budget.md")
+    for question in (
+        "What determines how many pages a search engine crawls on my site?",
+        "How do I stop wasting crawl budget on my site?",
+    ):
+        hits = memory.search(question, 1, 6)
+        _, sources = build_context(hits, conversation_id=9)
+        cited = [s.source for s in sources]
+        assert crawl_budget in cited
+        assert not [s for s in sources if s.kind == "chat"], (question, cited)
+    found = memory.search("What determines how many pages a search engine crawls on my site?", 1, 6)
+    assert "chat:2" in [
+        h.source for h in found
+    ]  # returned by the search, left out by the threshold
+    _, sources = build_context(memory.search("How many URLs fit in one XML sitemap?", 1, 6))
+    assert "chat:2" in [s.source for s in sources]  # a chat on the question's own topic is cited
