@@ -336,7 +336,7 @@ def bench_ingest(embedder: Embedder, work: Path, files: int, seed: int) -> dict[
     embedder.load()
     # The same chunks the ingest makes, for the raw model alone: raw, ingest, raw, ingest, raw,
     # and the medians, since on a shared machine one run can be 30% off the next.
-    from botifython_tui.core.memory.chunking import read_document
+    from botifython_tui.core.memory.file_formats import read_document
 
     probe = Memory(Store(work / "probe.db"), work / "probe-data", embedder)
     texts = [

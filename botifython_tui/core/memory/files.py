@@ -6,8 +6,9 @@ import os
 import stat
 from pathlib import Path
 
-from botifython_tui.core.memory.chunking import MAX_FILE_BYTES, Skipped, file_type
+from botifython_tui.core.memory.chunking import Skipped
 from botifython_tui.core.memory.events import IngestReport
+from botifython_tui.core.memory.file_formats import MAX_FILE_BYTES, file_type
 
 IGNORED_DIRS = {
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",

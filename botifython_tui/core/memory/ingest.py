@@ -16,16 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botifython_tui.core.memory.chunking import (
-    Chunk,
-    Measure,
-    Skipped,
-    chunk_text,
-    file_type,
-    read_document,
-)
+from botifython_tui.core.memory.chunking import Chunk, Measure, Skipped, chunk_text
 from botifython_tui.core.memory.embeddings import refuse_event_loop_thread
 from botifython_tui.core.memory.events import FileDone, IngestReport, ReconcileReport, ScanFinished
+from botifython_tui.core.memory.file_formats import file_type, read_document
 from botifython_tui.core.memory.files import collect, read_regular_file, utf8_name
 from botifython_tui.core.memory.index_store import (
     IndexStore,
