@@ -27,7 +27,11 @@ from botifython_tui.core.memory import (  # noqa: E402
     Memory,
     default_model_path,
 )
-from botifython_tui.core.memory.grounding import build_context, format_sources  # noqa: E402
+from botifython_tui.core.memory.grounding import (  # noqa: E402
+    MIN_DOCUMENT_SCORE,
+    build_context,
+    format_sources,
+)
 from botifython_tui.core.store import Store  # noqa: E402
 
 pytestmark = [
@@ -385,6 +389,17 @@ def test_exact_strings_are_found_even_when_semantically_far(exact_corpus, query,
     hybrid = memory.search(query, 1, 3)
     found = [h for h in hybrid if h.source == wanted]  # … and the blend keeps it
     assert found and phrase in found[0].text and found[0].exact
+
+
+def test_a_passage_holding_the_questions_exact_string_is_cited(exact_corpus):
+    """Far below the document threshold by meaning, the incident note still holds the part of a
+    URL the user asks about, as written: the grounding cites it."""
+    memory, folder = exact_corpus
+    hits = memory.search("sort=price_desc", 1, 5)
+    wanted = [h for h in hits if h.source == str(folder / "incidents.md")]
+    assert wanted and wanted[0].exact and wanted[0].score < MIN_DOCUMENT_SCORE
+    _, sources = build_context(hits)
+    assert str(folder / "incidents.md") in [s.source for s in sources]
 
 
 def test_passages_below_the_relevance_floor_are_not_returned(exact_corpus):
