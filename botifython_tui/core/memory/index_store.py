@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from botifython_tui.core.memory.events import (
     ChunksEmbedded,
-    Event,
     ModelLoading,
     ModelReady,
     Notice,
+    Progress,
     ReconcileReport,
+    no_progress,
 )
 from botifython_tui.core.memory.index import IndexCorrupt, VectorIndex
 from botifython_tui.core.memory.records import embedding_input
@@ -43,12 +44,6 @@ log = get_logger("memory")
 SAVE_INTERVAL = 10.0  # seconds between index saves during a long ingest
 SMALL_INDEX_VECTORS = 20_000  # below this an index is saved after every change (it takes < 50 ms)
 EMBED_BATCH = 64
-
-Progress = Callable[[Event], None]
-
-
-def no_progress(event: Event) -> None:
-    return None
 
 
 class MemoryStorageError(Exception):

@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 from botifython_tui.core.memory.chunking import Chunk, Measure, Skipped, chunk_text
 from botifython_tui.core.memory.embeddings import refuse_event_loop_thread
-from botifython_tui.core.memory.events import FileDone, IngestReport, ReconcileReport, ScanFinished
-from botifython_tui.core.memory.file_formats import file_type, read_document
-from botifython_tui.core.memory.files import collect, read_regular_file, utf8_name
-from botifython_tui.core.memory.index_store import (
-    IndexStore,
+from botifython_tui.core.memory.events import (
+    FileDone,
+    IngestReport,
     Progress,
-    embed,
-    load_model,
+    ReconcileReport,
+    ScanFinished,
     no_progress,
 )
+from botifython_tui.core.memory.file_formats import file_type, read_document
+from botifython_tui.core.memory.files import collect, read_regular_file, utf8_name
+from botifython_tui.core.memory.index_store import IndexStore, embed, load_model
 from botifython_tui.core.memory.records import (
     CHAT,
     DOCUMENT,

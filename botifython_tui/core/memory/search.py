@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from botifython_tui.core.memory.embeddings import refuse_event_loop_thread
-from botifython_tui.core.memory.index_store import IndexStore, no_progress
+from botifython_tui.core.memory.events import no_progress
+from botifython_tui.core.memory.index_store import IndexStore
 from botifython_tui.core.memory.keywords import (
     BLEND_WEIGHT,
     IDENTIFIER_BLEND_WEIGHT,

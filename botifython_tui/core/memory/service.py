@@ -23,7 +23,7 @@ from botifython_tui.core.memory.embeddings import (
     missing_memory_stack,
     refuse_event_loop_thread,
 )
-from botifython_tui.core.memory.events import IngestReport, ReconcileReport
+from botifython_tui.core.memory.events import IngestReport, Progress, ReconcileReport, no_progress
 from botifython_tui.core.memory.feeds import (
     chat_exchange_text,
     chat_source,
@@ -31,13 +31,7 @@ from botifython_tui.core.memory.feeds import (
     export_summary,
 )
 from botifython_tui.core.memory.index import APPROX_THRESHOLD
-from botifython_tui.core.memory.index_store import (
-    IndexStore,
-    Progress,
-    load_model,
-    no_progress,
-    storage_errors,
-)
+from botifython_tui.core.memory.index_store import IndexStore, load_model, storage_errors
 from botifython_tui.core.memory.ingest import Ingest
 from botifython_tui.core.memory.records import CHAT, EXPORT, DocumentInfo, Hit
 from botifython_tui.core.memory.search import HYBRID, Search
