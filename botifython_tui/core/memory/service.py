@@ -1,8 +1,9 @@
 """The document memory's facade: `Memory`, what the app, the CLI and the chat turn call.
 
-It only delegates: `ingest` adds and removes sources (files, folders, chat exchanges, export
-summaries), `search` finds the relevant chunks, `index_store` keeps each profile's FAISS index
-file in step with the chunks table, `files` reads what is on disk.
+Besides listing what it holds (`documents`), it delegates: `ingest` adds and removes sources
+(files, folders, chat exchanges, export summaries), `search` finds the relevant chunks,
+`index_store` keeps each profile's FAISS index file in step with the chunks table. Reading files
+is `files` and `file_formats`; what to cite from a search is `grounding`.
 
 All methods block (embedding takes seconds): call them from a worker thread. The async helpers
 `ensure_loaded()` and `asearch()` do that with `asyncio.to_thread`.
