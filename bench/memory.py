@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from botifython_tui.core.memory import DEFAULT_MODEL, Embedder, Memory  # noqa: E402
 from botifython_tui.core.memory.index import VectorIndex  # noqa: E402
-from botifython_tui.core.memory.service import embedding_input  # noqa: E402
+from botifython_tui.core.memory.records import embedding_input  # noqa: E402
 from botifython_tui.core.store import Store  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "docs"
@@ -336,7 +336,7 @@ def bench_ingest(embedder: Embedder, work: Path, files: int, seed: int) -> dict[
     embedder.load()
     # The same chunks the ingest makes, for the raw model alone: raw, ingest, raw, ingest, raw,
     # and the medians, since on a shared machine one run can be 30% off the next.
-    from botifython_tui.core.memory.chunking import read_document
+    from botifython_tui.core.memory.file_formats import read_document
 
     probe = Memory(Store(work / "probe.db"), work / "probe-data", embedder)
     texts = [
@@ -534,7 +534,7 @@ def bench_latency_and_recall(
     approx = Memory(store, data, embedder)  # the app's default: IVF past 100,000 vectors
     started = time.perf_counter()
     approx.search("warm up", 1)  # opens the index, which starts the background build
-    entry = approx._indexes[1]
+    entry = approx.indexes.loaded[1]
     assert entry.index.wait_for_approx(600), "the approximate index was not built"
     results["ivf_build_seconds"] = time.perf_counter() - started
     results["ivf_lists"] = int(entry.index._approx.nlist)

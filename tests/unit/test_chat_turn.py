@@ -35,7 +35,7 @@ from botifython_tui.core.chat.scheduler import (
     ReplyScheduler,
     narration_level,
 )
-from botifython_tui.core.chat.turn import ChatTurn, relevant_hits
+from botifython_tui.core.chat.turn import ChatTurn
 from botifython_tui.core.conversation import EVENT_ROLE
 from tests.fakes.ollama_server import FakeOllama, Reply
 
@@ -232,20 +232,26 @@ async def test_grounding_cites_relevant_passages_only(host_settings, store, olla
 
 
 def test_unrelated_passages_and_the_current_chat_are_not_relevant():
-    from botifython_tui.core.memory.service import CHAT, DOCUMENT
+    from botifython_tui.core.memory.grounding import MIN_CHAT_SCORE, MIN_DOCUMENT_SCORE, is_relevant
+    from botifython_tui.core.memory.records import CHAT, DOCUMENT, EXPORT, Hit
 
-    def hit(kind, source, score):
-        return dataclasses.make_dataclass("H", ["kind", "source", "score"])(kind, source, score)
+    def hit(kind, source, score, exact=False):
+        return Hit(score, 1, kind, source, "", 0, "text", exact)
 
     hits = [
         hit(DOCUMENT, "a.md", 0.8),
         hit(DOCUMENT, "b.md", 0.1),
+        hit(DOCUMENT, "edge.md", MIN_DOCUMENT_SCORE),
+        hit(DOCUMENT, "code.md", 0.1, exact=True),  # holds the question's error code
+        hit(EXPORT, "export:x", MIN_DOCUMENT_SCORE - 0.01),
         hit(CHAT, "chat:7", 0.4),
+        hit(CHAT, "chat:9", MIN_CHAT_SCORE - 0.01, exact=True),
         hit(CHAT, "chat:8", 0.9),
         hit(CHAT, "chat:3", 0.9),
     ]
-    kept = [h.source for h in relevant_hits(hits, conversation_id=3)]
-    assert kept == ["a.md", "chat:8"]
+    kept = [h.source for h in hits if is_relevant(h, conversation_id=3)]
+    assert kept == ["a.md", "edge.md", "code.md", "chat:8"]
+    assert is_relevant(hits[-1])  # another conversation's turn may cite chat 3
 
 
 def test_narration_level_reads_old_and_new_values():

@@ -24,7 +24,7 @@ from botifython_tui.core.memory import (  # noqa: E402
     ScanFinished,
 )
 from botifython_tui.core.memory import index as index_module  # noqa: E402
-from botifython_tui.core.memory import service as service_module  # noqa: E402
+from botifython_tui.core.memory import index_store as index_store_module  # noqa: E402
 from botifython_tui.core.memory.grounding import (  # noqa: E402
     build_context,
     cited_sources,
@@ -33,7 +33,7 @@ from botifython_tui.core.memory.grounding import (  # noqa: E402
     is_inventory_question,
 )
 from botifython_tui.core.memory.index import MAGIC, VectorIndex  # noqa: E402
-from botifython_tui.core.memory.service import Hit  # noqa: E402
+from botifython_tui.core.memory.records import Hit  # noqa: E402
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "docs"
 
@@ -153,7 +153,7 @@ def test_remove_a_file_or_a_folder(memory, docs):
     assert memory.remove(docs / "nothing-here", 1) == []
     sources = {d.source for d in memory.documents(1)}
     assert len(sources) == 14
-    ids = set(memory._indexes[1].index.ids().tolist())
+    ids = set(memory.indexes.loaded[1].index.ids().tolist())
     table = {r[0] for r in memory.store.query("SELECT id FROM chunks WHERE profile_id = 1")}
     assert ids == table
 
@@ -217,7 +217,7 @@ def test_crash_after_the_table_write_before_the_index_save_is_repaired(
     memory, store, settings, docs, monkeypatch
 ):
     memory.add_paths([docs / "guides"], 1)
-    saved_ids = set(memory._indexes[1].index.ids().tolist())
+    saved_ids = set(memory.indexes.loaded[1].index.ids().tolist())
 
     def crash(self, path):
         raise Crash
@@ -237,7 +237,7 @@ def test_crash_after_the_table_write_before_the_index_save_is_repaired(
     report = restarted.reconcile()
     assert report.embedded == len(table - saved_ids)
     assert report.removed == len(saved_ids - table)
-    assert set(restarted._indexes[1].index.ids().tolist()) == table
+    assert set(restarted.indexes.loaded[1].index.ids().tolist()) == table
     # The crash came at the first save, after crawl-config.json (the first file) was committed.
     hit = restarted.search("crawl speed urls_per_second business hours", 1, 1)[0]
     assert hit.source.endswith("crawl-config.json")
@@ -334,7 +334,7 @@ def test_reindex_re_embeds_documents_chats_and_exports(memory, docs, embedder):
     assert len(report.updated) == 11
     removed_chunks = count - memory.chunk_count(1)
     assert embedded_texts(embedder) - calls == count - removed_chunks
-    ids = set(memory._indexes[1].index.ids().tolist())
+    ids = set(memory.indexes.loaded[1].index.ids().tolist())
     assert ids == {r[0] for r in memory.store.query("SELECT id FROM chunks WHERE profile_id = 1")}
 
 
@@ -542,15 +542,15 @@ def test_inventory_answer_lists_the_store(memory, docs):
 
 
 def test_save_interval_for_big_indexes(memory, docs, monkeypatch):
-    monkeypatch.setattr(service_module, "SMALL_INDEX_VECTORS", 0)
-    monkeypatch.setattr(service_module, "SAVE_INTERVAL", 3600)
+    monkeypatch.setattr(index_store_module, "SMALL_INDEX_VECTORS", 0)
+    monkeypatch.setattr(index_store_module, "SAVE_INTERVAL", 3600)
     memory.add_paths([docs / "guides" / "robots-txt.md"], 1)  # saved at the end regardless
     stamp = memory.index_path(1).stat().st_mtime_ns
     memory.add_text("chat", "chat:1", "c", "User: a\n\nAssistant: b", 1)  # deferred
     assert memory.index_path(1).stat().st_mtime_ns == stamp
-    assert memory._indexes[1].dirty
+    assert memory.indexes.loaded[1].dirty
     memory.close()
-    assert not memory._indexes[1].dirty
+    assert not memory.indexes.loaded[1].dirty
     assert os.path.getsize(memory.index_path(1)) > 0
 
 

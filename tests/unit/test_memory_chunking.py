@@ -7,18 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from botifython_tui.core.memory import chunking
+from botifython_tui.core.memory import file_formats
 from botifython_tui.core.memory.chunking import (
     MAX_CHARS,
     MAX_TOKENS,
     Measure,
     Skipped,
     chunk_text,
-    file_type,
-    html_to_text,
     pack,
-    read_document,
 )
+from botifython_tui.core.memory.file_formats import file_type, html_to_text, read_document
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "docs"
 
@@ -188,14 +186,14 @@ def test_latin1_text_is_read(tmp_path):
 
 
 def test_huge_files_are_skipped(tmp_path, monkeypatch):
-    monkeypatch.setattr(chunking, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(file_formats, "MAX_FILE_BYTES", 1000)
     path = write(tmp_path, "big.md", "word " * 400)
     with pytest.raises(Skipped, match="MB are not indexed"):
         read_document(path)
 
 
 def test_chunk_cap_per_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(chunking, "MAX_CHUNKS_PER_FILE", 3)
+    monkeypatch.setattr(file_formats, "MAX_CHUNKS_PER_FILE", 3)
     doc = read_document(
         write(tmp_path, "a.md", "\n\n".join(f"# H{i}\n\nBody {i}." for i in range(10)))
     )

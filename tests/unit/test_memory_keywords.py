@@ -151,14 +151,14 @@ def test_without_fts5_the_search_is_vector_only(store, settings, tmp_path, monke
 
 
 def test_words_in_most_chunks_are_left_out_of_the_keyword_search(memory, tmp_path, monkeypatch):
-    from botifython_tui.core.memory import service
+    from botifython_tui.core.memory import search
 
-    monkeypatch.setattr(service, "COMMON_TERM_MIN_CHUNKS", 3)
+    monkeypatch.setattr(search, "COMMON_TERM_MIN_CHUNKS", 3)
     for number in range(12):
         write(tmp_path, f"n{number}.md", f"# Note {number}\n\nThis page is about topic {number}.\n")
     rare = write(tmp_path, "rare.md", "# Rare\n\nThe page with code QX-77 in it.\n")
     memory.add_paths([tmp_path], 1)
-    assert memory._discriminating(["page", "QX-77", "topic"]) == ["QX-77"]
+    assert memory.searcher.discriminating(["page", "QX-77", "topic"]) == ["QX-77"]
     assert [h.source for h in memory.search("page QX-77", 1, 5, mode="keyword")] == [str(rare)]
-    monkeypatch.setattr(service, "COMMON_TERM_MIN_CHUNKS", 500)  # small memories keep all
-    assert memory._discriminating(["page", "QX-77"]) == ["page", "QX-77"]
+    monkeypatch.setattr(search, "COMMON_TERM_MIN_CHUNKS", 500)  # small memories keep all
+    assert memory.searcher.discriminating(["page", "QX-77"]) == ["page", "QX-77"]

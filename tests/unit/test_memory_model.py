@@ -27,7 +27,11 @@ from botifython_tui.core.memory import (  # noqa: E402
     Memory,
     default_model_path,
 )
-from botifython_tui.core.memory.grounding import build_context, format_sources  # noqa: E402
+from botifython_tui.core.memory.grounding import (  # noqa: E402
+    MIN_DOCUMENT_SCORE,
+    build_context,
+    format_sources,
+)
 from botifython_tui.core.store import Store  # noqa: E402
 
 pytestmark = [
@@ -387,6 +391,17 @@ def test_exact_strings_are_found_even_when_semantically_far(exact_corpus, query,
     assert found and phrase in found[0].text and found[0].exact
 
 
+def test_a_passage_holding_the_questions_exact_string_is_cited(exact_corpus):
+    """Far below the document threshold by meaning, the incident note still holds the part of a
+    URL the user asks about, as written: the grounding cites it."""
+    memory, folder = exact_corpus
+    hits = memory.search("sort=price_desc", 1, 5)
+    wanted = [h for h in hits if h.source == str(folder / "incidents.md")]
+    assert wanted and wanted[0].exact and wanted[0].score < MIN_DOCUMENT_SCORE
+    _, sources = build_context(hits)
+    assert str(folder / "incidents.md") in [s.source for s in sources]
+
+
 def test_passages_below_the_relevance_floor_are_not_returned(exact_corpus):
     memory, _ = exact_corpus
     assert memory.search("recipe for a lemon tart with meringue", 1, 5) == []
@@ -394,3 +409,39 @@ def test_passages_below_the_relevance_floor_are_not_returned(exact_corpus):
     assert hits and all(h.score >= 0.2 or h.exact for h in hits)
     block, sources = build_context(memory.search("lemon tart recipe", 1, 5))
     assert (block, sources) == ("", [])
+
+
+def test_an_earlier_chat_on_another_topic_is_never_cited(memory, docs):
+    """Sources are listed only above the relevance threshold: the search may return an old chat
+    that shares words with the question, but the grounding cites the document, not that chat."""
+    memory.add_paths([docs], 1)
+    memory.remember_exchange(
+        1,
+        2,
+        "Sitemaps",
+        "How many URLs can one XML sitemap hold?",
+        "Up to 50,000 URLs or 50 MB uncompressed; use a sitemap index beyond that.",
+    )
+    memory.remember_exchange(
+        1,
+        4,
+        "Budget",
+        "How do I make a monthly household budget?",
+        "List income, fixed costs, then variable spending, and track it for a month.",
+    )
+    crawl_budget = str(docs / "guides" / "crawl-budget.md")
+    for question in (
+        "What determines how many pages a search engine crawls on my site?",
+        "How do I stop wasting crawl budget on my site?",
+    ):
+        hits = memory.search(question, 1, 6)
+        _, sources = build_context(hits, conversation_id=9)
+        cited = [s.source for s in sources]
+        assert crawl_budget in cited
+        assert not [s for s in sources if s.kind == "chat"], (question, cited)
+    found = memory.search("What determines how many pages a search engine crawls on my site?", 1, 6)
+    assert "chat:2" in [
+        h.source for h in found
+    ]  # returned by the search, left out by the threshold
+    _, sources = build_context(memory.search("How many URLs fit in one XML sitemap?", 1, 6))
+    assert "chat:2" in [s.source for s in sources]  # a chat on the question's own topic is cited

@@ -23,7 +23,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from botifython_tui.core.actions import (
@@ -111,11 +111,6 @@ TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not suppor
 MAX_MESSAGE_CHARS = 100_000
 GROUNDING_TOKENS = 1200  # of the context budget, for document passages
 YIELD_EVERY = 0.005  # seconds of token handling before the event loop gets a turn
-# A passage is shown to the model (and listed as a source) only above these cosine scores:
-# below them all-MiniLM-L6-v2 matches on shared words, not meaning. Old chats need more,
-# so an unrelated past conversation is never cited.
-MIN_DOCUMENT_SCORE = 0.3
-MIN_CHAT_SCORE = 0.5
 NOT_REQUESTED = "not requested"  # origin of a change the user's words did not ask for
 NOT_REQUESTED_PREFIX = "Not requested: "
 STOPPED_MARK = "\n\n*(stopped)*"
@@ -124,24 +119,6 @@ NARRATION_RULE = (
     "You are commenting on what the user just did in the app: comment in one or two short "
     "sentences, or say nothing useful is to add. Never request an action here."
 )
-
-
-def relevant_hits(hits: Sequence[Any], conversation_id: int | None = None) -> list[Any]:
-    """The hits worth showing the model: relevant enough, and never the chat being held."""
-    from botifython_tui.core.memory.feeds import chat_source
-    from botifython_tui.core.memory.service import CHAT
-
-    kept = []
-    for hit in hits:
-        if hit.kind == CHAT:
-            if hit.score < MIN_CHAT_SCORE:
-                continue
-            if conversation_id is not None and hit.source == chat_source(conversation_id):
-                continue  # already in the history
-        elif hit.score < MIN_DOCUMENT_SCORE:
-            continue
-        kept.append(hit)
-    return kept
 
 
 class ChatTurn:
@@ -697,7 +674,7 @@ class ChatTurn:
             log.warning("Document search failed: %s", exc)
             return
         self._grounding, self._sources = build_context(
-            relevant_hits(hits, self.conversation_id), GROUNDING_TOKENS
+            hits, GROUNDING_TOKENS, conversation_id=self.conversation_id
         )
         if self._sources:
             yield SourcesFound(list(self._sources))

@@ -29,15 +29,9 @@ from botifython_tui.core.memory.events import (
     ScanFinished,
 )
 from botifython_tui.core.memory.index import APPROX_THRESHOLD, IndexCorrupt
-from botifython_tui.core.memory.service import (
-    CHAT,
-    DOCUMENT,
-    EXPORT,
-    DocumentInfo,
-    Hit,
-    Memory,
-    MemoryStorageError,
-)
+from botifython_tui.core.memory.index_store import MemoryStorageError
+from botifython_tui.core.memory.records import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit
+from botifython_tui.core.memory.service import Memory
 
 __all__ = [
     "APPROX_THRESHOLD",

@@ -9,6 +9,12 @@ Any other model named by BOTIFYTHON_EMBEDDING_MODEL runs on sentence-transformer
 Nothing heavy is imported at module level: the model loads on the first `embed()` (or
 `load()`), which must run in a worker thread. Calling either from a thread that runs an asyncio
 event loop (the TUI's UI thread) raises, so a slip shows in tests at once.
+
+One piece, just over 500 lines, on purpose: choosing the embedder (`make_embedder`), checking
+what it needs installed (`missing_memory_stack` asks the `Embedder` which runtime it will use)
+and the `Embedder` itself (which raises the same install hints) depend on each other, and the
+`HashingEmbedder` is the test stand-in `make_embedder` returns for "hashing". The ONNX graph and
+pooling are `onnx_bert`.
 """
 
 from __future__ import annotations
@@ -228,7 +234,7 @@ class Embedder:
         self.batch_size = batch_size
         self.threads = threads or _threads()
         self.cache_dir = cache_dir
-        self._model: Any = None  # a SentenceTransformer or an _OnnxModel
+        self._model: Any = None  # a SentenceTransformer or an onnx_bert.SentenceModel
         self._tokenizer: Any = None
         self._dim = 0
         self._lock = threading.Lock()  # one load, and one encode at a time (it uses the cores)
@@ -340,7 +346,7 @@ class Embedder:
             )
 
     def _load_onnx(self, folder: Path) -> None:
-        from botifython_tui.core.memory.onnx_bert import Embeddings, cached_model
+        from botifython_tui.core.memory.onnx_bert import Embeddings, SentenceModel, cached_model
 
         try:
             import onnxruntime
@@ -371,7 +377,7 @@ class Embedder:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise EmbeddingError(f"Cannot load the embedding model from {folder}: {exc}") from exc
         self._tokenizer = tokenizer
-        self._model = _OnnxModel(session, Embeddings(folder), tokenizer, MAX_TOKENS)
+        self._model = SentenceModel(session, Embeddings(folder), tokenizer, MAX_TOKENS)
         self._dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
         self.backend = "onnx"
 
@@ -455,49 +461,6 @@ def _load_tokenizer(folder: Path) -> Any:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return tokenizer
-
-
-class _OnnxModel:
-    """BERT token embeddings on ONNX Runtime, then mean pooling and L2 normalisation, as
-    sentence-transformers does them (`Pooling(mean)` then `Normalize`)."""
-
-    def __init__(self, session: Any, embeddings: Any, tokenizer: Any, max_tokens: int) -> None:
-        self.session = session
-        self.embeddings = embeddings
-        self.tokenizer = tokenizer
-        self.max_tokens = max_tokens
-
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        import numpy as np
-
-        encoded = self.tokenizer.encode_batch(texts)  # with [CLS] … [SEP]
-        ids_of = []
-        for item in encoded:
-            ids = item.ids
-            if len(ids) > self.max_tokens:  # cut as sentence-transformers does, [SEP] kept
-                ids = ids[: self.max_tokens - 1] + ids[-1:]
-            ids_of.append(ids)
-        order = sorted(range(len(texts)), key=lambda i: -len(ids_of[i]))
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            width = max(len(ids_of[i]) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.float32)
-            for r, i in enumerate(rows):
-                ids[r, : len(ids_of[i])] = ids_of[i]
-                mask[r, : len(ids_of[i])] = 1.0
-            bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
-            (hidden,) = self.session.run(
-                None, {"input_embeddings": self.embeddings(ids), "attention_bias": bias}
-            )
-            summed = np.einsum("btd,bt->bd", hidden, mask)
-            pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[rows] = pooled
-        return out
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,12 @@ class Notice:
 
 
 Event = ScanFinished | ModelLoading | ModelReady | ChunksEmbedded | FileDone | Notice
+Progress = Callable[[Event], None]  # what a memory job calls with each event
+
+
+def no_progress(event: Event) -> None:
+    """The progress callback of a job nobody watches."""
+    return None
 
 
 @dataclass

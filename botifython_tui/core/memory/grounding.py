@@ -8,12 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from botifython_tui.core.conversation import estimate_tokens
-from botifython_tui.core.memory.keywords import MIN_SIMILARITY
-from botifython_tui.core.memory.service import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit
+from botifython_tui.core.memory.feeds import chat_source
+from botifython_tui.core.memory.records import CHAT, DOCUMENT, EXPORT, DocumentInfo, Hit
 from botifython_tui.core.text import single_line
 
 DEFAULT_BUDGET_TOKENS = 1200
-MIN_SCORE = MIN_SIMILARITY  # below this cosine a chunk is noise (unless it matched exactly)
+# A passage is shown to the model (and listed as a source) only at or above these cosine scores
+# (all-MiniLM-L6-v2), measured by bench/source_threshold.py: the 64 labelled questions of
+# bench/data/memory_questions.jsonl over tests/fixtures/docs, with 10 off-topic and 3 SEO chats
+# remembered. The best passage of the right document scored 0.32-0.83 (median 0.63), so
+# documents need 0.3. Off-topic chats scored at most 0.30 ("household budget" for a crawl budget
+# question) and SEO chats on another topic at most 0.41; chats on the question's own topic
+# 0.27-0.84 (median 0.48). Old chats need 0.5: an unrelated past conversation is never cited,
+# and a close one still is.
+MIN_DOCUMENT_SCORE = 0.3
+MIN_CHAT_SCORE = 0.5
 HEADER = (
     "Excerpts from the user's documents and past chats that may help. Cite them as [1], [2] … "
     "when you use them; if they do not answer the question, say so rather than guess."
@@ -50,20 +59,36 @@ def _short_path(source: str) -> str:
         return source
 
 
-def build_context(
-    hits: Sequence[Hit], budget_tokens: int = DEFAULT_BUDGET_TOKENS, *, min_score: float = MIN_SCORE
-) -> tuple[str, list[Source]]:
-    """A prompt block of the best chunks that fit the budget, each under its numbered source.
+def is_relevant(hit: Hit, conversation_id: int | None = None) -> bool:
+    """Whether a search hit may be shown to the model and cited.
 
-    Chunks of one source share its number. Returns ("", []) when nothing relevant was found.
-    Hits keep the search's order (hybrid relevance); a hit below `min_score` is cited only if it
-    holds an identifier of the question (an error code, a URL, a name).
+    A document or export passage needs `MIN_DOCUMENT_SCORE`, unless it holds an identifier of the
+    question as written (an error code, a URL, a name); a past chat needs `MIN_CHAT_SCORE`, and the
+    conversation being held (`conversation_id`) is never cited: it is already in the history.
+    """
+    if hit.kind == CHAT:
+        if conversation_id is not None and hit.source == chat_source(conversation_id):
+            return False
+        return hit.score >= MIN_CHAT_SCORE
+    return hit.score >= MIN_DOCUMENT_SCORE or hit.exact
+
+
+def build_context(
+    hits: Sequence[Hit],
+    budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+    *,
+    conversation_id: int | None = None,
+) -> tuple[str, list[Source]]:
+    """A prompt block of the relevant chunks that fit the budget, each under its numbered source.
+
+    Chunks of one source share its number. Returns ("", []) when nothing relevant was found
+    (see `is_relevant`). Hits keep the search's order (hybrid relevance).
     """
     numbers: dict[tuple[str, str], Source] = {}
     blocks: list[str] = []
     remaining = budget_tokens - estimate_tokens(HEADER)
     for hit in hits:
-        if hit.score < min_score and not hit.exact:
+        if not is_relevant(hit, conversation_id):
             continue
         key = (hit.kind, hit.source)
         source = numbers.get(key)

@@ -3,8 +3,8 @@
 No torch and no `onnx` package: the few protobuf messages an ONNX model needs are encoded here
 by hand (the wire format is small and stable), so the packaged model runs on ONNX Runtime with
 nothing heavier than numpy. The graph computes exactly what sentence-transformers computes with
-the same weights (token embeddings; mean pooling and normalisation are done by the caller), and
-the file is written once, beside the index, then reused.
+the same weights (token embeddings, then `SentenceModel` pools and normalises them as
+sentence-transformers does), and the file is written once, beside the index, then reused.
 """
 
 from __future__ import annotations
@@ -220,6 +220,49 @@ class Embeddings:
 # --- the cached file -----------------------------------------------------------------------------
 
 _build_lock = threading.Lock()
+
+
+class SentenceModel:
+    """BERT token embeddings on ONNX Runtime, then mean pooling and L2 normalisation, as
+    sentence-transformers does them (`Pooling(mean)` then `Normalize`)."""
+
+    def __init__(self, session: Any, embeddings: Any, tokenizer: Any, max_tokens: int) -> None:
+        self.session = session
+        self.embeddings = embeddings
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        import numpy as np
+
+        encoded = self.tokenizer.encode_batch(texts)  # with [CLS] … [SEP]
+        ids_of = []
+        for item in encoded:
+            ids = item.ids
+            if len(ids) > self.max_tokens:  # cut as sentence-transformers does, [SEP] kept
+                ids = ids[: self.max_tokens - 1] + ids[-1:]
+            ids_of.append(ids)
+        order = sorted(range(len(texts)), key=lambda i: -len(ids_of[i]))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(len(ids_of[i]) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.float32)
+            for r, i in enumerate(rows):
+                ids[r, : len(ids_of[i])] = ids_of[i]
+                mask[r, : len(ids_of[i])] = 1.0
+            bias = ((1.0 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+            (hidden,) = self.session.run(
+                None, {"input_embeddings": self.embeddings(ids), "attention_bias": bias}
+            )
+            summed = np.einsum("btd,bt->bd", hidden, mask)
+            pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[rows] = pooled
+        return out
 
 
 def weights_fingerprint(model_dir: Path) -> str:
