@@ -18,14 +18,19 @@ from botifython_tui.tui.messages import WorkFailed
 
 log = get_logger("tui")
 F = TypeVar("F", bound=Callable[..., Any])
-# Errors whose message is written for the user: shown as they are, without a traceback.
+# Errors whose message is written for the user: shown as they are, without a traceback. Any other
+# error class that carries a `title` (the memory's, for one) is written for the user too.
 EXPECTED = (StoreError, BotifyError, OllamaError, ConfigError)
+
+
+def for_the_user(exc: BaseException) -> bool:
+    return isinstance(exc, EXPECTED) or bool(getattr(exc, "title", ""))
 
 
 def report_error(node: Any, exc: BaseException, action: str) -> None:
     """Notify expected errors plainly, under their own title; log unexpected ones with their
     traceback."""
-    if isinstance(exc, EXPECTED):
+    if for_the_user(exc):
         log.info("%s refused: %s", action, exc)
         title = getattr(exc, "title", "") or f"Could not {action}"
         node.notify(str(exc), title=title, severity="error", markup=False, timeout=10)

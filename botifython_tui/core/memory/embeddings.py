@@ -59,6 +59,8 @@ _DEFAULT_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODE
 class EmbeddingError(Exception):
     """The embedding model cannot be loaded or used; the message says what to do."""
 
+    title = "Embedding model unavailable"
+
 
 class TextEmbedder(Protocol):
     """What the memory needs from an embedder."""

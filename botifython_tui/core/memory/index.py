@@ -41,6 +41,8 @@ IVF_NPROBE_SHARE = 1 / 24  # share of the lists probed per query (recall@5 ≥ 0
 class IndexCorrupt(Exception):
     """An index file that cannot be read; the message names the file and what happens next."""
 
+    title = "Memory index unreadable"
+
 
 @dataclass(frozen=True)
 class IndexHeader:

@@ -49,6 +49,8 @@ EMBED_BATCH = 64
 class MemoryStorageError(Exception):
     """The memory folder cannot be written (permissions, a full disk, something in the way)."""
 
+    title = "Memory not saved"
+
 
 def storage_message(exc: OSError, folder: Path) -> str:
     """One line naming the folder or file, what is wrong and the fix."""

@@ -9,9 +9,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, ProgressBar, Static
+from textual.worker import Worker, WorkerState
 
 from botifython_tui.core.text import single_line
-from botifython_tui.tui.errors import report_error, reports_errors
+from botifython_tui.tui.errors import for_the_user, report_error, reports_errors
+from botifython_tui.tui.messages import WorkFailed
 from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.dialogs import Confirm, TextPrompt
 
@@ -69,16 +71,6 @@ class DocumentsScreen(AppScreen):
             self._status(problem)
             self.notify(problem, title="Document memory", severity="warning", markup=False)
         return problem is not None
-
-    def _tell(self, exc: BaseException, action: str) -> None:
-        """Memory errors carry their own message (what failed, the fix); others are logged."""
-        from botifython_tui.core.memory import EmbeddingError, IndexCorrupt, MemoryStorageError
-
-        if isinstance(exc, EmbeddingError | IndexCorrupt | MemoryStorageError | ValueError):
-            self._status(single_line(str(exc)))
-            self.notify(str(exc), title=f"Could not {action}", severity="error", markup=False)
-        else:
-            report_error(self, exc, action)
 
     def refresh_data(self) -> None:
         if not self.is_mounted:
@@ -227,14 +219,19 @@ class DocumentsScreen(AppScreen):
         self.query_one("#docs-results", Static).update(results if hits else "No match.")
         self._status(f"{len(hits)} results for {query!r}.")
 
-    def on_worker_state_changed(self, event) -> None:
-        from textual.worker import WorkerState
-
-        if event.state == WorkerState.ERROR:
-            self.busy = False
-            self.query_one(ProgressBar).display = False
-            self._tell(event.worker.error, _ACTIONS.get(event.worker.name, "work on the documents"))
-            self.refresh_data()
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed job: this screen is ready again and says so on its status line; the app's one
+        handler tells the user (the memory's errors carry their title and the fix)."""
+        error = event.worker.error
+        if event.state != WorkerState.ERROR or error is None:
+            return
+        self.busy = False
+        self.query_one(ProgressBar).display = False
+        self._status(single_line(str(error)) if for_the_user(error) else "Failed: see the message.")
+        self.app.post_message(
+            WorkFailed(error, _ACTIONS.get(event.worker.name or "", "work on the documents"))
+        )
+        self.refresh_data()
 
     # --- remove ------------------------------------------------------------------------------
     @reports_errors("remove the document")
