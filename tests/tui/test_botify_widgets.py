@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Static
 
@@ -28,6 +30,9 @@ from tests.tui.test_botify_support import (
 )
 
 pytest_plugins = ["tests.tui.test_botify_support"]  # the fake Botify and settings fixtures
+
+UNSAFE = re.compile("[\x1b\x80-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+HOSTILE = "\x1b]52;c;cHduZWQ=\x07\x1b]0;pwned\x1b\\\u202e[bold]x[/]"
 
 
 class Host(App):
@@ -90,6 +95,23 @@ async def test_rejected_token_posts_nothing_and_is_told_under_a_title(botify_set
         assert "not saved" in str(app.query_one("#token-status", Static).render())
         assert TokenStore(botify_settings.data_dir).load() is None
         assert app.query_one("#demo-offer").display
+
+
+async def test_a_hostile_username_reaches_no_notification_or_status_raw(
+    botify_settings, store, fake
+):
+    fake.username = f"jane{HOSTILE}"
+    app = Host(TokenPanel, botify_settings, store)
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        await submit(pilot, "token-input", TOKEN)
+        await until(pilot, lambda: of_type(messages, TokenPanel.Connected))
+        await pilot.pause()
+        assert "Connected as jane" in message(app, "Botify")
+        assert "[bold]x[/]" in message(app, "Botify")  # markup shown as written
+        for note in app._notifications:
+            assert not UNSAFE.search(note.title + note.message)
+        assert not UNSAFE.search(str(app.query_one("#token-status", Static).render()))
 
 
 async def test_stored_token_is_checked_and_disconnect_posts_disconnected(
@@ -201,18 +223,20 @@ async def test_an_unfinished_analysis_is_refused(connected, store, fake):
         # Botify lists an analysis still crawling (the fake only serves finished ones).
         picker.analyses_for = ("acme-org", "example.com")
         picker.analyses = [
-            Analysis("20241201", "", "crawling", "2024-12-01T00:00:00"),
+            Analysis("20241201", "", f"crawling{HOSTILE}", "2024-12-01T00:00:00"),
             Analysis("20241108", "", "SUCCESS", "2024-11-08T00:00:00"),
         ]
         picker.fill_analyses(to_selection=True)
         table = app.query_one("#analyses-table", DataTable)
-        assert table_rows(table)[0][2] == "crawling" and table_rows(table)[1][2] == ""
+        assert table_rows(table)[0][2].startswith("crawling") and table_rows(table)[1][2] == ""
+        assert not UNSAFE.search(table_rows(table)[0][2])
         table.focus()
         table.move_cursor(row=0)
         await pilot.press("enter")
         await pilot.pause()
         assert "Analysis not ready" in titles(app)
         assert "crawling" in message(app, "Analysis not ready")
+        assert not UNSAFE.search(message(app, "Analysis not ready"))
         assert of_type(messages, ProjectPicker.Selected) == []
 
         await pilot.press("down", "enter")  # finished, whatever the case Botify writes it in

@@ -22,7 +22,7 @@ from botifython_tui.core.botify import (
     parse_project_ref,
 )
 from botifython_tui.core.selection import Selection
-from botifython_tui.core.text import single_line
+from botifython_tui.core.text import neutralize_controls, single_line
 from botifython_tui.tui.errors import ReportsFailedWork
 from botifython_tui.tui.screens.botify_support import make_client, token_store
 
@@ -150,7 +150,10 @@ class ProjectPicker(ReportsFailedWork, Vertical):
             ref = parse_project_ref(text)
         except ValueError as exc:
             self.notify(
-                f"{exc}{self._kept()}", title="Not a project URL", severity="error", markup=False
+                neutralize_controls(f"{exc}{self._kept()}"),
+                title="Not a project URL",
+                severity="error",
+                markup=False,
             )
             return
         if not token_store(self.app).load():
@@ -181,8 +184,10 @@ class ProjectPicker(ReportsFailedWork, Vertical):
         analysis = next((a for a in self.analyses if a.slug == slug), None)
         if analysis is not None and not analysis.is_finished:
             self.notify(
-                f"The analysis {slug} is not finished ({analysis.status}): only finished "
-                "analyses can be exported.",
+                single_line(
+                    f"The analysis {slug} is not finished ({analysis.status}): only finished "
+                    "analyses can be exported."
+                ),
                 title="Analysis not ready",
                 severity="warning",
                 markup=False,

@@ -203,7 +203,7 @@ class TokenPanel(ReportsFailedWork, Vertical):
         self.state = TokenState.OK
         if pasted:
             self.notify(
-                f"Connected as {username}. The token is saved ({mask_token(token)}).",
+                single_line(f"Connected as {username}. The token is saved ({mask_token(token)})."),
                 title="Botify",
                 markup=False,
             )
