@@ -80,7 +80,9 @@ def parse_budget(text: str) -> int:
 
 
 class BotifyScreen(AppScreen):
-    """Token, project and analysis, link-graph export with live progress, and its summary."""
+    """Token (`TokenPanel`), project and analysis (`ProjectPicker`), link-graph export with
+    live progress, and its summary. The widgets post what happened; the screen keeps the choice,
+    switches tabs and tells the app (BotifyConnected, BotifyDisconnected, ProjectSelected)."""
 
     app_name = "Botify"
     # Tests make polling quick; None means the job's default (growing pauses up to 10 s).
@@ -280,7 +282,7 @@ class BotifyScreen(AppScreen):
         self.query_one(TabbedContent).active = "tab-export"
         self.query_one("#budget-input").focus()
 
-    # --- token ----------------------------------------------------------------------------------
+    # --- the Export tab's field and buttons (the token panel and the picker handle their own) ---
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "budget-input":
