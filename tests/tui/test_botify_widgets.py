@@ -17,7 +17,7 @@ from botifython_tui.tui.messages import WorkFailed
 from botifython_tui.tui.screens.dialogs import Confirm
 from botifython_tui.tui.widgets.project_picker import ProjectPicker
 from botifython_tui.tui.widgets.token_panel import TokenPanel, TokenState
-from tests.tui.helpers import posted_events, table_rows
+from tests.tui.helpers import burst, posted_events, table_rows
 from tests.tui.test_botify_support import (
     ANALYSES,
     TOKEN,
@@ -288,3 +288,20 @@ async def test_a_stored_token_connects_without_announcing_it_again(connected, st
         screen = await open_botify(pilot)
         await until(pilot, lambda: screen.query_one("#projects-table", DataTable).row_count == 1)
     assert of_type(posted_events(messages), app_events.BotifyConnected) == []
+
+
+async def test_enter_twice_on_a_token_connects_once(botify_settings, store, fake):
+    app = make_app(botify_settings, store)
+    messages: list = []
+    async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
+        screen = await open_botify(pilot)
+        field = screen.query_one("#token-input", Input)
+        field.focus()
+        field.value = TOKEN
+        await burst(pilot, "enter", "enter")  # a double press arriving at once
+        await until(pilot, lambda: "Connected as jane.doe" in status(app))
+        await until(pilot, lambda: screen.query_one("#projects-table", DataTable).row_count == 1)
+    assert of_type(posted_events(messages), app_events.BotifyConnected) == [
+        app_events.BotifyConnected("jane.doe")
+    ]
+    assert len(of_type(messages, TokenPanel.Connected)) == 1
