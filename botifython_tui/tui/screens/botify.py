@@ -17,7 +17,6 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import (
     Button,
-    DataTable,
     Input,
     Label,
     Static,
@@ -224,17 +223,9 @@ class BotifyScreen(AppScreen):
         """Focus what the tab is for; `typing=False` never picks a text field (after Esc)."""
         target: Widget
         if tab == "tab-connect":
-            wants_token = typing and not self.connected
-            target = self.query_one("#token-input" if wants_token else "#connect-button")
+            target = self.token_panel.focus_target(typing=typing)
         elif tab == "tab-project":
-            projects = self.query_one("#projects-table", DataTable)
-            analyses = self.query_one("#analyses-table", DataTable)
-            if analyses.row_count or (not typing and not projects.row_count):
-                target = analyses
-            elif projects.row_count:
-                target = projects
-            else:
-                target = self.query_one("#url-input")
+            target = self.picker.focus_target(typing=typing)
         elif tab == "tab-export":
             running = self.exporting is not None
             target = self.query_one("#cancel-export" if running else "#start-export")

@@ -11,6 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Static
 
 from botifython_tui.core.botify import (
@@ -84,6 +85,17 @@ class ProjectPicker(ReportsFailedWork, Vertical):
 
     def _run(self, work, *, name: str, group: str) -> None:
         self.run_worker(work, name=name, group=group, exclusive=True, exit_on_error=False)
+
+    def focus_target(self, *, typing: bool) -> Widget:
+        """What arriving here should focus: the analyses, else the projects, else the URL field
+        (never a text field when the person just left one, `typing=False`)."""
+        projects = self.query_one("#projects-table", DataTable)
+        analyses = self.query_one("#analyses-table", DataTable)
+        if analyses.row_count or (not typing and not projects.row_count):
+            return analyses
+        if projects.row_count:
+            return projects
+        return self.query_one("#url-input")
 
     # --- the choice in force --------------------------------------------------------------------
     def show_selection(self, selection: Selection | None, *, fetch: bool) -> None:

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from botifython_tui.core.botify import BotifyError, ConnectionFailed, ServerError, mask_token
@@ -142,6 +143,12 @@ class TokenPanel(ReportsFailedWork, Vertical):
             offered = not self.connected
             self.query_one("#demo-offer").display = offered
             self.query_one("#demo-button").display = offered
+
+    def focus_target(self, *, typing: bool) -> Widget:
+        """What arriving here should focus: the token field while no token works, unless the
+        person just left a field (`typing=False`)."""
+        wanted = typing and not self.connected
+        return self.query_one("#token-input" if wanted else "#connect-button")
 
     # --- connecting ---------------------------------------------------------------------------
     @on(Input.Submitted, "#token-input")
