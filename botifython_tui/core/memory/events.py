@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -92,12 +91,3 @@ class ReconcileReport:
     @property
     def repaired(self) -> bool:
         return bool(self.embedded or self.removed or self.rebuilt)
-
-
-def display_path(path: str | Path, cwd: Path | None = None) -> str:
-    """A path relative to the working folder when it is inside it."""
-    path = Path(path)
-    try:
-        return str(path.relative_to(cwd or Path.cwd()))
-    except ValueError:
-        return str(path)

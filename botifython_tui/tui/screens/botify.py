@@ -10,15 +10,13 @@ import re
 import signal
 from pathlib import Path
 
-from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import (
     Button,
-    DataTable,
     Input,
     Label,
     Static,
@@ -28,14 +26,6 @@ from textual.widgets import (
 from textual.worker import Worker
 
 from botifython_tui.core import app_events
-from botifython_tui.core.botify import (
-    Analysis,
-    BotifyError,
-    NotFoundError,
-    Project,
-    mask_token,
-    parse_project_ref,
-)
 from botifython_tui.core.export_files import credits_text, remove_live_parts
 from botifython_tui.core.linkgraph import (
     ExportFailed,
@@ -59,24 +49,12 @@ from botifython_tui.tui.screens.botify_visualise import visualise_export
 from botifython_tui.tui.screens.dialogs import Confirm
 from botifython_tui.tui.widgets.export_progress import ExportProgress
 from botifython_tui.tui.widgets.graph_summary import GraphSummary
+from botifython_tui.tui.widgets.project_picker import ProjectPicker
+from botifython_tui.tui.widgets.token_panel import TokenPanel, TokenState
 
 log = get_logger("tui.botify")
 
 MAX_BUDGET = 100_000_000
-TOKEN_HELP = (
-    "Paste your Botify API token (app.botify.com → your account → API token) and press Enter. "
-    "It is checked with Botify, then kept in the data folder, readable only by you."
-)
-DEMO_OFFER = (
-    "No token, or no Botify account? Press F9 to try the demo project: a simulated shop and "
-    "blog, served on this machine, with its data and exports kept apart from yours."
-)
-DEMO_NOTE = (
-    "This is the demo account, simulated on this machine: connected already (its token is "
-    "demo-token), its exports go to downloads/demo. Start Botifython without --demo for your "
-    "own account."
-)
-PROJECT_HINT = "Enter: choose · u: paste a URL · r: reload projects · Esc: leave a field"
 EXPORT_HINT = "s: start · Esc: cancel · b: edge budget · v: visualise · 4: summary"
 EXPORT_INTRO = (
     "The export finds the deepest crawl depth whose links fit in the edge budget, then "
@@ -101,7 +79,9 @@ def parse_budget(text: str) -> int:
 
 
 class BotifyScreen(AppScreen):
-    """Token, project and analysis, link-graph export with live progress, and its summary."""
+    """Token (`TokenPanel`), project and analysis (`ProjectPicker`), link-graph export with
+    live progress, and its summary. The widgets post what happened; the screen keeps the choice,
+    switches tabs and tells the app (BotifyConnected, BotifyDisconnected, ProjectSelected)."""
 
     app_name = "Botify"
     # Tests make polling quick; None means the job's default (growing pauses up to 10 s).
@@ -126,12 +106,7 @@ class BotifyScreen(AppScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.username: str | None = None
-        self.token_state = "none"  # none | checking | ok | rejected | unreachable
         self.selection: Selection | None = None
-        self.projects: list[Project] = []
-        self.analyses: list[Analysis] = []
-        self.analyses_for: tuple[str, str] | None = None
         self.export_worker: Worker | None = None
         self.exporting: Selection | None = None
         self.record: ExportRecord | None = None
@@ -142,35 +117,9 @@ class BotifyScreen(AppScreen):
         yield Static(id="botify-status", markup=False)
         with TabbedContent(id="botify-tabs"):
             with TabPane("1 Connect", id="tab-connect"):
-                yield Static(TOKEN_HELP, classes="botify-help", markup=False)
-                with Horizontal(classes="botify-row"):
-                    yield Label("API token", classes="botify-label")
-                    yield Input(
-                        password=True,
-                        compact=True,
-                        id="token-input",
-                        placeholder="Paste the token, then Enter",
-                    )
-                with Horizontal(classes="botify-row botify-buttons"):
-                    yield Button("Connect", id="connect-button", compact=True, variant="primary")
-                    yield Button("Disconnect (d)", id="disconnect-button", compact=True)
-                yield Static(id="token-status", markup=False)
-                demo = self.shell.settings.demo
-                yield Static(DEMO_NOTE if demo else DEMO_OFFER, id="demo-offer", markup=False)
-                if not demo:
-                    yield Button("Try the demo project (F9)", id="demo-button", compact=True)
+                yield TokenPanel(id="token-panel")
             with TabPane("2 Project", id="tab-project"):
-                with Horizontal(classes="botify-row"):
-                    yield Label("Project URL", classes="botify-label")
-                    yield Input(
-                        compact=True,
-                        id="url-input",
-                        placeholder="https://app.botify.com/ORG/PROJECT/ or ORG/PROJECT",
-                    )
-                with Horizontal(id="project-lists"):
-                    yield DataTable(id="projects-table", cursor_type="row", zebra_stripes=True)
-                    yield DataTable(id="analyses-table", cursor_type="row", zebra_stripes=True)
-                yield Static(PROJECT_HINT, classes="botify-hint", markup=False)
+                yield ProjectPicker(id="project-picker")
             with TabPane("3 Export", id="tab-export"):
                 yield Static(id="export-target", markup=False)
                 with Horizontal(classes="botify-row"):
@@ -194,25 +143,17 @@ class BotifyScreen(AppScreen):
     def on_mount(self) -> None:
         # AppScreen.on_mount runs as well: Textual calls the handler of every class in the MRO.
         self._ready = True
-        projects = self.query_one("#projects-table", DataTable)
-        projects.add_column("Project", key="project")
-        projects.border_title = "Your projects"
-        analyses = self.query_one("#analyses-table", DataTable)
-        analyses.add_column("Analysis", key="slug", width=11)
-        analyses.add_column("Launched", key="date", width=10)
-        analyses.add_column("Note", key="note")
-        analyses.border_title = "Analyses"
+        panel = self.token_panel
+        self.watch(panel, "state", self._token_state_changed, init=False)
         token = token_store(self.app).load()
         self.refresh_data()
-        if token:
-            self._verify(token, new=False)
+        panel.verify_stored()
         if not token:
             self.action_show_tab("tab-connect")
         elif self.selection is None or not self.selection.analysis:
             self.action_show_tab("tab-project")
         else:
             self.action_show_tab("tab-export")
-        self._show_token_status()
 
     # --- data ---------------------------------------------------------------------------------
     def refresh_data(self) -> None:
@@ -220,31 +161,32 @@ class BotifyScreen(AppScreen):
         if not self._ready:
             return
         selection = load_selection(self.store, self.profile.id)
-        changed = selection != self.selection
-        if changed:
-            self.selection = selection
-            if selection is None:
-                self._set_analyses(None, [])
-            elif (selection.org, selection.project) != self.analyses_for:
-                self._set_analyses(None, [])
-                if self.token_state == "ok":
-                    self._load_analyses(selection.org, selection.project, choose=False)
-        self._fill_analyses(to_selection=changed)
+        self.selection = selection
+        self.picker.show_selection(selection, fetch=self.connected)
         self._show_latest_summary()
         self._update_status()
 
     @property
+    def token_panel(self) -> TokenPanel:
+        return self.query_one(TokenPanel)
+
+    @property
+    def picker(self) -> ProjectPicker:
+        return self.query_one(ProjectPicker)
+
+    @property
     def connected(self) -> bool:
-        return self.token_state == "ok"
+        return self.token_panel.connected
 
     def _update_status(self) -> None:
+        panel = self.token_panel
         state = {
-            "ok": f"Connected as {self.username}",
-            "checking": "Checking the token…",
-            "none": "Not connected: paste your API token (1)",
-            "rejected": "Token rejected: paste a new one (1)",
-            "unreachable": "Botify unreachable: token not checked",
-        }[self.token_state]
+            TokenState.OK: f"Connected as {panel.username}",
+            TokenState.CHECKING: "Checking the token…",
+            TokenState.NONE: "Not connected: paste your API token (1)",
+            TokenState.REJECTED: "Token rejected: paste a new one (1)",
+            TokenState.UNREACHABLE: "Botify unreachable: token not checked",
+        }[panel.state]
         parts = [state]
         if self.selection is None:
             parts.append("no project chosen (2)")
@@ -267,32 +209,8 @@ class BotifyScreen(AppScreen):
                 )
             )
 
-    def _show_token_status(self, extra: str = "") -> None:
-        masked = token_store(self.app).masked()
-        stored = masked != mask_token(None)
-        text = {
-            "ok": f"Connected as {self.username} · token {masked}",
-            "checking": f"Checking the token {masked} with Botify…",
-            "none": "No token stored yet.",
-            "rejected": f"The stored token {masked} was rejected by Botify: paste a new one.",
-            "unreachable": f"Token {masked} stored; Botify could not be reached to check it.",
-        }[self.token_state]
-        if self.token_state == "none" and stored:
-            text = f"Token {masked} stored."
-        if token_store(self.app).from_env():
-            text += " (from BOTIFY_API_TOKEN, which wins over a stored token)"
-        self.query_one("#token-status", Static).update(single_line(f"{text} {extra}".strip()))
-        self.query_one("#token-input", Input).placeholder = (
-            f"Paste a new token to replace {masked}, then Enter"
-            if stored
-            else "Paste the token, then Enter"
-        )
-        self.query_one("#disconnect-button", Button).disabled = not stored
-        if not self.shell.settings.demo:  # the demo offer, while there is no working token
-            offered = not self.connected
-            self.query_one("#demo-offer").display = offered
-            self.query_one("#demo-button").display = offered
-            self.refresh_bindings()
+    def _token_state_changed(self) -> None:
+        self.refresh_bindings()  # the demo is offered while no token works
         self._update_status()
 
     # --- tabs and focus -------------------------------------------------------------------------
@@ -305,17 +223,9 @@ class BotifyScreen(AppScreen):
         """Focus what the tab is for; `typing=False` never picks a text field (after Esc)."""
         target: Widget
         if tab == "tab-connect":
-            wants_token = typing and not self.connected
-            target = self.query_one("#token-input" if wants_token else "#connect-button")
+            target = self.token_panel.focus_target(typing=typing)
         elif tab == "tab-project":
-            projects = self.query_one("#projects-table", DataTable)
-            analyses = self.query_one("#analyses-table", DataTable)
-            if analyses.row_count or (not typing and not projects.row_count):
-                target = analyses
-            elif projects.row_count:
-                target = projects
-            else:
-                target = self.query_one("#url-input")
+            target = self.picker.focus_target(typing=typing)
         elif tab == "tab-export":
             running = self.exporting is not None
             target = self.query_one("#cancel-export" if running else "#start-export")
@@ -351,6 +261,10 @@ class BotifyScreen(AppScreen):
         if self.check_action("try_demo", ()):
             self.shell.try_demo()
 
+    @on(TokenPanel.DemoRequested)
+    def _demo_requested(self) -> None:
+        self.action_try_demo()
+
     def action_edit_url(self) -> None:
         self.query_one(TabbedContent).active = "tab-project"
         self.query_one("#url-input").focus()
@@ -359,124 +273,47 @@ class BotifyScreen(AppScreen):
         self.query_one(TabbedContent).active = "tab-export"
         self.query_one("#budget-input").focus()
 
-    # --- workers and their errors ---------------------------------------------------------------
-    def _run(self, work, *, name: str, group: str) -> Worker:
-        return self.run_worker(work, name=name, group=group, exclusive=True, exit_on_error=False)
-
-    # --- token ----------------------------------------------------------------------------------
+    # --- the Export tab's field and buttons (the token panel and the picker handle their own) ---
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "token-input":
-            self.action_connect()
-        elif event.input.id == "url-input":
-            self.choose_from_url(event.value)
-        elif event.input.id == "budget-input":
+        if event.input.id == "budget-input":
             self.action_start_export()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         actions = {
-            "connect-button": self.action_connect,
-            "disconnect-button": self.action_disconnect,
             "start-export": self.action_start_export,
             "cancel-export": self.action_cancel_export,
-            "demo-button": self.action_try_demo,
         }
         if event.button.id in actions:
             actions[event.button.id]()
 
-    def action_connect(self) -> None:
-        field = self.query_one("#token-input", Input)
-        token = field.value.strip()
-        if not token:
-            self.notify(
-                "Paste your Botify API token into the field first.",
-                title="No token",
-                severity="warning",
-            )
-            field.focus()
-            return
-        self._verify(token, new=True)
-
-    def _verify(self, token: str, *, new: bool) -> None:
-        self._run(self._verify_token(token, new=new), name="verify the token", group="token")
-
-    async def _verify_token(self, token: str, *, new: bool) -> None:
-        previous = (self.token_state, self.username)
-        if previous[0] == "checking":  # an earlier check was superseded
-            previous = ("none", None)
-        self.token_state = "checking"
-        self._show_token_status()
-        try:
-            async with make_client(self.app, token) as client:
-                username = await client.username()
-        except BotifyError as exc:
-            if new:  # nothing is saved: back to what we had before
-                self.token_state, self.username = previous
-                self._show_token_status(f"The token was not saved: {_first_sentence(exc)}")
-            else:
-                self.token_state = "unreachable" if _unreachable(exc) else "rejected"
-                self._show_token_status()
-            raise
-        if new:
-            token_store(self.app).save(token)
-            self.query_one("#token-input", Input).value = ""
-        self.username = username
-        self.token_state = "ok"
-        self._show_token_status()
-        if new:
-            self.notify(
-                f"Connected as {username}. The token is saved ({mask_token(token)}).",
-                title="Botify",
-                markup=False,
-            )
-            self.shell.publish(app_events.BotifyConnected(username))
-        self._load_projects()
-        if self.selection is not None and self.analyses_for != (
-            self.selection.org,
-            self.selection.project,
-        ):
-            self._load_analyses(self.selection.org, self.selection.project, choose=False)
-        if new:
-            self.action_show_tab("tab-project" if self.selection is None else "tab-export")
-
+    # --- token --------------------------------------------------------------------------------
     def action_disconnect(self) -> None:
-        if not token_store(self.app).load():
-            self.notify("No token is stored: there is nothing to forget.", markup=False)
-            return
-        self.app.push_screen(
-            Confirm(
-                "Forget the Botify token stored on this machine? You will need to paste it "
-                "again to export.",
-                confirm_label="Forget it",
-            ),
-            lambda yes: self._disconnect() if yes else None,
-        )
+        self.token_panel.disconnect()
 
-    @reports_errors("forget the token")
-    def _disconnect(self) -> None:
-        self.workers.cancel_group(self, "token")
-        self.workers.cancel_group(self, "projects")
-        token_store(self.app).clear()
-        self.username = None
-        self.token_state = "none"
-        self.projects = []
-        self.query_one("#projects-table", DataTable).clear()
-        self._show_token_status()
-        if token_store(self.app).from_env():
-            self.notify(
-                "The stored token is forgotten, but BOTIFY_API_TOKEN is set and still used; "
-                "unset it to disconnect.",
-                title="Botify",
-                severity="warning",
-                markup=False,
-            )
-        else:
-            self.notify("Disconnected: the token is forgotten.", title="Botify", markup=False)
+    @on(TokenPanel.Connected)
+    def _connected(self, message: TokenPanel.Connected) -> None:
+        if message.pasted:
+            self.shell.publish(app_events.BotifyConnected(message.username))
+        self.picker.load_projects(message.username)
+        selection = self.selection
+        if selection is not None and self.picker.analyses_for != (
+            selection.org,
+            selection.project,
+        ):
+            self.picker.load_analyses(selection.org, selection.project, choose=False)
+        if message.pasted:
+            self.action_show_tab("tab-project" if selection is None else "tab-export")
+
+    @on(TokenPanel.Disconnected)
+    def _disconnected(self) -> None:
+        self.picker.forget_projects()
+        self._update_status()
         self.shell.publish(app_events.BotifyDisconnected())
         self.action_show_tab("tab-connect")
 
-    # --- projects and analyses --------------------------------------------------------------------
+    # --- projects and analyses ------------------------------------------------------------------
     def action_reload_projects(self) -> None:
         if not self.connected:
             self.notify(
@@ -485,195 +322,25 @@ class BotifyScreen(AppScreen):
                 severity="warning",
             )
             return
-        self._load_projects()
+        self.picker.load_projects(self.token_panel.username)
 
-    def _load_projects(self) -> None:
-        self._run(self._fetch_projects(), name="list your projects", group="projects")
-
-    async def _fetch_projects(self) -> None:
-        table = self.query_one("#projects-table", DataTable)
-        table.loading = True
-        try:
-            async with make_client(self.app) as client:
-                username = self.username or await client.username()
-                projects = await client.projects(username)
-        finally:
-            table.loading = False
-        self.projects = projects
-        table.clear()
-        for project in projects:
-            label = Text(single_line(project.label))
-            if project.name and project.name not in (project.slug, project.label):
-                label.append(f"  {single_line(project.name)}", style="dim")
-            table.add_row(label, key=project.label)
-        table.border_title = f"Your projects ({len(projects)})"
-        if self.selection is not None and self.selection.project_label in table.rows:
-            table.move_cursor(row=table.get_row_index(self.selection.project_label))
-        url = self.query_one("#url-input", Input)
-        if projects and url.has_focus and not url.value:
-            table.focus()  # nothing typed yet: picking from the list is the likelier next step
-
-    def choose_from_url(self, text: str) -> None:
-        try:
-            ref = parse_project_ref(text)
-        except ValueError as exc:
-            kept = (
-                f" Still using {self.selection.project_label}."
-                if self.selection is not None
-                else ""
-            )
-            self.notify(f"{exc}{kept}", title="Not a project URL", severity="error", markup=False)
-            return
-        if not token_store(self.app).load():
-            self.notify(
-                "Connect with your API token first (tab 1).",
-                title="Not connected",
-                severity="warning",
-            )
-            return
-        self._load_analyses(ref.org, ref.project, choose=True, wanted=ref.analysis)
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        key = event.row_key.value
-        if key is None:
-            return
-        if event.data_table.id == "projects-table":
-            org, _, project = key.partition("/")
-            self._load_analyses(org, project, choose=True)
-        elif event.data_table.id == "analyses-table":
-            self.choose_analysis(key)
-
-    def _load_analyses(
-        self, org: str, project: str, *, choose: bool, wanted: str | None = None
-    ) -> None:
-        self._run(
-            self._fetch_analyses(org, project, choose=choose, wanted=wanted),
-            name=f"list the analyses of {org}/{project}",
-            group="analyses",
-        )
-
-    async def _fetch_analyses(
-        self, org: str, project: str, *, choose: bool, wanted: str | None
-    ) -> None:
-        table = self.query_one("#analyses-table", DataTable)
-        table.loading = True
-        try:
-            async with make_client(self.app) as client:
-                analyses = await client.analyses(org, project)
-        except BotifyError as exc:
-            if choose and self._kept():  # say that nothing changed
-                raise type(exc)(f"{exc}{self._kept()}", status=exc.status, code=exc.code) from exc
-            raise
-        finally:
-            table.loading = False
-        if not analyses:
-            raise NotFoundError(
-                f"The project {org}/{project} has no analyses yet: crawl it on Botify first."
-                + self._kept()
-            )
-        if not choose:
-            self._set_analyses((org, project), analyses)
-            return
-        finished = [a.slug for a in analyses if a.status.lower() == "success"]
-        slugs = [a.slug for a in analyses]
-        note = ""
-        if wanted and wanted in slugs:
-            analysis = wanted
-        else:
-            if wanted:
-                note = f" The analysis {wanted} does not exist there;"
-            previous = self.selection
-            same = previous is not None and (previous.org, previous.project) == (org, project)
-            if same and previous.analysis in slugs:
-                analysis = previous.analysis
-            else:
-                analysis = finished[0] if finished else slugs[0]
-            if note:
-                note += f" chose {analysis}."
-        self._set_analyses((org, project), analyses)
-        self._select(Selection(org, project, analysis))
-        self.notify(
-            single_line(f"{org}/{project}: {len(analyses)} analyses; chose {analysis}.{note}"),
-            title="Project",
-            markup=False,
-        )
-        self.query_one("#url-input", Input).value = ""
-        self.query_one("#analyses-table").focus()
-
-    def _kept(self) -> str:
-        if self.selection is None:
-            return ""
-        return f" Still using {self.selection.project_label}."
-
-    def _set_analyses(self, project: tuple[str, str] | None, analyses: list[Analysis]) -> None:
-        self.analyses_for = project
-        self.analyses = analyses
-        self._fill_analyses(to_selection=True)
-
-    def _fill_analyses(self, *, to_selection: bool = False) -> None:
-        """Redraw the analyses; the cursor stays put unless `to_selection` or the list changed."""
-        table = self.query_one("#analyses-table", DataTable)
-        shown = [str(key.value) for key in table.rows]
-        under_cursor = (
-            shown[table.cursor_row] if shown and 0 <= table.cursor_row < len(shown) else None
-        )
-        exported = self.store.exported_analyses()
-        table.clear()
-        org, project = self.analyses_for or ("", "")
-        for analysis in self.analyses:
-            if analysis.status.lower() != "success":
-                note = Text(single_line(analysis.status), style="dim")
-            elif (org, project, analysis.slug) in exported:
-                note = Text("● exported", style="bold")
-            else:
-                note = Text("")
-            table.add_row(
-                Text(single_line(analysis.slug)),
-                Text(single_line(analysis.date[:10])),
-                note,
-                key=analysis.slug,
-            )
-        table.border_title = single_line(
-            f"Analyses of {org}/{project}" if self.analyses_for else "Analyses"
-        )
-        sel = self.selection
-        target = (
-            sel.analysis if sel is not None and (sel.org, sel.project) == (org, project) else None
-        )
-        same_list = shown == [analysis.slug for analysis in self.analyses]
-        if same_list and not to_selection and under_cursor is not None:
-            target = under_cursor  # a background refresh must not move the cursor
-        if target and target in table.rows:
-            table.move_cursor(row=table.get_row_index(target))
-
-    def choose_analysis(self, slug: str) -> None:
-        if self.analyses_for is None:
-            return
-        analysis = next((a for a in self.analyses if a.slug == slug), None)
-        if analysis is not None and analysis.status.lower() != "success":
-            self.notify(
-                f"The analysis {slug} is not finished ({analysis.status}): only finished "
-                "analyses can be exported.",
-                title="Analysis not ready",
-                severity="warning",
-                markup=False,
-            )
-            return
-        org, project = self.analyses_for
-        self._select(Selection(org, project, slug))
-        self.action_show_tab("tab-export")
+    @on(ProjectPicker.Selected)
+    def _project_chosen(self, message: ProjectPicker.Selected) -> None:
+        if self._select(message.selection) and message.final:
+            self.action_show_tab("tab-export")
 
     @reports_errors("remember the project")
-    def _select(self, selection: Selection) -> None:
+    def _select(self, selection: Selection) -> bool:
+        """Keep the choice for this profile; the picker and the status follow."""
         save_selection(self.store, self.profile.id, selection)
         self.selection = selection
-        self._fill_analyses(to_selection=True)
+        self.picker.show_selection(selection, fetch=False)
         self._show_latest_summary()
         self._update_status()
         self.shell.publish(
             app_events.ProjectSelected(selection.org, selection.project, selection.analysis)
         )
+        return True
 
     # --- export -----------------------------------------------------------------------------------
     def action_start_export(self) -> None:
@@ -932,7 +599,7 @@ class BotifyScreen(AppScreen):
         self._remember_export(record, profile_id)
         if self.profile.id == profile_id:  # the profile may have been switched meanwhile
             self._show_record(record, fresh=True)  # fresh: the analytics of the new files
-        self._fill_analyses()
+        self.picker.fill_analyses()
         self._update_status()
         self.notify(
             f"{label}: {record.urls:,} URLs, {record.edges:,} edges at depth ≤ {record.depth}. "
@@ -1000,15 +667,3 @@ def _remove(paths: set[Path]) -> None:
     for path in paths:
         with contextlib.suppress(OSError):
             path.unlink()
-
-
-def _unreachable(exc: BaseException) -> bool:
-    from botifython_tui.core.botify import ConnectionFailed, ServerError
-
-    return isinstance(exc, ConnectionFailed | ServerError)
-
-
-def _first_sentence(exc: BaseException) -> str:
-    text = str(exc)
-    head, dot, _ = text.partition(". ")
-    return head + "." if dot else text
