@@ -146,6 +146,8 @@ AUTO_APPROVE_ADDITIVE = "assistant.auto_approve_additive"  # Ctrl+S in the chat
 NARRATION_BEFORE_OFF = "chat.narration.before_off"  # the level Ctrl+N goes back to
 MODEL_TOOLS = "chat.tools"  # + ".<model>": False once Ollama said the model has no tool calls
 CURRENT_PROFILE = "current_profile_id"
+SELECTION = "botify.selection"  # + ".<profile id>": the project and analysis chosen in it
+APP_KEYS = (AUTO_APPROVE_ADDITIVE, NARRATION_BEFORE_OFF, MODEL_TOOLS, CURRENT_PROFILE, SELECTION)
 
 DEFAULT_OLLAMA_HOST = "localhost:11434"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"

@@ -101,13 +101,12 @@ from botifython_tui.core.ollama import (
     choose_model,
 )
 from botifython_tui.core.ollama import TokenReceived as OllamaToken
+from botifython_tui.core.settings import CONTEXT_TOKENS, MODEL_TOOLS
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 
 log = get_logger("chat")
 
-CONTEXT_KEY = "chat.context_tokens"
-TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
 MAX_MESSAGE_CHARS = 100_000
 GROUNDING_TOKENS = 1200  # of the context budget, for document passages
 YIELD_EVERY = 0.005  # seconds of token handling before the event loop gets a turn
@@ -490,7 +489,9 @@ class ChatTurn:
                 return
             except OllamaReplyError as exc:
                 if tools and "does not support tools" in str(exc) and not self._reply:
-                    self.host.store.kv[f"{TOOLS_KEY}.{self.model}"] = False  # JSON form from now on
+                    self.host.store.kv[f"{MODEL_TOOLS}.{self.model}"] = (
+                        False  # JSON form from now on
+                    )
                     tools = False
                     continue
                 raise
@@ -511,12 +512,12 @@ class ChatTurn:
     def _context_budget(self) -> int:
         """`chat.context_tokens`: BOTIFYTHON_CONTEXT_TOKENS, else stored, else the default."""
         try:
-            return int(self.host.settings.setting(CONTEXT_KEY, self.host.store.kv).value)
+            return int(self.host.settings.setting(CONTEXT_TOKENS, self.host.store.kv).value)
         except Exception:  # an unusable BOTIFYTHON_CONTEXT_TOKENS: `config list` names it
             return DEFAULT_CONTEXT_TOKENS
 
     def _tools_supported(self) -> bool:
-        return bool(self.host.store.kv.get(f"{TOOLS_KEY}.{self.model}", True))
+        return bool(self.host.store.kv.get(f"{MODEL_TOOLS}.{self.model}", True))
 
     def context(self) -> AppContext:
         if self.host.context is not None:

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from botifython_tui.core.settings import NARRATION
+from botifython_tui.core.settings import AUTO_APPROVE_ADDITIVE, NARRATION, OLLAMA_HOST
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.messages import ConversationsChanged
@@ -147,10 +147,8 @@ class ChatScreen(AppScreen):
         self.refresh_data()
 
     def action_toggle_auto_approve(self) -> None:
-        from botifython_tui.core.actions import AUTO_APPROVE_ADDITIVE_KEY
-
-        enabled = not bool(self.store.kv.get(AUTO_APPROVE_ADDITIVE_KEY, False))
-        self.store.kv[AUTO_APPROVE_ADDITIVE_KEY] = enabled
+        enabled = not bool(self.store.kv.get(AUTO_APPROVE_ADDITIVE, False))
+        self.store.kv[AUTO_APPROVE_ADDITIVE] = enabled
         self.notify(
             "Additions (such as a new todo) now run without asking; deletions and exports "
             "always ask."
@@ -163,10 +161,9 @@ class ChatScreen(AppScreen):
         self.app.push_screen(ModelPicker(self.shell.chat.host), self._model_chosen)
 
     def action_set_host(self) -> None:
-        from botifython_tui.core.ollama import HOST_KEY
         from botifython_tui.core.text import single_line
 
-        resolved = self.shell.chat.setting(HOST_KEY)
+        resolved = self.shell.chat.setting(OLLAMA_HOST)
         in_use = single_line(str(resolved.value))
         title = "Ollama host: HOST:PORT or URL; empty for the default (localhost:11434)"
         if resolved.overridden_by or resolved.source.value in ("flag", "env"):
@@ -187,22 +184,21 @@ class ChatScreen(AppScreen):
     @reports_errors("set the Ollama host")
     def _host_set(self, value: str | None, *, shown: str = "") -> None:
         from botifython_tui.core import settings as declared
-        from botifython_tui.core.ollama import HOST_KEY
 
         if value is None:
             return
-        resolved = self.shell.chat.setting(HOST_KEY)
+        resolved = self.shell.chat.setting(OLLAMA_HOST)
         if value.strip() == shown and resolved.source.value in ("flag", "env"):
             return  # accepted unchanged: nothing to store (the override stays in charge)
         if value.strip():
             try:
-                declared.store(self.store.kv, HOST_KEY, value)  # refuses nonsense clearly
+                declared.store(self.store.kv, OLLAMA_HOST, value)  # refuses nonsense clearly
             except declared.SettingError as exc:
                 self.notify(str(exc), title="Ollama host", severity="error", markup=False)
                 return
         else:
-            declared.forget(self.store.kv, HOST_KEY)
-        resolved = self.shell.chat.setting(HOST_KEY)
+            declared.forget(self.store.kv, OLLAMA_HOST)
+        resolved = self.shell.chat.setting(OLLAMA_HOST)
         if resolved.overridden_by:
             self.notify(
                 f"Stored; {resolved.origin} overrides it, so the assistant still talks to "
