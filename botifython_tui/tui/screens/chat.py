@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from botifython_tui.core.settings import AUTO_APPROVE_ADDITIVE, NARRATION, OLLAMA_HOST
+from botifython_tui.core.settings import AUTO_APPROVE_ADDITIVE, NARRATION
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.messages import ConversationsChanged
@@ -161,6 +161,7 @@ class ChatScreen(AppScreen):
         self.app.push_screen(ModelPicker(self.shell.chat.host), self._model_chosen)
 
     def action_set_host(self) -> None:
+        from botifython_tui.core.settings import OLLAMA_HOST
         from botifython_tui.core.text import single_line
 
         resolved = self.shell.chat.setting(OLLAMA_HOST)
@@ -184,6 +185,7 @@ class ChatScreen(AppScreen):
     @reports_errors("set the Ollama host")
     def _host_set(self, value: str | None, *, shown: str = "") -> None:
         from botifython_tui.core import settings as declared
+        from botifython_tui.core.settings import OLLAMA_HOST
 
         if value is None:
             return
