@@ -29,13 +29,14 @@ from botifython_tui.core.chat.events import (
     TurnEnded,
     TurnStarted,
 )
+from botifython_tui.core.chat.grounding import relevant_hits
 from botifython_tui.core.chat.host import ChatHost
 from botifython_tui.core.chat.scheduler import (
     NarrationLevel,
     ReplyScheduler,
     narration_level,
 )
-from botifython_tui.core.chat.turn import ChatTurn, relevant_hits
+from botifython_tui.core.chat.turn import ChatTurn
 from botifython_tui.core.conversation import EVENT_ROLE
 from tests.fakes.ollama_server import FakeOllama, Reply
 
