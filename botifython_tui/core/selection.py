@@ -32,7 +32,3 @@ def load_selection(store: Store, profile_id: int) -> Selection | None:
 
 def save_selection(store: Store, profile_id: int, selection: Selection) -> None:
     store.kv[_key(profile_id)] = asdict(selection)
-
-
-def clear_selection(store: Store, profile_id: int) -> None:
-    store.kv.pop(_key(profile_id), None)

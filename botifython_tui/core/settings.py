@@ -275,15 +275,6 @@ def resolve(
     return Resolved(setting, setting.default, Source.DEFAULT, "default")
 
 
-def resolve_all(
-    *,
-    flags: Mapping[str, Any] | None = None,
-    env: Mapping[str, str] | None = None,
-    kv: Any = None,
-) -> list[Resolved]:
-    return [resolve(s.key, flags=flags, env=env, kv=kv) for s in SETTINGS]
-
-
 def store(kv: Any, key: str, raw: Any) -> Any:
     """Validate and store one setting; returns the typed value stored."""
     setting = get(key)

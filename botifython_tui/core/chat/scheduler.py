@@ -98,7 +98,6 @@ class ReplyScheduler:
         self.pending: list[AppEvent] = []
         self.owed = False  # a narration reply failed: ask again later, without repeating events
         self.current: Job | None = None
-        self.narration_requests = 0
         self._task: asyncio.Task[None] | None = None
         self._out: asyncio.Queue[Any] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -195,7 +194,6 @@ class ReplyScheduler:
         note = describe_events(self.pending) if self.pending else None
         self.pending = []
         self._due = None
-        self.narration_requests += 1
         return Job(NARRATION, next(self._numbers), note=note)
 
     async def _run(self, job: Job) -> AsyncIterator[ChatEvent]:

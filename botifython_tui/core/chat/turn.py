@@ -147,7 +147,6 @@ class ChatTurn:
         self._last_todo_id: int | None = None
         self._after_reply: list[tuple[str, str]] = []  # notices shown after the reply
         self._system_sent = ""
-        self.echoes = 0  # requests dropped as copies of the app's own words
 
     @property
     def partial(self) -> str:
@@ -357,7 +356,6 @@ class ChatTurn:
         for request in found[: MAX_ACTIONS_PER_MESSAGE * 4]:
             if not from_calls and request.raw.strip() and request.raw.strip() in app_words:
                 log.info("A request copied from the app's own words was ignored")
-                self.echoes += 1
                 continue
             name = resolve_name(request.name)
             args = request.args

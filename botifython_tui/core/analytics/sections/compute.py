@@ -78,9 +78,6 @@ def compute(
     start_url: str | None = None,
 ) -> Analysis:
     """All the sections for one export; `depth` is the export's n (links from pages <= n)."""
-    import numpy as np
-    from scipy import sparse
-
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -93,9 +90,7 @@ def compute(
     n = graph.n
     urls = graph.urls
     source, target = graph.source, graph.target
-    adjacency = sparse.csr_matrix(
-        (np.ones(len(source), dtype=np.float64), (source, target)), shape=(n, n)
-    )
+    adjacency = graph.csr()
     inlinks = algorithms.in_degrees(target, n)
     outlinks = algorithms.out_degrees(source, n)
     codes, pagetypes = _pagetype_codes(meta, n)
