@@ -225,7 +225,6 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
-ENV_VARS = tuple(setting.env for setting in SETTINGS if setting.env)
 
 
 def get(key: str) -> Setting:
