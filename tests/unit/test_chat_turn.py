@@ -29,7 +29,6 @@ from botifython_tui.core.chat.events import (
     TurnEnded,
     TurnStarted,
 )
-from botifython_tui.core.chat.grounding import relevant_hits
 from botifython_tui.core.chat.host import ChatHost
 from botifython_tui.core.chat.scheduler import (
     NarrationLevel,
@@ -37,6 +36,7 @@ from botifython_tui.core.chat.scheduler import (
     narration_level,
 )
 from botifython_tui.core.chat.turn import ChatTurn
+from botifython_tui.core.chat.turn_memory import relevant_hits
 from botifython_tui.core.conversation import EVENT_ROLE
 from tests.fakes.ollama_server import FakeOllama, Reply
 

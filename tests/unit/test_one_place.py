@@ -6,10 +6,8 @@ from __future__ import annotations
 import ast
 import re
 
-import pytest
-
 from botifython_tui.core import settings
-from tests.unit.package_source import PACKAGE, parsed, source_files
+from tests.unit.package_source import PACKAGE, judge, parsed, source_files
 
 STORED_KEYS = frozenset(settings.all_keys()) | frozenset(settings.APP_KEYS)
 KV_METHODS = {"get", "pop", "setdefault"}
@@ -32,17 +30,6 @@ NOT_THE_CLIENT = ("core/botify_sim/",)
 
 def relative(path) -> str:
     return str(path.relative_to(PACKAGE))
-
-
-def judge(offenders: dict[str, list[str]], still_to_switch: dict[str, str]) -> None:
-    """Fail on any offender not listed; skip (naming them) while listed ones remain."""
-    unexpected = {k: v for k, v in offenders.items() if k not in still_to_switch}
-    assert unexpected == {}
-    if offenders:
-        pytest.skip(
-            "still to switch: "
-            + "; ".join(f"{path} ({still_to_switch[path]})" for path in sorted(offenders))
-        )
 
 
 def _is_kv(node: ast.expr) -> bool:

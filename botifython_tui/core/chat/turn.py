@@ -16,7 +16,7 @@ the user's values win over the model's; other changes are marked "not requested"
 `export.max_edges` unless the user named a number; the same call again after its result ends the
 turn; a reply claiming an action no call performed is marked "nothing was done" (`AppNotice`).
 
-The memory's part is `core.chat.grounding`, the reading of the user's words `core.chat.intent`.
+The memory's part is `core.chat.turn_memory`, the reading of the user's words `core.chat.intent`.
 What stays here (~590 lines) is one piece: the rounds of a reply, the shaping of its requests, the
 previews, approval and dispatch all read and update the same turn state (the reply so far, the
 calls performed, the user's pending requests, the notices after the reply), in one order.
@@ -79,7 +79,6 @@ from botifython_tui.core.chat.events import (
     TurnEnded,
     TurnStarted,
 )
-from botifython_tui.core.chat.grounding import TurnMemory
 from botifython_tui.core.chat.host import ChatHost, default_context, stats_line
 from botifython_tui.core.chat.intent import (
     NEW_TODO,
@@ -89,6 +88,7 @@ from botifython_tui.core.chat.intent import (
     forbids_actions,
 )
 from botifython_tui.core.chat.reply_text import ReplyText
+from botifython_tui.core.chat.turn_memory import TurnMemory
 from botifython_tui.core.conversation import (
     DEFAULT_CONTEXT_TOKENS,
     EVENT_ROLE,
