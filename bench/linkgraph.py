@@ -44,8 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from botifython_tui.core.csv_stream import CHUNK_SIZE, CsvRewriter, StreamDecoder  # noqa: E402
 from botifython_tui.core.graph_stats import LinkGraphStats  # noqa: E402
-from botifython_tui.core.linkgraph import CHUNK_SIZE, CsvRewriter, StreamDecoder  # noqa: E402
 from botifython_tui.core.secrets import TokenStore  # noqa: E402
 from tests.fakes import botify_server  # noqa: E402
 from tests.fakes.botify_server import FakeBotify, SyntheticGraph  # noqa: E402

@@ -20,7 +20,7 @@ from botifython_tui.cli import (
     store_commands,
 )
 from botifython_tui.cli.arguments import Parser, check_text
-from botifython_tui.cli.output import EXIT_CODES_HELP, CommandError, fail, note
+from botifython_tui.cli.output import EXIT_CODES_HELP, EXIT_INTERRUPTED, CommandError, fail, note
 from botifython_tui.config import ConfigError, Settings
 from botifython_tui.core import settings as declared
 from botifython_tui.core.paths import describe_os_error, disk_full_message, is_disk_full
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:
-        return fail("Interrupted.", code=130)
+        return fail("Interrupted.", code=EXIT_INTERRUPTED)
     except BrokenPipeError:  # `botifython todo list | head -1`: the reader left, nothing to say
         _drop_stdout()
         return 1
@@ -132,7 +132,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 return fail(
                     "Interrupted; every file is in one of the two folders. Run the same "
                     "command again to finish.",
-                    code=130,
+                    code=EXIT_INTERRUPTED,
                 )
         settings.ensure_dirs()
     except ConfigError as exc:

@@ -15,7 +15,6 @@ from botifython_tui.core.text import neutralize_controls, single_line
 
 MAX_MESSAGE = 1500  # characters of one error line; a huge value quoted in it is cut in the middle
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_NEEDS_CONFIRMATION = 3

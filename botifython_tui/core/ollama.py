@@ -17,6 +17,7 @@ from botifython_tui.core.ollama_address import (  # noqa: F401 (re-exported)
     OllamaError,
     normalize_host,
 )
+from botifython_tui.core.settings import MODEL, OLLAMA_HOST
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 
@@ -47,15 +48,12 @@ class OllamaTimeout(OllamaError):
     """Ollama stopped sending in time."""
 
 
-HOST_KEY = "chat.ollama_host"
-
-
 def ollama_host(settings: Any, store: Any) -> str:
     """The declared setting: --ollama-host, then OLLAMA_HOST, then the stored one, then the default."""
     from botifython_tui.core.settings import SettingError
 
     try:
-        return normalize_host(settings.setting(HOST_KEY, store.kv).value)
+        return normalize_host(settings.setting(OLLAMA_HOST, store.kv).value)
     except (SettingError, ValueError) as exc:
         raise OllamaError(str(exc)) from None
     except Exception as exc:  # ConfigError: the same message, raised by the settings layer
@@ -64,7 +62,8 @@ def ollama_host(settings: Any, store: Any) -> str:
         raise
 
 
-MODEL_KEY = "chat.model"
+# The key is declared in core.settings; this name stays while tui/chat_session.py imports it.
+MODEL_KEY = MODEL
 
 
 async def choose_model(client: OllamaClient, kv: Any) -> str:
@@ -73,7 +72,7 @@ async def choose_model(client: OllamaClient, kv: Any) -> str:
     from botifython_tui.core.settings import SettingError, resolve
 
     try:
-        chosen = resolve(MODEL_KEY, kv=kv).value
+        chosen = resolve(MODEL, kv=kv).value
     except SettingError as exc:
         raise OllamaError(f"{exc} Fix or unset it.") from None
     if chosen:
@@ -85,7 +84,7 @@ async def choose_model(client: OllamaClient, kv: Any) -> str:
             f"Install one with `ollama pull {DEFAULT_MODEL}`."
         )
     pick = next((m.name for m in models if same_model(m.name, DEFAULT_MODEL)), models[0].name)
-    kv[MODEL_KEY] = pick
+    kv[MODEL] = pick
     return pick
 
 

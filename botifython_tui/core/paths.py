@@ -14,7 +14,6 @@ import stat
 from pathlib import Path
 
 PRIVATE_DIR_MODE = 0o700
-PRIVATE_FILE_MODE = 0o600
 # An I/O error on a disk with less than this free is a full disk: SQLite reports a -shm file it
 # cannot grow as "disk I/O error", not as "disk is full".
 FULL_BELOW_BYTES = 1_000_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from botifython_tui.core.settings import SELECTION
 from botifython_tui.core.store import Store
 
 
@@ -19,7 +20,7 @@ class Selection:
 
 
 def _key(profile_id: int) -> str:
-    return f"botify.selection.{profile_id}"
+    return f"{SELECTION}.{profile_id}"
 
 
 def load_selection(store: Store, profile_id: int) -> Selection | None:

@@ -146,6 +146,8 @@ AUTO_APPROVE_ADDITIVE = "assistant.auto_approve_additive"  # Ctrl+S in the chat
 NARRATION_BEFORE_OFF = "chat.narration.before_off"  # the level Ctrl+N goes back to
 MODEL_TOOLS = "chat.tools"  # + ".<model>": False once Ollama said the model has no tool calls
 CURRENT_PROFILE = "current_profile_id"
+SELECTION = "botify.selection"  # + ".<profile id>": the project and analysis chosen in it
+APP_KEYS = (AUTO_APPROVE_ADDITIVE, NARRATION_BEFORE_OFF, MODEL_TOOLS, CURRENT_PROFILE, SELECTION)
 
 DEFAULT_OLLAMA_HOST = "localhost:11434"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -223,7 +225,6 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
-ENV_VARS = tuple(setting.env for setting in SETTINGS if setting.env)
 
 
 def get(key: str) -> Setting:
@@ -271,15 +272,6 @@ def resolve(
     if stored is not None:
         return Resolved(setting, stored, Source.STORED, "stored", stored)
     return Resolved(setting, setting.default, Source.DEFAULT, "default")
-
-
-def resolve_all(
-    *,
-    flags: Mapping[str, Any] | None = None,
-    env: Mapping[str, str] | None = None,
-    kv: Any = None,
-) -> list[Resolved]:
-    return [resolve(s.key, flags=flags, env=env, kv=kv) for s in SETTINGS]
 
 
 def store(kv: Any, key: str, raw: Any) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from botifython_tui.core.ollama import MODEL_KEY
+from botifython_tui.core.settings import MODEL
 from botifython_tui.core.store import Store
 from tests.e2e.tmux import TmuxSession
 from tests.fakes.ollama_server import FakeOllama, Reply
@@ -60,7 +60,7 @@ def botifython(tmp_path: Path, host: str, *args: str) -> str:
 def test_a_hostile_ollama_cannot_touch_the_clipboard_or_the_title(tmp_path):
     (tmp_path / "data").mkdir(mode=0o700)
     store = Store(tmp_path / "data" / "botifython.db")
-    store.kv[MODEL_KEY] = HOSTILE_MODEL  # saved before: used on every chat
+    store.kv[MODEL] = HOSTILE_MODEL  # saved before: used on every chat
     store.close()
     with FakeOllama(models=[HOSTILE_MODEL, SAFE_MODEL]) as fake:
         fake.script(

@@ -17,7 +17,6 @@ from botifython_tui.core.botify import (
 from botifython_tui.core.linkgraph import ExportFailed, PollPolicy
 from botifython_tui.core.secrets import TokenStore
 from botifython_tui.tui.screens.botify import BotifyScreen, parse_budget
-from botifython_tui.tui.screens.botify_support import error_title
 from tests.fakes.botify_server import FakeBotify, SyntheticGraph
 
 TOKEN = "good-token-abcd"
@@ -111,11 +110,11 @@ def test_budget_accepts_whole_numbers_with_separators_only():
 
 
 def test_each_error_type_gets_its_own_title():
-    assert error_title(AuthError("x", status=401)) == "Token rejected"
-    assert error_title(AuthError("x", status=403)) == "Access refused"
-    assert error_title(AuthError("no token")) == "Not connected"
-    assert error_title(ConnectionFailed("x")) == "Botify unreachable"
-    assert error_title(RateLimitedError("x", status=429)) == "Rate limited"
-    assert error_title(NotFoundError("x", status=404)) == "Not found on Botify"
-    assert error_title(ExportFailed("x")) == "Export failed"
-    assert error_title(BotifyError("x")) == "Botify error"
+    assert AuthError("x", status=401).title == "Token rejected"
+    assert AuthError("x", status=403).title == "Access refused"
+    assert AuthError("no token").title == "Not connected"
+    assert ConnectionFailed("x").title == "Botify unreachable"
+    assert RateLimitedError("x", status=429).title == "Rate limited"
+    assert NotFoundError("x", status=404).title == "Not found on Botify"
+    assert ExportFailed("x").title == "Export failed"
+    assert BotifyError("x").title == "Botify error"

@@ -31,7 +31,8 @@ from botifython_tui.cli.main import main as cli_main
 from botifython_tui.config import Settings
 from botifython_tui.core.botify import BotifyError
 from botifython_tui.core.linkgraph import ExportFailed
-from botifython_tui.core.ollama import MODEL_KEY, OllamaClient, OllamaError, choose_model
+from botifython_tui.core.ollama import OllamaClient, OllamaError, choose_model
+from botifython_tui.core.settings import MODEL
 from botifython_tui.core.store import Store
 from botifython_tui.core.text import neutralize_controls
 from botifython_tui.tui.app import make_app
@@ -140,7 +141,7 @@ def test_model_list_and_saved_model_are_neutralised(ollama, name):
         async with OllamaClient(ollama.base_url) as client:
             for model in await client.models():
                 assert_safe(model.name, "model list")
-            assert_safe(await choose_model(client, {MODEL_KEY: name}), "saved model")
+            assert_safe(await choose_model(client, {MODEL: name}), "saved model")
 
     run(scenario())
 
@@ -175,7 +176,7 @@ def test_log_lines_never_carry_escapes(tmp_path_factory, text):
 def test_model_picker_and_chat_title_show_hostile_names_safely(tmp_path_factory, ollama, name):
     app_settings, store = fresh(tmp_path_factory, ollama)
     ollama.models = [f"{name}:latest", "llama3.2:latest"]
-    store.kv[MODEL_KEY] = name  # saved by an older version, or chosen before
+    store.kv[MODEL] = name  # saved by an older version, or chosen before
 
     async def scenario() -> None:
         app = make_app(app_settings, store)

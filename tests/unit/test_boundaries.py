@@ -1,16 +1,17 @@
-"""Architecture rules: the core never imports Textual; start-up never imports heavy libraries."""
+"""Architecture rules: core/ imports no front end, cli/ never imports the TUI, neither imports
+Textual; start-up never imports heavy libraries."""
 
 from __future__ import annotations
 
-import ast
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import botifython_tui
+from tests.unit.package_source import PACKAGE, imports, is_within, source_files
 
-PACKAGE = Path(botifython_tui.__file__).parent
 HEAVY = (
     "torch",
     "sentence_transformers",
@@ -26,23 +27,80 @@ HEAVY = (
 DEFERRED = ("httpx", "sqlite_utils")
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+# The one import from cli/ into tui/: `botifython` with no subcommand starts the terminal UI.
+# It sits inside run_tui, so every headless command runs without Textual.
+CLI_STARTS_THE_TUI = ("botifython_tui.cli.main", "botifython_tui.tui.app")
 
 
-def test_core_never_imports_textual():
-    offenders = {
-        str(path.relative_to(PACKAGE)): sorted(m for m in imported_modules(path) if "textual" in m)
-        for path in (PACKAGE / "core").rglob("*.py")
+def forbidden_imports(package: str, forbidden: tuple[str, ...]) -> list[tuple[str, int, str]]:
+    """(module, line, target) for every import statement anywhere in `package` of a `forbidden` one."""
+    statements: dict[tuple[str, int], str] = {}
+    for name, path in source_files().items():
+        if is_within(name, package):
+            for found in imports(path):
+                if any(is_within(found.target, f) for f in forbidden):
+                    statements.setdefault((found.module, found.line), found.target)
+    return sorted((module, line, target) for (module, line), target in statements.items())
+
+
+def test_core_never_imports_a_front_end_or_textual():
+    front_ends = ("botifython_tui.tui", "botifython_tui.cli", "textual")
+    assert forbidden_imports("botifython_tui.core", front_ends) == []
+
+
+def test_cli_never_imports_the_tui_or_textual_except_to_start_it():
+    found = forbidden_imports("botifython_tui.cli", ("botifython_tui.tui", "textual"))
+    assert [(module, target) for module, _, target in found] == [CLI_STARTS_THE_TUI]
+    (start,) = [
+        f
+        for f in imports(source_files()[CLI_STARTS_THE_TUI[0]])
+        if f.target == CLI_STARTS_THE_TUI[1]
+    ]
+    assert not start.top_level, "the TUI must load only when it starts, not with the CLI"
+
+
+def test_the_scan_sees_deferred_and_type_checking_imports():
+    """The rules above would pass vacuously if nested imports were missed."""
+    cli_main = {(f.target, f.top_level) for f in imports(source_files()["botifython_tui.cli.main"])}
+    assert (CLI_STARTS_THE_TUI[1], False) in cli_main  # inside run_tui
+    chat_command = {
+        (f.target, f.top_level) for f in imports(source_files()["botifython_tui.cli.chat_command"])
     }
-    assert {k: v for k, v in offenders.items() if v} == {}
+    assert ("botifython_tui.core.store", False) in chat_command  # under TYPE_CHECKING
+    assert forbidden_imports("botifython_tui.tui", ("textual",))  # the TUI does use Textual
+
+
+def test_import_linter_contracts_hold():
+    """The same rules as declared in pyproject.toml ([tool.importlinter]), run by `lint-imports`."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run(
+        [str(lint), "--no-cache", "--no-logo", str(PACKAGE.parent / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 broken" in out.stdout
+
+
+def test_import_linter_catches_a_core_module_importing_textual(tmp_path):
+    """A copy of the package with one deferred `import textual` in core breaks the contract."""
+    shutil.copytree(PACKAGE, tmp_path / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / PACKAGE.name / "core" / "sneaky.py").write_text(
+        "def later():\n    from textual.app import App\n\n    return App\n"
+    )
+    shutil.copy(PACKAGE.parent / "pyproject.toml", tmp_path)
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run(
+        [str(lint), "--no-cache", "--no-logo", "pyproject.toml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "botifython_tui.core.sneaky -> textual" in out.stdout
 
 
 def test_headless_commands_do_not_load_the_tui(tmp_path):

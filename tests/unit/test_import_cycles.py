@@ -2,47 +2,20 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-import botifython_tui
-
-PACKAGE = Path(botifython_tui.__file__).parent
-NAME = "botifython_tui"
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+from tests.unit.package_source import NAME, imports, source_files
 
 
 def import_graph() -> dict[str, set[str]]:
     """module -> the package modules it imports anywhere (top level, functions, TYPE_CHECKING)."""
-    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        targets: set[str] = set()
-        is_package = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                candidates = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = name.split(".")
-                    anchor = anchor if is_package else anchor[:-1]
-                    anchor = anchor[: len(anchor) - (node.level - 1)]
-                    base = ".".join([*anchor, base] if base else anchor)
-                candidates = [base] + [f"{base}.{alias.name}" for alias in node.names]
-            else:
-                continue
-            for candidate in candidates:
-                if candidate in modules and candidate != name:
-                    targets.add(candidate)
-        graph[name] = targets
-    return graph
+    modules = source_files()
+    return {
+        name: {
+            found.target
+            for found in imports(path)
+            if found.target in modules and found.target != name
+        }
+        for name, path in modules.items()
+    }
 
 
 def find_cycle(graph: dict[str, set[str]], within: str = NAME) -> list[str] | None:

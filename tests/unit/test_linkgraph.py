@@ -25,10 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from botifython_tui.core.botify import BotifyClient, RetryPolicy
+from botifython_tui.core.csv_stream import CsvRewriter, StreamDecoder, TruncatedDownload
+from botifython_tui.core.export_files import remove_stale_parts, safe_name_part
 from botifython_tui.core.graph_stats import LinkGraphStats
 from botifython_tui.core.linkgraph import (
     BytesDownloaded,
-    CsvRewriter,
     DepthChecked,
     DepthChosen,
     ExportFailed,
@@ -42,11 +43,7 @@ from botifython_tui.core.linkgraph import (
     Notice,
     PollPolicy,
     StepStarted,
-    StreamDecoder,
-    TruncatedDownload,
     export_paths,
-    remove_stale_parts,
-    safe_name_part,
 )
 from tests.fakes.botify_server import FakeBotify, SyntheticGraph
 

@@ -1,24 +1,18 @@
-"""Find an export by its recorded id or its links CSV, run its analytics after a download, and
-say how Cosmograph should draw it."""
+"""Find an export by its recorded id or its links CSV; the rows of `botifython exports --json`."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botifython_tui.core.analytics.files import (
-    ExportAnalysis,
     ExportFiles,
-    analyse_export,
     export_files,
 )
 from botifython_tui.core.analytics.loading import ExportReadError
 
 if TYPE_CHECKING:
     from botifython_tui.core.store import ExportRecord, Store
-
-log = logging.getLogger("botifython.analytics")
 
 
 class ExportNotFound(ExportReadError):
@@ -65,33 +59,6 @@ def resolve_export(
     if record is not None:
         return record_files(record), record
     return export_files(path), None
-
-
-def analyse_record(
-    record: ExportRecord, *, use_cache: bool = True, fresh_export: bool = False
-) -> ExportAnalysis:
-    """The analytics of a recorded export, checking its row count against the record."""
-    return analyse_export(
-        record_files(record),
-        expected_rows=record.edges or None,
-        use_cache=use_cache,
-        fresh_export=fresh_export,
-    )
-
-
-def after_export(
-    links_path: str | Path, meta_path: str | Path | None, depth: int
-) -> ExportAnalysis | None:
-    """Run right after a download: compute and write the cache, nodes file and report.
-
-    Never raises: the export itself succeeded, so a failure here is logged and returns None
-    (the analytics run again when the export is opened).
-    """
-    try:
-        return analyse_export(export_files(links_path, meta_path, depth), fresh_export=True)
-    except Exception:  # noqa: BLE001 - the export is kept whatever happens here
-        log.warning("analytics after the export of %s failed", links_path, exc_info=True)
-        return None
 
 
 def export_rows(records: list[ExportRecord]) -> list[dict[str, Any]]:

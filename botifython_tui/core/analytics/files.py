@@ -261,18 +261,6 @@ def _csv_booleans(values: Any) -> list[str]:
     return names[np.clip(np.asarray(values, dtype=np.int64), -1, 1) + 1].tolist()
 
 
-NODE_COLUMNS = (
-    "id",
-    "pagerank",
-    "pagerank_botify",
-    "inlinks",
-    "outlinks",
-    "depth",
-    "click_depth",
-    "pagetype",
-)
-
-
 def nodes_csv(result: ExportAnalysis, meta: NodeTable | None) -> str:
     """The per-node file: the contract's columns first, then what the node attributes add."""
     import numpy as np

@@ -16,6 +16,42 @@ from typing import Any
 
 NEW_TODO = "<the todo just added>"  # complete_todo's id when the user says "…and mark it done"
 
+
+class UserRequests:
+    """What the user's words asked for in one turn, and which of it the replies have answered."""
+
+    def __init__(self, text: str | None) -> None:
+        self.requested = requested_actions(text) if text is not None else []
+        self.pending = list(self.requested)  # asked for by the user, not yet proposed
+        self._answered: list[str] = []  # requests of this reply that answer the user's words
+
+    def take(self, name: Any, args: dict) -> dict | None:
+        """The user's request this call answers (removed from the pending ones), if any: the
+        same action with the same values first, else the same action (the user's values win)."""
+        same = [i for i, (n, _) in enumerate(self.pending) if n == name]
+        if not same:
+            return None
+        for index in same:
+            wanted = self.pending[index][1]
+            if all(
+                v == NEW_TODO or str(args.get(k, "")).strip().casefold() == str(v).casefold()
+                for k, v in wanted.items()
+            ):
+                break
+        else:
+            index = same[0]
+        _, wanted = self.pending.pop(index)
+        self._answered.append(name)
+        return {k: v for k, v in wanted.items() if v != NEW_TODO}
+
+    def matched(self, name: Any) -> bool:
+        """Whether a call of `name` answered the user's words (each answer counts once)."""
+        if name in self._answered:
+            self._answered.remove(name)
+            return True
+        return False
+
+
 _QUOTES = "'\"“”‘’`"
 _NUMBER_WORDS = r"(?:two|three|four|five|six|\d+)"
 _TODO = r"(?:todo|to-do|task|reminder)"

@@ -18,6 +18,7 @@ from dataclasses import replace
 from enum import Enum
 from typing import Any
 
+from botifython_tui.core import settings
 from botifython_tui.core.app_events import AppEvent
 from botifython_tui.core.chat.events import (
     ANSWER,
@@ -34,7 +35,8 @@ from botifython_tui.logs import get_logger
 
 log = get_logger("chat")
 
-NARRATION_KEY = "chat.narration"
+# The key is declared in core.settings; this name stays while tui/chat_session.py imports it.
+NARRATION_KEY = settings.NARRATION
 MAX_PENDING_EVENTS = 30  # older untold events are dropped beyond this (only their mention is lost)
 
 
@@ -52,15 +54,13 @@ DEFAULT_NARRATION = NarrationLevel.MILESTONES
 def narration_level(kv: Any, env: Any = None) -> NarrationLevel:
     """The setting `chat.narration` (BOTIFYTHON_NARRATION, else stored, else milestones); the old
     stored on/off values read as milestones/off."""
-    from botifython_tui.core.settings import SettingError, Source, resolve
-
     try:
-        resolved = resolve(NARRATION_KEY, kv=kv, env=env)
-    except SettingError:  # an unusable BOTIFYTHON_NARRATION: `config list` names it
+        resolved = settings.resolve(settings.NARRATION, kv=kv, env=env)
+    except settings.SettingError:  # an unusable BOTIFYTHON_NARRATION: `config list` names it
         resolved = None
-    if resolved is not None and resolved.source is Source.ENV:
+    if resolved is not None and resolved.source is settings.Source.ENV:
         return NarrationLevel(resolved.value)
-    value = kv.get(NARRATION_KEY)
+    value = kv.get(settings.NARRATION)
     if value is True:
         return DEFAULT_NARRATION
     if value is False:
@@ -98,7 +98,6 @@ class ReplyScheduler:
         self.pending: list[AppEvent] = []
         self.owed = False  # a narration reply failed: ask again later, without repeating events
         self.current: Job | None = None
-        self.narration_requests = 0
         self._task: asyncio.Task[None] | None = None
         self._out: asyncio.Queue[Any] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -195,7 +194,6 @@ class ReplyScheduler:
         note = describe_events(self.pending) if self.pending else None
         self.pending = []
         self._due = None
-        self.narration_requests += 1
         return Job(NARRATION, next(self._numbers), note=note)
 
     async def _run(self, job: Job) -> AsyncIterator[ChatEvent]:

@@ -15,6 +15,11 @@ the reply misses, gets wrong or only claims is proposed by the app (through the 
 the user's values win over the model's; other changes are marked "not requested"; an export keeps
 `export.max_edges` unless the user named a number; the same call again after its result ends the
 turn; a reply claiming an action no call performed is marked "nothing was done" (`AppNotice`).
+
+The memory's part is `core.chat.turn_memory`, the reading of the user's words `core.chat.intent`.
+What stays here (~590 lines) is one piece: the rounds of a reply, the shaping of its requests, the
+previews, approval and dispatch all read and update the same turn state (the reply so far, the
+calls performed, the user's pending requests, the notices after the reply), in one order.
 """
 
 from __future__ import annotations
@@ -69,7 +74,6 @@ from botifython_tui.core.chat.events import (
     ReplySaved,
     ReplyStarted,
     SourcesCited,
-    SourcesFound,
     StatusChanged,
     TokenReceived,
     TurnEnded,
@@ -78,12 +82,13 @@ from botifython_tui.core.chat.events import (
 from botifython_tui.core.chat.host import ChatHost, default_context, stats_line
 from botifython_tui.core.chat.intent import (
     NEW_TODO,
+    UserRequests,
     claims_action,
     edge_budget_named,
     forbids_actions,
-    requested_actions,
 )
 from botifython_tui.core.chat.reply_text import ReplyText
+from botifython_tui.core.chat.turn_memory import TurnMemory
 from botifython_tui.core.conversation import (
     DEFAULT_CONTEXT_TOKENS,
     EVENT_ROLE,
@@ -101,15 +106,13 @@ from botifython_tui.core.ollama import (
     choose_model,
 )
 from botifython_tui.core.ollama import TokenReceived as OllamaToken
+from botifython_tui.core.settings import CONTEXT_TOKENS, MODEL_TOOLS
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 
 log = get_logger("chat")
 
-CONTEXT_KEY = "chat.context_tokens"
-TOOLS_KEY = "chat.tools"  # per model: False once Ollama says it does not support tools
 MAX_MESSAGE_CHARS = 100_000
-GROUNDING_TOKENS = 1200  # of the context budget, for document passages
 YIELD_EVERY = 0.005  # seconds of token handling before the event loop gets a turn
 NOT_REQUESTED = "not requested"  # origin of a change the user's words did not ask for
 NOT_REQUESTED_PREFIX = "Not requested: "
@@ -134,20 +137,16 @@ class ChatTurn:
         self.model: str | None = None
         self.outcome = "ok"
         self._unsaved: list[tuple[str, str]] = []  # this turn's messages when not saving
-        self._grounding = ""
-        self._sources: list[Any] = []
+        self.memory = TurnMemory(host, profile_id, conversation_id)
         self._done: ReplyDone | None = None
         answer = job.kind == ANSWER
         self._user_text: str | None = job.text if answer else None
-        self._requested = requested_actions(job.text) if answer else []
-        self._pending = list(self._requested)  # asked for by the user, not yet proposed
-        self._answered: list[str] = []  # requests of this reply that answer the user's words
+        self._requests = UserRequests(job.text if answer else None)
         self._forbidden = answer and forbids_actions(job.text)
         self._performed: list[str] = []  # the calls dispatched in this turn
         self._last_todo_id: int | None = None
         self._after_reply: list[tuple[str, str]] = []  # notices shown after the reply
         self._system_sent = ""
-        self.echoes = 0  # requests dropped as copies of the app's own words
 
     @property
     def partial(self) -> str:
@@ -188,16 +187,16 @@ class ChatTurn:
         self.partial = ""
         try:
             yield StatusChanged("Thinking…")
-            inventory = await self._inventory() if job.kind == ANSWER else None
+            inventory = await self.memory.inventory(job.text) if job.kind == ANSWER else None
             if inventory is not None:
                 self.partial = inventory
                 yield ReplyStarted()
                 yield TokenReceived(inventory)
             else:
                 if job.kind == ANSWER:
-                    async for event in self._ground():
+                    async for event in self.memory.ground(job.text):
                         yield event
-                    sources = self._sources
+                    sources = self.memory.sources
                     if sources:
                         chain.taint("document")  # document text in the prompt: every action asks
                 async for event in self._converse(chain):
@@ -234,7 +233,7 @@ class ChatTurn:
             for kind, note in self._after_reply:
                 yield self._notice(kind, note)
         if self.outcome == "ok" and job.kind == ANSWER and text:
-            await self._remember(job.text, text)
+            await self.memory.remember(job.text, text)
         yield TurnEnded(job, self.outcome)
 
     async def _converse(self, chain: ActionChain) -> AsyncIterator[ChatEvent]:
@@ -289,7 +288,7 @@ class ChatTurn:
                         yield event  # what the user asked for and the repeats left out
                     return
                 if not actions:
-                    if self._pending:
+                    if self._requests.pending:
                         async for event in self._propose_requested(chain, turn, ctx):
                             yield event
                     elif not self._performed and claims_action(self.partial):
@@ -357,7 +356,6 @@ class ChatTurn:
         for request in found[: MAX_ACTIONS_PER_MESSAGE * 4]:
             if not from_calls and request.raw.strip() and request.raw.strip() in app_words:
                 log.info("A request copied from the app's own words was ignored")
-                self.echoes += 1
                 continue
             name = resolve_name(request.name)
             args = request.args
@@ -369,45 +367,20 @@ class ChatTurn:
                     named = edge_budget_named(self.job.text)
                     if named is not None:
                         args["max_edges"] = named
-                match = self._take_pending(name, args)
+                match = self._requests.take(name, args)
                 if match is not None:
                     args = {**args, **match}
             origin = request.origin
             action = REGISTRY.get(name) if isinstance(name, str) else None
             if (
-                self._requested
+                self._requests.requested
                 and action is not None
                 and not action.read_only
-                and not self._matched(name)
+                and not self._requests.matched(name)
             ):
                 origin = NOT_REQUESTED
             shaped.append(ParsedAction(name, args, request.raw, origin, request.call_id))
         return shaped
-
-    def _take_pending(self, name: Any, args: dict) -> dict | None:
-        """The user's request this call answers (removed from the pending ones), if any: the
-        same action with the same values first, else the same action (the user's values win)."""
-        same = [i for i, (n, _) in enumerate(self._pending) if n == name]
-        if not same:
-            return None
-        for index in same:
-            wanted = self._pending[index][1]
-            if all(
-                v == NEW_TODO or str(args.get(k, "")).strip().casefold() == str(v).casefold()
-                for k, v in wanted.items()
-            ):
-                break
-        else:
-            index = same[0]
-        _, wanted = self._pending.pop(index)
-        self._answered.append(name)
-        return {k: v for k, v in wanted.items() if v != NEW_TODO}
-
-    def _matched(self, name: Any) -> bool:
-        if name in self._answered:
-            self._answered.remove(name)
-            return True
-        return False
 
     async def _propose_requested(
         self, chain: ActionChain, turn: list[dict], ctx: ActionContext
@@ -423,8 +396,8 @@ class ChatTurn:
                     "Nothing was done: the reply says an action happened, but no "
                     "action ran. The app proposes what you asked for instead.",
                 )
-        while self._pending:
-            name, args = self._pending.pop(0)
+        while self._requests.pending:
+            name, args = self._requests.pending.pop(0)
             if args.get("todo_id") == NEW_TODO:
                 if self._last_todo_id is None:
                     continue  # the todo was not added: nothing to mark
@@ -467,7 +440,9 @@ class ChatTurn:
                 return
             except OllamaReplyError as exc:
                 if tools and "does not support tools" in str(exc) and not self._reply:
-                    self.host.store.kv[f"{TOOLS_KEY}.{self.model}"] = False  # JSON form from now on
+                    self.host.store.kv[f"{MODEL_TOOLS}.{self.model}"] = (
+                        False  # JSON form from now on
+                    )
                     tools = False
                     continue
                 raise
@@ -476,8 +451,8 @@ class ChatTurn:
         budget = self._context_budget()
         prompt = system_prompt(self.context())
         self._system_sent = prompt
-        if self._grounding:
-            prompt += "\n\n" + self._grounding + "\n\nCite the sources you use as [1], [2] …"
+        if self.memory.grounding:
+            prompt += "\n\n" + self.memory.grounding + "\n\nCite the sources you use as [1], [2] …"
         if self.narration:
             prompt += "\n\n" + NARRATION_RULE
         elif not tools:
@@ -488,12 +463,12 @@ class ChatTurn:
     def _context_budget(self) -> int:
         """`chat.context_tokens`: BOTIFYTHON_CONTEXT_TOKENS, else stored, else the default."""
         try:
-            return int(self.host.settings.setting(CONTEXT_KEY, self.host.store.kv).value)
+            return int(self.host.settings.setting(CONTEXT_TOKENS, self.host.store.kv).value)
         except Exception:  # an unusable BOTIFYTHON_CONTEXT_TOKENS: `config list` names it
             return DEFAULT_CONTEXT_TOKENS
 
     def _tools_supported(self) -> bool:
-        return bool(self.host.store.kv.get(f"{TOOLS_KEY}.{self.model}", True))
+        return bool(self.host.store.kv.get(f"{MODEL_TOOLS}.{self.model}", True))
 
     def context(self) -> AppContext:
         if self.host.context is not None:
@@ -509,7 +484,7 @@ class ChatTurn:
             botify_client_factory=self._botify_client,
             start_export=self.host.start_export,
             export_status=self.host.export_status,
-            search_documents=self._search_documents if self._memory() is not None else None,
+            search_documents=(self.memory.search_documents if self.memory.available() else None),
         )
 
     def _botify_client(self):
@@ -520,23 +495,6 @@ class ChatTurn:
         if not token:
             raise ActionRefused("Not connected to Botify: the user must paste a token first.")
         return BotifyClient(token, self.host.settings.botify_api_url)
-
-    async def _search_documents(self, query: str, limit: int) -> list[dict]:
-        """The same search the grounding uses, as passages with their sources."""
-        from botifython_tui.core.memory.grounding import source_label
-
-        memory = self._memory()
-        if memory is None:
-            raise ActionRefused("The document memory is not installed here.")
-        hits = await memory.asearch(query, self.profile_id, k=limit)
-        return [
-            {
-                "source": source_label(hit.kind, hit.source, hit.title),
-                "score": round(hit.score, 3),
-                "text": hit.text[:1200],
-            }
-            for hit in hits
-        ]
 
     def _preview(
         self, request: Any, ctx: ActionContext, chain: ActionChain, index: int, total: int
@@ -633,69 +591,3 @@ class ChatTurn:
                 outcome.result.message,
                 outcome.result.profile_id,
             )
-
-    # --- memory: grounding and feeding ------------------------------------------------------
-    def _memory(self) -> Any:
-        if self.host.memory is None:
-            return None
-        try:
-            return self.host.memory()
-        except ImportError:  # the memory stack is not installed: chat without it
-            return None
-
-    async def _inventory(self) -> str | None:
-        """'Which documents do you know about?' is answered from the store, not by the model."""
-        memory = self._memory()
-        if memory is None:
-            return None
-        from botifython_tui.core.memory.grounding import inventory_answer, is_inventory_question
-
-        if not is_inventory_question(self.job.text):
-            return None
-        documents = await asyncio.to_thread(memory.documents, self.profile_id)
-        return inventory_answer(documents)
-
-    async def _ground(self) -> AsyncIterator[ChatEvent]:
-        """The relevant chunks of this profile's memory, numbered, within a budget."""
-        self._grounding, self._sources = "", []
-        memory = self._memory()
-        if memory is None or not await asyncio.to_thread(memory.has_chunks, self.profile_id):
-            return
-        from botifython_tui.core.memory.grounding import build_context
-
-        yield StatusChanged(
-            "Searching your documents…"
-            if memory.model_loaded
-            else "Loading the embedding model (first search only)…"
-        )
-        try:
-            hits = await memory.asearch(self.job.text, self.profile_id, k=6)
-        except Exception as exc:  # a broken memory must not stop the chat
-            log.warning("Document search failed: %s", exc)
-            return
-        self._grounding, self._sources = build_context(
-            hits, GROUNDING_TOKENS, conversation_id=self.conversation_id
-        )
-        if self._sources:
-            yield SourcesFound(list(self._sources))
-
-    async def _remember(self, question: str, answer: str) -> None:
-        """Each exchange joins the memory (the setting `memory.remember_chats`)."""
-        from botifython_tui.core.memory.feeds import remembers_chats
-
-        memory = self._memory()
-        if memory is None or not self.host.save or not remembers_chats(self.host.store.kv):
-            return
-        profile_id, conversation_id = self.profile_id, self.conversation_id
-        title = self.conversations.get(conversation_id).title
-
-        def remember() -> None:
-            memory.remember_exchange(profile_id, conversation_id, title, question, answer)
-
-        if self.host.background is not None:
-            self.host.background(remember)
-            return
-        try:
-            await asyncio.to_thread(remember)
-        except Exception as exc:  # remembering is a bonus; the reply is saved
-            log.warning("Could not remember the exchange: %s", exc)

@@ -7,19 +7,18 @@ from typing import Any
 
 from botifython_tui.core.text import single_line
 
-REMEMBER_CHATS_KEY = "memory.remember_chats"  # kv setting; chats are remembered unless False
 MAX_EXCHANGE_CHARS = 8000
 TOP_HUBS_IN_SUMMARY = 5
 
 
 def remembers_chats(kv: Any) -> bool:
     """The declared setting: BOTIFYTHON_REMEMBER_CHATS, else the stored one, else on."""
-    from botifython_tui.core.settings import SettingError, resolve
+    from botifython_tui.core.settings import REMEMBER_CHATS, SettingError, resolve
 
     try:
-        return bool(resolve(REMEMBER_CHATS_KEY, kv=kv).value)
+        return bool(resolve(REMEMBER_CHATS, kv=kv).value)
     except SettingError:  # an unreadable BOTIFYTHON_REMEMBER_CHATS: the stored value, else on
-        return kv.get(REMEMBER_CHATS_KEY) is not False
+        return kv.get(REMEMBER_CHATS) is not False
 
 
 def chat_source(conversation_id: int) -> str:

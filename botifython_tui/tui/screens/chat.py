@@ -161,10 +161,10 @@ class ChatScreen(AppScreen):
         self.app.push_screen(ModelPicker(self.shell.chat.host), self._model_chosen)
 
     def action_set_host(self) -> None:
-        from botifython_tui.core.ollama import HOST_KEY
+        from botifython_tui.core.settings import OLLAMA_HOST
         from botifython_tui.core.text import single_line
 
-        resolved = self.shell.chat.setting(HOST_KEY)
+        resolved = self.shell.chat.setting(OLLAMA_HOST)
         in_use = single_line(str(resolved.value))
         title = "Ollama host: HOST:PORT or URL; empty for the default (localhost:11434)"
         if resolved.overridden_by or resolved.source.value in ("flag", "env"):
@@ -185,22 +185,22 @@ class ChatScreen(AppScreen):
     @reports_errors("set the Ollama host")
     def _host_set(self, value: str | None, *, shown: str = "") -> None:
         from botifython_tui.core import settings as declared
-        from botifython_tui.core.ollama import HOST_KEY
+        from botifython_tui.core.settings import OLLAMA_HOST
 
         if value is None:
             return
-        resolved = self.shell.chat.setting(HOST_KEY)
+        resolved = self.shell.chat.setting(OLLAMA_HOST)
         if value.strip() == shown and resolved.source.value in ("flag", "env"):
             return  # accepted unchanged: nothing to store (the override stays in charge)
         if value.strip():
             try:
-                declared.store(self.store.kv, HOST_KEY, value)  # refuses nonsense clearly
+                declared.store(self.store.kv, OLLAMA_HOST, value)  # refuses nonsense clearly
             except declared.SettingError as exc:
                 self.notify(str(exc), title="Ollama host", severity="error", markup=False)
                 return
         else:
-            declared.forget(self.store.kv, HOST_KEY)
-        resolved = self.shell.chat.setting(HOST_KEY)
+            declared.forget(self.store.kv, OLLAMA_HOST)
+        resolved = self.shell.chat.setting(OLLAMA_HOST)
         if resolved.overridden_by:
             self.notify(
                 f"Stored; {resolved.origin} overrides it, so the assistant still talks to "

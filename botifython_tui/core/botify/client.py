@@ -13,12 +13,18 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from botifython_tui.core.text import neutralize_controls
+from botifython_tui.core.botify.errors import (
+    AuthError,
+    BotifyError,
+    ConnectionFailed,
+    error_for,
+)
+from botifython_tui.core.botify.models import Analysis, Project
 from botifython_tui.logs import get_logger, register_secret
 
 if TYPE_CHECKING:  # httpx costs ~0.1 s to import: loaded with the first client, not at start-up
@@ -29,62 +35,6 @@ log = get_logger("botify")
 DEFAULT_TIMEOUT = 30.0  # seconds for each read; connecting gets DEFAULT_CONNECT_TIMEOUT
 DEFAULT_CONNECT_TIMEOUT = 10.0
 MAX_REQUESTS_PER_SECOND = 5  # Botify's documented limit for project endpoints
-
-
-class BotifyError(Exception):
-    """A Botify call failed; `str()` is a message for the user, `title` names the kind of failure
-    (the title of its notification)."""
-
-    status: int | None = None
-    title = "Botify error"
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        # Botify's own words (job failures, usernames) may carry escape sequences: the message
-        # is made safe once, here, for every notification, log line and terminal it reaches.
-        super().__init__(neutralize_controls(str(message)))
-        if status is not None:
-            self.status = status
-        self.code = code
-
-
-class AuthError(BotifyError):
-    """401 or 403: the token is wrong, revoked, or lacks permission."""
-
-    @property  # type: ignore[override]
-    def title(self) -> str:
-        if self.status is None:
-            return "Not connected"
-        return "Token rejected" if self.status == 401 else "Access refused"
-
-
-class NotFoundError(BotifyError):
-    """404: unknown user, project, analysis or job."""
-
-    title = "Not found on Botify"
-
-
-class BadRequestError(BotifyError):
-    """400: Botify refused the query or the job."""
-
-    title = "Request refused"
-
-
-class RateLimitedError(BotifyError):
-    """429 and retries ran out."""
-
-    title = "Rate limited"
-
-
-class ServerError(BotifyError):
-    """5xx and retries ran out."""
-
-    title = "Botify server error"
-
-
-class ConnectionFailed(BotifyError):
-    """Botify could not be reached (DNS, refused connection, timeout) and retries ran out."""
-
-    title = "Botify unreachable"
 
 
 @dataclass(frozen=True)
@@ -101,42 +51,6 @@ class RetryPolicy:
             return retry_after
         ceiling = min(self.max_delay, self.base_delay * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)  # "equal jitter": never zero, never in step
-
-
-@dataclass(frozen=True)
-class Project:
-    org: str
-    slug: str
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.org}/{self.slug}"
-
-
-@dataclass(frozen=True)
-class Analysis:
-    slug: str
-    name: str
-    status: str
-    date: str  # ISO date-time the crawl was launched (or created)
-
-    @property
-    def label(self) -> str:
-        return (
-            self.slug if not self.name or self.name == self.slug else f"{self.slug} ({self.name})"
-        )
-
-    @property
-    def is_finished(self) -> bool:
-        """The one place that decides whether a crawl can be exported (Botify says "success",
-        in whatever case)."""
-        return self.status.strip().lower() == "success"
-
-
-def latest_finished(analyses: Sequence[Analysis]) -> Analysis | None:
-    """The newest finished analysis (Botify lists the newest first), or None."""
-    return next((a for a in analyses if a.is_finished), None)
 
 
 class RequestRateLimiter:
@@ -178,24 +92,6 @@ def mask_token(token: str | None) -> str:
     return "•" * 8 + token[-4:] if len(token) > 8 else "•" * 8
 
 
-def _error_message(response: httpx.Response) -> tuple[str, str | None]:
-    """The server's own message from the Botify envelope or a DRF body, if any."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "", None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            code = error.get("error_code")
-            return str(error.get("message") or ""), None if code is None else str(code)
-        if isinstance(error, str):
-            return error, None
-        if isinstance(body.get("detail"), str):
-            return body["detail"], None
-    return "", None
-
-
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
@@ -209,59 +105,6 @@ def _retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, moment.timestamp() - time.time())
-
-
-def error_for(response: httpx.Response, what: str) -> BotifyError:
-    """A typed error with a plain-language message for a final (not retried) failure."""
-    status = response.status_code
-    server_says, code = _error_message(response)
-    detail = f" Botify says: {server_says}." if server_says else ""
-    if status == 401:
-        return AuthError(
-            "Botify rejected the API token (HTTP 401): it is wrong or has been revoked. "
-            "Copy a fresh token from your Botify account settings and connect again.",
-            status=status,
-            code=code,
-        )
-    if status == 403:
-        return AuthError(
-            f"Botify refused access while trying to {what} (HTTP 403).{detail} "
-            "The token may lack permission for this organisation or project.",
-            status=status,
-            code=code,
-        )
-    if status == 404:
-        return NotFoundError(
-            f"Not found on Botify while trying to {what} (HTTP 404).{detail} "
-            "Check the organisation, project and analysis names.",
-            status=status,
-            code=code,
-        )
-    if status in (400, 409, 422):
-        return BadRequestError(
-            f"Botify refused the request to {what} (HTTP {status}).{detail}",
-            status=status,
-            code=code,
-        )
-    if status == 429:
-        return RateLimitedError(
-            f"Botify kept rate-limiting the request to {what} (HTTP 429) after several retries. "
-            "Wait a minute and try again.",
-            status=status,
-            code=code,
-        )
-    if status >= 500:
-        return ServerError(
-            f"Botify had a server error while trying to {what} (HTTP {status}), even after "
-            "retrying. Try again later.",
-            status=status,
-            code=code,
-        )
-    return BotifyError(
-        f"Unexpected answer from Botify while trying to {what} (HTTP {status}).{detail}",
-        status=status,
-        code=code,
-    )
 
 
 class BotifyClient:
@@ -572,57 +415,3 @@ def _reason(exc: Exception) -> str:
 def _path_for_log(url: str) -> str:
     parts = urlsplit(url)
     return parts.path
-
-
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # \Z: `$` would accept a trailing newline
-_ANALYSIS_SLUG = re.compile(r"^\d{8}(-\d+)?\Z")
-
-
-@dataclass(frozen=True)
-class ProjectRef:
-    """What a pasted project URL names: organisation, project, and maybe an analysis."""
-
-    org: str
-    project: str
-    analysis: str | None = None
-
-
-def parse_project_ref(text: str) -> ProjectRef:
-    """Read `https://app.botify.com/ORG/PROJECT/…` (any trailing path, query or slash) or `ORG/PROJECT`."""
-    raw = (text or "").strip()
-    if not raw:
-        raise ValueError(
-            "Paste a Botify project URL (https://app.botify.com/ORG/PROJECT/) or ORG/PROJECT."
-        )
-    candidate = raw
-    if re.match(r"^[a-z][a-z0-9+.-]*://", candidate, re.IGNORECASE):
-        parts = urlsplit(candidate)
-        if parts.scheme.lower() not in ("http", "https"):
-            raise ValueError(
-                f"{raw!r} is not a web address: expected https://app.botify.com/ORG/PROJECT/."
-            )
-        host = (parts.hostname or "").lower()
-        if host != "botify.com" and not host.endswith(".botify.com"):
-            raise ValueError(
-                f"{raw!r} is not a Botify address (the host is {host or 'missing'}): "
-                "expected https://app.botify.com/ORG/PROJECT/."
-            )
-        path = parts.path
-    elif re.match(r"^(app\.)?botify\.com/", candidate, re.IGNORECASE):
-        path = candidate.split("/", 1)[1]
-        path = re.split(r"[?#]", path, maxsplit=1)[0]
-    else:
-        path = re.split(r"[?#]", candidate, maxsplit=1)[0]
-    segments = [s for s in path.split("/") if s]
-    if segments and segments[0] in ("api", "v1"):  # an API URL pasted by mistake
-        segments = [s for s in segments if s not in ("api", "v1", "projects", "analyses")]
-    if len(segments) < 2:
-        raise ValueError(
-            f"{raw!r} does not name a project: expected https://app.botify.com/ORG/PROJECT/ or ORG/PROJECT."
-        )
-    org, project = segments[0], segments[1]
-    for label, value in (("organisation", org), ("project", project)):
-        if not _SLUG.match(value) or value in (".", ".."):
-            raise ValueError(f"{value!r} is not a valid Botify {label} name.")
-    analysis = segments[2] if len(segments) > 2 and _ANALYSIS_SLUG.match(segments[2]) else None
-    return ProjectRef(org=org, project=project, analysis=analysis)

@@ -1,8 +1,6 @@
-"""The link-graph export: choose a depth, export edges and node attributes, write CSVs atomically.
-
-`LinkGraphExport.run()` is an async generator of small progress events; the TUI, the CLI and the
-tests all drive the same job and only differ in how they render the events.
-"""
+"""The link-graph export job: choose a depth within the edge budget, count the URLs, then export
+the edges and the node attributes as Botify jobs, download them and put the files in place only
+when every one came in whole."""
 
 from __future__ import annotations
 
@@ -14,283 +12,48 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from botifython_tui.core.botify import BotifyClient, BotifyError
-from botifython_tui.core.csv_stream import (
-    CHUNK_SIZE,
-    CsvRewriter,
-    StreamDecoder,
-    TruncatedDownload,
-)
 from botifython_tui.core.export_files import (
     ExportFilesError,
     check_rows,
-    credits,
     estimate_bytes,
-    export_base,
     fingerprint,
     forget_part,
     part_name,
     preflight,
-    register_part,
     remove_stale_parts,
-    safe_name_part,
 )
 from botifython_tui.core.graph_stats import LinkGraphStats
-from botifython_tui.core.text import single_line
-from botifython_tui.logs import get_logger
-
-log = get_logger("linkgraph")
-
-__all__ = [  # also re-exported for the front ends, the tests and the benchmark
-    "CHUNK_SIZE",
-    "CsvRewriter",
-    "ExportFilesError",
-    "StreamDecoder",
-    "TruncatedDownload",
-    "remove_stale_parts",
-    "safe_name_part",
-]
-
-DEFAULT_MAX_EDGES = 1_000_000
-DOWNLOAD_RETRIES = 3  # a dropped download is fetched again from the same link, never a new job
-DIRECT_DOWNLOAD_CAP = 1_000_000  # rows per direct-download export
-MAX_DEPTH = 30
-
-
-class ExportFailed(BotifyError):
-    """The export job failed, finished without a file, or the file was unusable."""
-
-    title = "Export failed"
-
-
-# --- events ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepStarted:
-    step: str  # "depth", "links", "meta", "summary"
-    message: str
-
-
-@dataclass(frozen=True)
-class DepthChecked:
-    depth: int
-    edges: int
-    within_budget: bool
-
-
-@dataclass(frozen=True)
-class DepthChosen:
-    depth: int
-    edges: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class JobCreated:
-    kind: str  # "links" or "meta"
-    job_id: str
-
-
-@dataclass(frozen=True)
-class JobPolled:
-    kind: str
-    status: str
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class BytesDownloaded:
-    kind: str
-    received: int
-    total: int | None
-
-
-@dataclass(frozen=True)
-class FileWritten:
-    kind: str
-    path: Path
-    rows: int
-    size: int
-
-
-@dataclass(frozen=True)
-class Notice:
-    message: str
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    """What an export will do, known before any job is created (no credits spent yet)."""
-
-    org: str
-    project: str
-    analysis: str
-    depth: int
-    edges: int  # links counted at depth <= depth
-    nodes: int  # URLs counted at depth <= depth + 1 (0 without node attributes)
-    reason: str
-    include_meta: bool
-    links_path: Path
-    meta_path: Path | None
-
-    @property
-    def credits(self) -> float:
-        return credits(self.edges, self.nodes)
-
-    @property
-    def paths(self) -> list[Path]:
-        return [p for p in (self.links_path, self.meta_path) if p is not None]
-
-    def existing_files(self) -> list[Path]:
-        """Files of an earlier export at the same depth that this one would replace."""
-        return [p for p in self.paths if p.exists()]
-
-
-@dataclass(frozen=True)
-class PlanReady:
-    plan: ExportPlan
-
-
-@dataclass(frozen=True)
-class LinkGraphResult:
-    org: str
-    project: str
-    analysis: str
-    depth: int
-    edges: int
-    urls: int
-    links_path: Path
-    meta_path: Path | None
-    summary: dict[str, Any]
-    meta_columns: list[str] = field(default_factory=list)
-    # per kind: {"path", "size", "rows", "fingerprint"}, recorded to check the files later
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ExportFinished:
-    result: LinkGraphResult
-
-
-Event = (
-    StepStarted
-    | DepthChecked
-    | DepthChosen
-    | PlanReady
-    | JobCreated
-    | JobPolled
-    | BytesDownloaded
-    | FileWritten
-    | Notice
-    | ExportFinished
+from botifython_tui.core.linkgraph.download import StagedFile, download, int_or_none, kind_label
+from botifython_tui.core.linkgraph.events import (
+    DepthChecked,
+    DepthChosen,
+    Event,
+    ExportFinished,
+    FileWritten,
+    JobCreated,
+    JobPolled,
+    LinkGraphResult,
+    Notice,
+    PlanReady,
+    StepStarted,
 )
-
-
-# --- settings ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """Poll a job with growing pauses, up to an overall deadline."""
-
-    first_delay: float = 0.5
-    factor: float = 1.6
-    max_delay: float = 10.0
-    deadline: float = 3600.0
-
-
-@dataclass(frozen=True)
-class LinkGraphRequest:
-    org: str
-    project: str
-    analysis: str
-    max_edges: int = DEFAULT_MAX_EDGES
-    include_meta: bool = True
-
-
-# The node attributes exported next to the edges: (field under crawl.<analysis>, column name).
-# Columns in this order (a contract other readers rely on); see the README's "Node attributes".
-META_FIELDS: list[tuple[str, str]] = [
-    ("depth", "depth"),
-    ("segments.pagetype.value", "pagetype"),
-    ("http_code", "http_code"),
-    ("compliant.is_compliant", "is_compliant"),
-    ("canonical.to.equal", "canonical_is_self"),
-    ("canonical.to.url", "canonical_to"),
-    ("sitemaps.present", "in_sitemap"),
-    ("inlinks_internal.nb.unique", "inlinks"),
-    ("outlinks_internal.nb.unique", "outlinks"),
-    ("internal_page_rank.value", "pagerank_botify"),
-    ("internal_page_rank.position", "pagerank_botify_position"),
-]
-SEARCH_CONSOLE_METRICS: list[tuple[str, str]] = [
-    ("search_console.period_0.count_impressions", "impressions"),
-    ("search_console.period_0.count_clicks", "clicks"),
-]
-
-
-# --- file names --------------------------------------------------------------------------------
-
-
-def export_paths(
-    downloads_dir: Path, org: str, project: str, analysis: str, depth: int
-) -> tuple[Path, Path]:
-    """The links and node-attribute files of one export; both names carry the depth."""
-    base = export_base(org, project, analysis)
-    links = downloads_dir / f"{base}_linkgraph_depth-{int(depth)}.csv"
-    meta = downloads_dir / f"{base}_depth-{int(depth)}_meta.csv"
-    root = downloads_dir.resolve()
-    for path in (links, meta):
-        if path.resolve().parent != root:
-            raise ExportFailed(f"Refusing to write {path}: it is outside {root}.")
-    return links, meta
-
-
-# --- the job -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Staged:
-    """A downloaded file, checked, waiting beside its final name until every file is ready."""
-
-    kind: str
-    part: Path
-    final: Path
-    rows: int
-
-
-class _Pipeline:
-    """One download's decode → rewrite → count chain, writing to the partial file."""
-
-    def __init__(
-        self,
-        out: BinaryIO,
-        spool_dir: Path,
-        columns: list[str],
-        on_rows: Callable[[list[bytes]], list[bytes]],
-        on_block: Callable[[bytes], bool] | None,
-    ) -> None:
-        self.out = out
-        self.decoder = StreamDecoder(spool_dir)
-        self.rewriter = CsvRewriter(out, columns, on_rows, on_block)
-
-    def consume(self, data: bytes) -> None:
-        self.rewriter.feed(self.decoder.feed(data))
-
-    def finish(self) -> None:
-        self.rewriter.feed(self.decoder.finish())
-        if self.decoder.kind == "zip":
-            for chunk in self.decoder.zip_chunks():
-                self.rewriter.feed(chunk)
-        self.rewriter.finish()
-        self.out.flush()
-        os.fsync(self.out.fileno())
+from botifython_tui.core.linkgraph.plan import (
+    DIRECT_DOWNLOAD_CAP,
+    MAX_DEPTH,
+    META_FIELDS,
+    SEARCH_CONSOLE_METRICS,
+    ExportFailed,
+    ExportPlan,
+    LinkGraphRequest,
+    PollPolicy,
+    export_paths,
+)
+from botifython_tui.core.text import single_line
 
 
 class LinkGraphExport:
@@ -319,7 +82,7 @@ class LinkGraphExport:
         self.stats = LinkGraphStats()
         self.crawl = f"crawl.{request.analysis}"
         self.plan: ExportPlan | None = None
-        self._staged: list[_Staged] = []
+        self._staged: list[StagedFile] = []
 
     async def prepare(self) -> AsyncIterator[Event]:
         """Check the folder, choose the depth, count the URLs: everything before paying."""
@@ -463,7 +226,7 @@ class LinkGraphExport:
             )
         )
 
-    def _commit(self) -> list[_Staged]:
+    def _commit(self) -> list[StagedFile]:
         staged = list(self._staged)
         for item in staged:
             os.replace(item.part, item.final)
@@ -593,14 +356,14 @@ class LinkGraphExport:
         async for event in self._wait_for(kind, job, done):
             yield event
         results = done[0]
-        nb_lines = _int_or_none(results.get("nb_lines"))
-        staged: list[_Staged] = []
+        nb_lines = int_or_none(results.get("nb_lines"))
+        staged: list[StagedFile] = []
         async for event in self._download(
             kind, str(results["download_url"]), final_path, columns, on_rows, on_block, staged
         ):
             yield event
         rows = staged[0].rows
-        problem = check_rows(_label(kind), rows, counted, nb_lines, export_size)
+        problem = check_rows(kind_label(kind), rows, counted, nb_lines, export_size)
         if problem:
             self.discard_staged()
             raise ExportFailed(
@@ -662,142 +425,28 @@ class LinkGraphExport:
         columns: list[str],
         on_rows: Callable[[list[bytes]], list[bytes]],
         on_block: Callable[[bytes], bool] | None,
-        out_staged: list[_Staged],
+        out_staged: list[StagedFile],
     ) -> AsyncIterator[Event]:
-        """Stream the file into a hidden partial file, resuming or restarting a broken download."""
-        part = part_name(final_path, f"{id(self):x}")
-        register_part(part)
-        pending: asyncio.Future[Any] | None = None
-        pipeline: _Pipeline | None = None
-        attempt = 0
-        try:
-            with open(part, "wb") as out:
-                os.chmod(part, 0o600)
-                pipeline = _Pipeline(out, self.downloads_dir, columns, on_rows, on_block)
-                received = 0  # bytes of the body taken in so far (where a resume starts)
-                total: int | None = None
-                resumable = False
-                while True:
-                    attempt += 1
-                    try:
-                        resumed = False
-                        headers = {"Range": f"bytes={received}-"} if received else {}
-                        async with (
-                            _download_errors(kind),
-                            self.client.download_stream(url, headers=headers) as response,
-                        ):
-                            if response.status_code >= 400:
-                                raise _download_error(response.status_code, kind)
-                            start = _resume_start(response) if received else 0
-                            if received and start == received:
-                                resumed = True
-                            elif received:  # the server sent the whole file again
-                                await asyncio.to_thread(pipeline.decoder.cleanup)
-                                out.seek(0)
-                                out.truncate()
-                                self._reset_stats(kind)
-                                pipeline = _Pipeline(
-                                    out, self.downloads_dir, columns, on_rows, on_block
-                                )
-                                received = 0
-                            length = _int_or_none(response.headers.get("content-length"))
-                            if not resumed:
-                                total = length
-                            elif length is not None:
-                                total = received + length
-                            last_report = 0.0
-                            yield BytesDownloaded(kind, received, total)
-                            resumable = _identity(response)
-                            chunks = response.aiter_raw() if resumable else response.aiter_bytes()
-                            async for chunk in chunks:  # as it arrives: live progress
-                                received += len(chunk)
-                                # Decompressing and parsing run off the event loop: the UI stays live.
-                                pending = asyncio.ensure_future(
-                                    asyncio.to_thread(pipeline.consume, chunk)
-                                )
-                                await asyncio.shield(pending)
-                                pending = None
-                                now = time.monotonic()
-                                if now - last_report >= self.progress_interval:
-                                    last_report = now
-                                    yield BytesDownloaded(kind, received, total)
-                            if total is not None and received < total:
-                                raise _Dropped(
-                                    f"it stopped at {received:,} of {total:,} bytes", resume=True
-                                )
-                            yield BytesDownloaded(kind, received, total)
-                        pending = asyncio.ensure_future(asyncio.to_thread(pipeline.finish))
-                        await asyncio.shield(pending)
-                        pending = None
-                        break
-                    except (_Dropped, TruncatedDownload) as exc:
-                        pending = None
-                        resume = isinstance(exc, _Dropped) and exc.resume and resumable
-                        if attempt > DOWNLOAD_RETRIES:
-                            raise ExportFailed(
-                                f"The {_label(kind)} download of the finished Botify job kept "
-                                f"breaking off ({exc.reason}) after {attempt} tries from the "
-                                "same link; no new job was started and your earlier files were "
-                                "left as they were. Check the connection and try again later "
-                                "(a new export is a new job and spends credits)."
-                            ) from exc
-                        if not resume:  # a cut-short file: fetch it again from its first byte
-                            await asyncio.to_thread(pipeline.decoder.cleanup)
-                            out.seek(0)
-                            out.truncate()
-                            self._reset_stats(kind)
-                            pipeline = _Pipeline(
-                                out, self.downloads_dir, columns, on_rows, on_block
-                            )
-                            received = 0
-                        where = f" from byte {received:,}" if received else ""
-                        yield Notice(
-                            f"The {_label(kind)} download broke off ({exc.reason}); fetching it "
-                            f"again from the same link{where} (retry {attempt} of "
-                            f"{DOWNLOAD_RETRIES}), no new job."
-                        )
-                        log.info("retrying the %s download: %s", kind, exc.reason)
-                        await asyncio.sleep(self.retry_delay * attempt)
-        except BaseException:
-            if pending is not None:  # let the worker thread finish its chunk before cleaning up
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(asyncio.shield(pending), timeout=5)
-            with contextlib.suppress(OSError):
-                part.unlink()
-            forget_part(part)
-            raise
-        finally:
-            if pipeline is not None:
-                pipeline.decoder.cleanup()
-        staged = _Staged(kind, part, final_path, pipeline.rewriter.rows)
-        self._staged.append(staged)
-        out_staged.append(staged)
-
-
-class _Dropped(Exception):
-    """The connection closed before the whole body came: worth fetching again."""
-
-    def __init__(self, reason: str, *, resume: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.resume = resume
-
-
-def _label(kind: str) -> str:
-    return {"links": "links", "meta": "node attributes"}.get(kind, kind)
-
-
-def _identity(response: Any) -> bool:
-    """No content-encoding: the raw bytes are the file's, so byte offsets mean something."""
-    return response.headers.get("content-encoding", "identity").lower() in ("", "identity")
-
-
-def _resume_start(response: Any) -> int | None:
-    """Where a 206 answer to our Range request starts (None: a 200 with the whole file)."""
-    if response.status_code != 206:
-        return None
-    match = re.match(r"\s*bytes\s+(\d+)-", response.headers.get("content-range", ""))
-    return int(match.group(1)) if match else None
+        """Download one file of the export; it stays staged until `_commit`."""
+        staged: list[StagedFile] = []
+        async for event in download(
+            self.client,
+            kind,
+            url,
+            part_name(final_path, f"{id(self):x}"),
+            final_path,
+            spool_dir=self.downloads_dir,
+            columns=columns,
+            on_rows=on_rows,
+            on_block=on_block,
+            on_restart=lambda: self._reset_stats(kind),
+            staged=staged,
+            progress_interval=self.progress_interval,
+            retry_delay=self.retry_delay,
+        ):
+            yield event
+        self._staged.extend(staged)  # no await since the download ended: nothing is lost
+        out_staged.extend(staged)
 
 
 def _preflight(downloads_dir: Path, need_bytes: int = 0) -> None:
@@ -805,39 +454,6 @@ def _preflight(downloads_dir: Path, need_bytes: int = 0) -> None:
         preflight(downloads_dir, need_bytes)
     except ExportFilesError as exc:
         raise ExportFailed(str(exc)) from exc
-
-
-@contextlib.asynccontextmanager
-async def _download_errors(kind: str) -> AsyncIterator[None]:
-    """Network failures mid-download are retried from the same link; a stall too."""
-    import httpx
-
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise _Dropped(f"it stalled: {type(exc).__name__}", resume=True) from exc
-    except httpx.HTTPError as exc:
-        raise _Dropped(str(exc) or type(exc).__name__, resume=True) from exc
-
-
-def _download_error(status: int, kind: str) -> Exception:
-    what = _label(kind)
-    if status in (401, 403):
-        return ExportFailed(
-            f"The {what} download link was refused (HTTP {status}): Botify's export links "
-            "expire. Your earlier files were left as they were; exporting again starts a new "
-            "job (and spends credits)."
-        )
-    if status == 404:
-        return ExportFailed(
-            f"The {what} download link no longer exists (HTTP 404). Your earlier files were "
-            "left as they were; exporting again starts a new job (and spends credits)."
-        )
-    if status >= 500:
-        return _Dropped(f"HTTP {status}", resume=True)
-    if status == 416:  # the resume point is past the file's end: fetch it whole again
-        return _Dropped("HTTP 416 for the resume point", resume=False)
-    return ExportFailed(f"The {what} download failed with HTTP {status}. Try again later.")
 
 
 def _failure_reason(state: dict[str, Any]) -> str:
@@ -854,13 +470,6 @@ def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} seconds"
     return f"{seconds / 60:.0f} minutes"
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _slug_date(slug: str) -> date | None:
