@@ -1,4 +1,4 @@
-"""Tests of the fake Ollama server itself (tests/fakes/ollama_server.py)."""
+"""Tests of the fake Ollama server itself (tests/fakes/ollama_server/)."""
 
 from __future__ import annotations
 
