@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -250,6 +252,20 @@ def test_unknown_route_is_404_envelope(client):
     r = client.get("/v1/nope/nothing/here/at/all")
     assert r.status_code == 404 and "error_code" in r.json()["error"]
     assert client.delete("/v1/authentication/profile").status_code == 404
+
+
+def test_request_body_too_large_is_refused_unread(fake):
+    """A body over the limit gets 413 at once, and the connection closes: nothing more is read."""
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Token {TOKEN}\r\n"
+            f"Content-Length: {10**12}\r\n\r\n{{".encode()
+        )
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head
+    assert json.loads(body)["error"]["message"] == "Request body too large"
+    assert fake.find_requests("/v1/jobs") == [] and fake.jobs == {}
 
 
 # --- projects, analyses, collections -------------------------------------------------------

@@ -6,9 +6,16 @@
 (the handler on the shared loopback base).
 """
 
-from botifython_tui.core.botify_sim.faults import ApiError, Injection
+from botifython_tui.core.botify_sim.faults import FAULT_MODES, ApiError, Injection
 from botifython_tui.core.botify_sim.graph import SyntheticGraph
 from botifython_tui.core.botify_sim.http import RecordedRequest
 from botifython_tui.core.botify_sim.simulator import BotifySimulator
 
-__all__ = ["ApiError", "BotifySimulator", "Injection", "RecordedRequest", "SyntheticGraph"]
+__all__ = [
+    "FAULT_MODES",
+    "ApiError",
+    "BotifySimulator",
+    "Injection",
+    "RecordedRequest",
+    "SyntheticGraph",
+]

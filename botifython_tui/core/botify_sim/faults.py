@@ -10,6 +10,40 @@ from typing import Any
 
 from botifython_tui.core.botify_sim.http import RecordedRequest, Response, json_response
 
+# Every failure the simulator can put in the client's way (a knob, or knob=value); the knobs are
+# described on BotifySimulator. tests/unit/test_fake_fault_coverage.py checks that each exists and
+# that a test exercises it, so this list only grows.
+FAULT_MODES: tuple[str, ...] = (
+    "inject",  # queued HTTP errors for matching requests
+    "inject:body=html",  # a proxy's HTML error page instead of JSON
+    "inject:body=empty",  # an error with no body at all
+    "inject:retry_after",  # Retry-After on an injected error
+    "inject:times=None",  # an error that never goes away
+    "inject:path",  # an error on one route only (jobs, downloads)
+    "rate_limit_rps",  # 429 beyond N requests a second
+    "retry_after_on_rate_limit",  # with Retry-After
+    "response_delay",  # a slow API
+    "poll_delay",  # slow job polls
+    "polls_before_done",  # a job that takes long (or forever)
+    "job_outcome=failed",  # the export job fails
+    "job_outcome=done_without_results",  # DONE with no download URL
+    "job_error_message",  # the failed job's message (hostile text)
+    "download_fault=truncated",  # half the bytes, matching Content-Length
+    "download_fault=drop",  # the connection drops mid-download
+    "download_fault=forbidden",  # 403 from the CDN (an expired link)
+    "download_fault=not_found",  # 404 from the CDN
+    "download_fault=empty",  # a file with the header only
+    "download_fault=short",  # a tenth of the rows, no nb_lines
+    "download_fault=nb_lines_mismatch",  # a tenth of the rows, nb_lines says all
+    "download_fault_times",  # a download fault that happens once, then all goes well
+    "accept_ranges",  # a CDN that ignores Range (no resume)
+    "download_rate",  # a slow download (cancel, signals mid-way)
+    "error_code_as_number",  # error_code as a number instead of a string
+    "unauthorized_shape=drf",  # 401 with Django REST Framework's body
+    "revoke_token",  # the token stops working mid-session
+    "request_body_too_large",  # a request over the body limit: 413, nothing more read
+)
+
 
 class ApiError(Exception):
     """Raised inside handlers; turned into the Botify error envelope."""

@@ -54,8 +54,9 @@ Fault modes (each is exercised by a test; ``tests/unit/test_fake_fault_coverage.
 * ``Reply.drop_after``: N lines, then the connection drops mid-body.
 * ``Reply.first_token_delay`` / ``Reply.token_delay`` / ``FakeOllama.token_delay``: a slow model
   (before the headers, between lines).
-* ``Reply.raw_lines`` (with ``allow_blank``): anything verbatim: malformed JSON, blank lines,
-  escape sequences, huge lines.
+* ``Reply.raw_lines`` (with ``allow_blank``): anything verbatim: malformed JSON, blank lines.
+* Escape sequences and markup in a reply's text (terminal control codes, OSC 52, bidi).
+* A huge reply (megabytes, very long lines) streamed in big tokens.
 * ``Reply.tool_calls`` with ``tool_call_style`` (``"new"``/``"old"``): tool calls in both shapes.
 * ``FakeOllama.reset_connections``: every request read, then the connection closed, no answer.
 * ``FakeOllama.not_found_style``: the current and the legacy "model not found" messages.
@@ -77,6 +78,8 @@ from tests.fakes.ollama_server.replies import (
 from tests.fakes.ollama_server.server import FakeOllama
 from tests.fakes.ollama_server.standalone import main
 
+# Every failure the fake can put in the client's way, as listed above;
+# tests/unit/test_fake_fault_coverage.py checks that each exists and that a test exercises it.
 FAULT_MODES = (
     "Reply.status",
     "Reply.error_after",
@@ -85,10 +88,13 @@ FAULT_MODES = (
     "Reply.token_delay",
     "Reply.raw_lines",
     "Reply.tool_calls",
+    "Reply.escape_sequences",
+    "Reply.huge",
     "reset_connections",
     "not_found_style",
     "capabilities",
     "token_delay",
+    "request_body_too_large",
 )
 
 __all__ = [
