@@ -1,4 +1,16 @@
-"""The BQL the product sends, evaluated on a synthetic graph: fields, filters, aggregates, plans."""
+"""The BQL the product sends, evaluated on a synthetic graph.
+
+What the export and its counts send (`core/linkgraph.py`), and nothing more:
+
+- collections `crawl.<analysis>` (+ `search_console` with `periods`);
+- dimensions: field slugs (`url`, `crawl.<a>.<field>`), or none (one aggregate row);
+- metrics: field slugs or `{"field": ...}` (summed), `{"function": "sum" | "count", "args": [f]}`;
+- filters: one `{"field", "predicate", "value"}` with `lte` or `eq` (the default).
+
+Anything else (sort, and/or/not, other predicates and functions, grouping by a dimension other
+than the URL) is answered 400 with a message saying it is not simulated, so a product change
+that starts sending it fails loudly in the tests instead of being half-simulated.
+"""
 
 from __future__ import annotations
 
@@ -92,18 +104,8 @@ def _late_bound(fn: Callable[..., Any]) -> Callable[..., Any]:
 _CRAWL_FIELDS = {k: (kind, _late_bound(fn)) for k, (kind, fn) in _CRAWL_FIELDS.items()}
 _GLOBAL_FIELDS = {k: (kind, _late_bound(fn)) for k, (kind, fn) in _GLOBAL_FIELDS.items()}
 _GSC_FIELDS = {k: _late_bound(fn) for k, fn in _GSC_FIELDS.items()}
-_AGG_FUNCS = {
-    "sum",
-    "count",
-    "count_distinct",
-    "count_distinct_approx",
-    "avg",
-    "min",
-    "max",
-    "count_true",
-    "count_false",
-    "count_null",
-}
+_AGG_FUNCS = ("sum", "count")
+_PREDICATES = ("eq", "lte")
 
 
 @dataclass
@@ -127,12 +129,8 @@ class _Item:
     label: str
     spec: _FieldSpec | None = None
     func: str | None = None  # aggregate (metrics only)
-    const: Any = None
-    is_const: bool = False
 
     def value(self, i: int) -> Any:
-        if self.is_const:
-            return self.const
         return self.spec.get(i)
 
 
@@ -151,12 +149,12 @@ class Plan:
     dims: list[_Item]
     metrics: list[_Item]
     filt: Callable[[int], bool] | None
-    sort: list[tuple[int, int, bool]]  # (0 = dimensions / 1 = metrics, index, descending)
     signature: str
 
     @property
-    def unique(self) -> bool:
-        return any(d.spec is not None and d.spec.unique for d in self.dims)
+    def multi(self) -> bool:
+        """A dimension holds a list (outlinks): exports give one row per element."""
+        return any(d.spec is not None and d.spec.multi for d in self.dims)
 
 
 def _field_error(slug: Any) -> ApiError:
@@ -167,8 +165,14 @@ def _bad_query(message: str, **detail: Any) -> ApiError:
     return ApiError(400, 1022, "Badly formatted queries", {"reason": message, **detail})
 
 
+def _not_simulated(what: str, **detail: Any) -> ApiError:
+    return ApiError(
+        400, 1044, "Query can not be executed", {"reason": f"{what} is not simulated", **detail}
+    )
+
+
 def _coerce(value: Any, sample: Any) -> Any:
-    """Leniently coerce a filter value to the field's type (e.g. "true" -> True)."""
+    """Leniently coerce a filter value to the field's type (e.g. "true" -> True, "3" -> 3)."""
     if isinstance(sample, bool) and isinstance(value, str):
         low = value.strip().lower()
         if low in ("true", "1", "yes"):
@@ -186,122 +190,33 @@ def _coerce(value: Any, sample: Any) -> Any:
     return value
 
 
-def _make_test(pred: str, value: Any, has_value: bool) -> Callable[[Any], bool]:
-    def cmp(op: Callable[[Any, Any], bool]) -> Callable[[Any], bool]:
-        def test(v: Any) -> bool:
-            if v is None:
-                return False
-            try:
-                return bool(op(v, _coerce(value, v)))
-            except TypeError:
-                return False
-
-        return test
-
+def _make_test(pred: str, value: Any) -> Callable[[Any], bool]:
     if pred == "eq":
         return lambda v: v == _coerce(value, v)
-    if pred == "ne":
-        return lambda v: v != _coerce(value, v)
-    if pred == "gt":
-        return cmp(lambda a, b: a > b)
-    if pred == "gte":
-        return cmp(lambda a, b: a >= b)
-    if pred == "lt":
-        return cmp(lambda a, b: a < b)
-    if pred == "lte":
-        return cmp(lambda a, b: a <= b)
-    if pred == "between":
-        if not isinstance(value, list | tuple) or len(value) != 2:
-            raise _bad_query("between needs a [low, high] value")
-        lo, hi = value
 
-        def between(v: Any) -> bool:
-            if v is None:
-                return False
-            try:
-                return _coerce(lo, v) <= v <= _coerce(hi, v)
-            except TypeError:
-                return False
-
-        return between
-    if pred == "in":
-        if not isinstance(value, list | tuple):
-            raise _bad_query("in needs a list value")
-        return lambda v: v in value
-    if pred in ("contains", "starts", "ends", "re"):
-        if not isinstance(value, str):
-            raise _bad_query(f"{pred} needs a string value")
-        if pred == "contains":
-            return lambda v: v is not None and value in str(v)
-        if pred == "starts":
-            return lambda v: v is not None and str(v).startswith(value)
-        if pred == "ends":
-            return lambda v: v is not None and str(v).endswith(value)
+    def lte(v: Any) -> bool:
+        if v is None:
+            return False
         try:
-            rx = re.compile(value)
-        except re.error as exc:
-            raise _bad_query(f"invalid regular expression: {exc}") from None
-        return lambda v: v is not None and rx.search(str(v)) is not None
-    if pred in ("exists", "not_exists"):
-        want = True if not has_value or value is None else bool(value)
-        if pred == "not_exists":
-            want = not want
-        return lambda v: (v is not None and v != []) == want
-    raise _bad_query(f"unknown predicate {pred!r}")
-
-
-def _sortable(v: Any) -> tuple:
-    if v is None:
-        return (1, 0)
-    return (0, v)
-
-
-def _sort_rows(rows: list, sort: list[tuple[int, int, bool]]) -> None:
-    for pos, idx, desc in reversed(sort):
-        try:
-            rows.sort(key=lambda r, p=pos, k=idx: _sortable(r[p][k]), reverse=desc)
+            return bool(v <= _coerce(value, v))
         except TypeError:
-            rows.sort(key=lambda r, p=pos, k=idx: _sortable(str(r[p][k])), reverse=desc)
+            return False
+
+    return lte
 
 
 def aggregate(item: _Item, ids: Any) -> Any:
-    spec, func = item.spec, item.func
-    if spec is None:  # count() with no argument
+    spec = item.spec
+    if spec is None or spec.kind == "count":  # count(), or count_urls_crawl
         return len(ids)
     get = spec.get
-    if spec.kind == "count" and func in ("sum", "count"):
-        return len(ids)
-    if func == "count":
+    if item.func == "count":
         return sum(1 for i in ids if get(i) is not None)
-    if func == "count_null":
-        return sum(1 for i in ids if get(i) is None)
-    if func == "count_true":
-        return sum(1 for i in ids if get(i) is True)
-    if func == "count_false":
-        return sum(1 for i in ids if get(i) is False)
-    if func in ("count_distinct", "count_distinct_approx"):
-        seen: set = set()
-        for i in ids:
-            v = get(i)
-            if isinstance(v, list):
-                seen.update(v)
-            elif v is not None:
-                seen.add(v)
-        return len(seen)
-    values = [v for v in map(get, ids) if v is not None]
-    if func == "sum":
-        return sum(values)
-    if func == "avg":
-        return sum(values) / len(values) if values else None
-    if func == "min":
-        return min(values) if values else None
-    if func == "max":
-        return max(values) if values else None
-    raise _bad_query(f"unsupported function {func!r}")  # pragma: no cover
+    return sum(v for v in map(get, ids) if v is not None)
 
 
 class QueryResult:
-    """Rows of one /query evaluation (lazy for one-row-per-URL queries without sort)."""
+    """Rows of one /query evaluation (computed page by page for one-row-per-URL queries)."""
 
     def __init__(
         self,
@@ -365,50 +280,33 @@ def _resolve_field(ctx: _Ctx, slug: Any) -> _FieldSpec:
 
 
 def _compile_item(ctx: _Ctx, raw: Any, role: str) -> _Item:
-    func: str | None = None
-    args: list = []
     if isinstance(raw, str):
         slug = raw
-    elif isinstance(raw, dict) and "field" in raw:
+    elif isinstance(raw, dict) and set(raw) == {"field"}:
         slug = raw["field"]
-    elif isinstance(raw, dict) and "literal" in raw:
-        if role != "dimension":
-            raise _bad_query("literal metrics are not supported", item=raw)
-        v = raw["literal"]
-        return _Item(str(v), str(v), str(v), const=v, is_const=True)
-    elif isinstance(raw, dict) and "function" in raw:
-        func = raw["function"]
-        args = raw.get("args") or []
-        if not isinstance(args, list):
-            args = [args]
-        slug = None
-    elif isinstance(raw, dict) and len(raw) == 1:
-        func, arg = next(iter(raw.items()))
-        args = arg if isinstance(arg, list) else [arg]
-        slug = None
+    elif isinstance(raw, dict) and "function" in raw and role == "metric":
+        return _compile_function(ctx, raw)
+    elif isinstance(raw, dict):
+        raise _not_simulated(f"this {role}", item=raw)
     else:
         raise _bad_query("unrecognised item", item=raw)
+    spec = _resolve_field(ctx, slug)
+    if role == "dimension":
+        if spec.kind == "count":
+            raise ApiError(
+                400, 1044, "Query can not be executed", {"reason": f"{slug} is a metric"}
+            )
+        return _Item(spec.slug, spec.short, spec.label, spec)
+    func = "sum" if spec.kind in ("int", "float", "count") else "count"
+    return _Item(spec.slug, spec.short, spec.label, spec, func=func)
 
-    if func is None:
-        spec = _resolve_field(ctx, slug)
-        if role == "dimension":
-            if spec.kind == "count":
-                raise ApiError(
-                    400, 1044, "Query can not be executed", {"reason": f"{slug} is a metric"}
-                )
-            return _Item(spec.slug, spec.short, spec.label, spec)
-        default = {"int": "sum", "float": "sum", "count": "sum", "bool": "count_true"}.get(
-            spec.kind, "count"
-        )
-        return _Item(spec.slug, spec.short, spec.label, spec, func=default)
 
-    if not isinstance(func, str) or func not in _AGG_FUNCS or role != "metric":
-        raise ApiError(
-            400,
-            1044,
-            "Query can not be executed",
-            {"reason": f"function {func!r} is not supported here ({role})"},
-        )
+def _compile_function(ctx: _Ctx, raw: dict[str, Any]) -> _Item:
+    func, args = raw["function"], raw.get("args") or []
+    if not isinstance(args, list):
+        args = [args]
+    if not isinstance(func, str) or func not in _AGG_FUNCS:
+        raise _not_simulated(f"the function {func!r}", item=raw)
     if len(args) > 1:
         raise _bad_query(f"{func} takes one argument", item=raw)
     if not args:
@@ -416,13 +314,10 @@ def _compile_item(ctx: _Ctx, raw: Any, role: str) -> _Item:
             raise _bad_query(f"{func} needs an argument", item=raw)
         return _Item("count()", "count()", "Count", None, func="count")
     arg = args[0]
-    arg_slug = arg.get("field") if isinstance(arg, dict) else arg
-    spec = _resolve_field(ctx, arg_slug)
-    if func in ("sum", "avg") and spec.kind not in ("int", "float", "count", "bool"):
-        raise ApiError(400, 1044, "Query can not be executed", {"reason": f"{func} on {spec.slug}"})
-    if func in ("min", "max") and spec.kind == "list":
-        raise ApiError(400, 1044, "Query can not be executed", {"reason": f"{func} on {spec.slug}"})
-    label = f"{func.replace('_', ' ').capitalize()} of {spec.label}"
+    spec = _resolve_field(ctx, arg.get("field") if isinstance(arg, dict) else arg)
+    if func == "sum" and spec.kind not in ("int", "float", "count"):
+        raise ApiError(400, 1044, "Query can not be executed", {"reason": f"sum on {spec.slug}"})
+    label = f"{func.capitalize()} of {spec.label}"
     return _Item(f"{func}({spec.slug})", f"{func}({spec.short})", label, spec, func=func)
 
 
@@ -431,90 +326,18 @@ def _compile_filter(ctx: _Ctx, f: Any) -> Callable[[int], bool] | None:
         return None
     if not isinstance(f, dict):
         raise _bad_query("a filter must be an object", filter=f)
-    if "and" in f or "or" in f:
-        op = "and" if "and" in f else "or"
-        parts = f[op]
-        if not isinstance(parts, list):
-            raise _bad_query(f"{op} needs a list", filter=f)
-        subs = [s for s in (_compile_filter(ctx, x) for x in parts) if s is not None]
-        if not subs:
-            return None
-        if op == "and":
-            return lambda i: all(s(i) for s in subs)
-        return lambda i: any(s(i) for s in subs)
-    if "not" in f:
-        inner = f["not"]
-        sub = _compile_filter(ctx, {"and": inner} if isinstance(inner, list) else inner)
-        if sub is None:
-            return lambda i: False
-        return lambda i: not sub(i)
     if "field" not in f:
-        raise _bad_query("unrecognised filter", filter=f)
-    slug = f["field"]
-    if isinstance(slug, dict):
-        slug = slug.get("field")
-    spec = _resolve_field(ctx, slug)
-    if spec.kind == "count":
+        raise _not_simulated("this filter", filter=f)
+    spec = _resolve_field(ctx, f["field"])
+    if spec.kind == "count" or spec.multi:
         raise ApiError(
-            400, 1044, "Query can not be executed", {"reason": f"cannot filter on {slug}"}
+            400, 1044, "Query can not be executed", {"reason": f"cannot filter on {spec.slug}"}
         )
     pred = f.get("predicate") or "eq"
-    if not isinstance(pred, str):
-        raise _bad_query("predicate must be a string", filter=f)
-    mode = "any"
-    if pred.startswith("any."):
-        pred = pred[4:]
-    elif pred.startswith("all."):
-        mode, pred = "all", pred[4:]
-    test = _make_test(pred, f.get("value"), "value" in f)
-    get = spec.get
-    if spec.multi and pred not in ("exists", "not_exists"):
-        if mode == "all":
-            return lambda i: all(test(x) for x in (get(i) or []))
-        return lambda i: any(test(x) for x in (get(i) or []))
+    if pred not in _PREDICATES:
+        raise _not_simulated(f"the predicate {pred!r}", filter=f)
+    test, get = _make_test(pred, f.get("value")), spec.get
     return lambda i: test(get(i))
-
-
-def _compile_sort(
-    sort: Any, dims: list[_Item], metrics: list[_Item]
-) -> list[tuple[int, int, bool]]:
-    if sort is None:
-        return []
-    if not isinstance(sort, list):
-        sort = [sort]
-    out = []
-    for s in sort:
-        if isinstance(s, int) and not isinstance(s, bool):
-            pos, idx, order = 0, s, "asc"
-        elif isinstance(s, dict) and "field" in s:
-            fslug = s["field"]
-            order = s.get("order", "asc")
-            found = None
-            for p, items in ((0, dims), (1, metrics)):
-                for k, it in enumerate(items):
-                    if fslug in (it.slug, it.short) or (it.spec and fslug == it.spec.slug):
-                        found = (p, k)
-                        break
-                if found:
-                    break
-            if found is None:
-                raise _bad_query("sort field is neither a dimension nor a metric", sort=s)
-            pos, idx = found
-        elif isinstance(s, dict):
-            typ = s.get("type", "dimensions")
-            if typ not in ("dimensions", "dimension", "metrics", "metric"):
-                raise _bad_query("bad sort type", sort=s)
-            pos = 0 if typ.startswith("dimension") else 1
-            idx = s.get("index", 0)
-            order = s.get("order", "asc")
-        else:
-            raise _bad_query("bad sort item", sort=s)
-        if not isinstance(idx, int) or not 0 <= idx < len(dims if pos == 0 else metrics):
-            raise _bad_query("sort index out of range", sort=s)
-        if order not in ("asc", "desc"):
-            raise _bad_query("sort order must be asc or desc", sort=s)
-        out.append((pos, idx, order == "desc"))
-    return out
 
 
 def compile_query(project: SimProject, body: Any) -> Plan:
@@ -537,6 +360,8 @@ def compile_query(project: SimProject, body: Any) -> Plan:
             raise _bad_query(f"{key} is required", missing=key)
         if not isinstance(q[key], list):
             raise _bad_query(f"{key} must be a list")
+    if q.get("sort"):
+        raise _not_simulated("sort")
     crawl: dict[str, SyntheticGraph] = {}
     for c in collections:
         if c.startswith("crawl."):
@@ -544,10 +369,7 @@ def compile_query(project: SimProject, body: Any) -> Plan:
             if a is None or a.status != "success":
                 raise ApiError(404, 1004, "Analysis was not found", {"collection": c})
             crawl[a.slug] = a.graph
-        elif c == "search_console":
-            if not project.has_search_console:
-                raise _bad_query("unknown collection", collection=c)
-        else:
+        elif c != "search_console" or not project.has_search_console:
             raise _bad_query("unknown collection", collection=c)
     periods = body.get("periods")
     if "search_console" in collections:
@@ -576,14 +398,15 @@ def compile_query(project: SimProject, body: Any) -> Plan:
     metrics = [_compile_item(ctx, m, "metric") for m in q["metrics"]]
     if not dims and not metrics:
         raise _bad_query("dimensions and metrics cannot both be empty")
+    if dims and not any(d.spec is not None and d.spec.unique for d in dims):
+        raise _not_simulated("grouping by a dimension other than the URL")
     filt = _compile_filter(ctx, q.get("filters"))
-    sort = _compile_sort(q.get("sort"), dims, metrics)
     signature = json.dumps(
         {
             "body": {
                 "collections": collections,
                 "periods": periods,
-                "query": {k: q.get(k) for k in ("dimensions", "metrics", "filters", "sort")},
+                "query": {k: q.get(k) for k in ("dimensions", "metrics", "filters")},
             },
             "graphs": {a: g.signature for a, g in crawl.items()},
             "base": base.signature,
@@ -591,7 +414,7 @@ def compile_query(project: SimProject, body: Any) -> Plan:
         sort_keys=True,
         default=str,
     )
-    return Plan(ctx, dims, metrics, filt, sort, signature)
+    return Plan(ctx, dims, metrics, filt, signature)
 
 
 def filtered_ids(plan: Plan) -> Any:
@@ -602,56 +425,34 @@ def filtered_ids(plan: Plan) -> Any:
     return [i for i in range(n) if f(i)]
 
 
-def _dim_tuples(plan: Plan, i: int, expand: bool) -> list[tuple]:
-    vals = [d.value(i) for d in plan.dims]
-    if expand and any(d.spec is not None and d.spec.multi for d in plan.dims):
-        lists = [
-            (v or []) if d.spec is not None and d.spec.multi else [v]
-            for d, v in zip(plan.dims, vals, strict=True)
-        ]
-        return list(itertools.product(*lists))
-    return [tuple(vals)]
-
-
-def materialize(plan: Plan, ids: Any, expand: bool) -> list[tuple[list, list]]:
-    """All rows as (dimension values, metric values), grouped and sorted."""
+def run_query(plan: Plan) -> QueryResult:
+    """The rows of a /query: one aggregate row without dimensions, else one row per URL."""
+    ids = filtered_ids(plan)
     if not plan.dims:
-        return [([], [aggregate(m, ids) for m in plan.metrics])]
-    rows: list[tuple[list, list]] = []
-    if plan.unique:
-        for i in ids:
-            mvals = [aggregate(m, (i,)) for m in plan.metrics]
-            for tup in _dim_tuples(plan, i, expand):
-                rows.append((list(tup), mvals))
-    else:
-        groups: dict[tuple, tuple[tuple, list[int]]] = {}
-        for i in ids:
-            for tup in _dim_tuples(plan, i, expand):
-                key = tuple(tuple(v) if isinstance(v, list) else v for v in tup)
-                entry = groups.get(key)
-                if entry is None:
-                    groups[key] = (tup, [i])
-                else:
-                    entry[1].append(i)
-        for tup, gids in groups.values():
-            rows.append((list(tup), [aggregate(m, gids) for m in plan.metrics]))
-    if plan.sort:
-        _sort_rows(rows, plan.sort)
-    return rows
+        return QueryResult(1, rows=[([], [aggregate(m, ids) for m in plan.metrics])])
+
+    def row_fn(i: int) -> tuple[list, list]:
+        return [d.value(i) for d in plan.dims], [aggregate(m, (i,)) for m in plan.metrics]
+
+    return QueryResult(len(ids), ids=ids, row_fn=row_fn)
 
 
 def iter_export_rows(plan: Plan) -> Iterator[list]:
+    """The rows of an export: like /query, but a list dimension gives one row per element."""
     ids = filtered_ids(plan)
-    if plan.dims and plan.unique and not plan.sort:
-        has_multi = any(d.spec is not None and d.spec.multi for d in plan.dims)
-        dims = plan.dims
-        for i in ids:
-            mvals = [aggregate(m, (i,)) for m in plan.metrics]
-            if has_multi:
-                for tup in _dim_tuples(plan, i, True):
-                    yield [*tup, *mvals]
-            else:
-                yield [*(d.value(i) for d in dims), *mvals]
+    if not plan.dims:
+        yield [aggregate(m, ids) for m in plan.metrics]
         return
-    for dvals, mvals in materialize(plan, ids, expand=True):
-        yield [*dvals, *mvals]
+    dims = plan.dims
+    for i in ids:
+        mvals = [aggregate(m, (i,)) for m in plan.metrics]
+        vals = [d.value(i) for d in dims]
+        if not plan.multi:
+            yield [*vals, *mvals]
+            continue
+        lists = [
+            (v or []) if d.spec is not None and d.spec.multi else [v]
+            for d, v in zip(dims, vals, strict=True)
+        ]
+        for tup in itertools.product(*lists):
+            yield [*tup, *mvals]

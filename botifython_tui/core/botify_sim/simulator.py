@@ -51,14 +51,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-from botifython_tui.core.botify_sim.bql import (
-    Plan,
-    QueryResult,
-    aggregate,
-    compile_query,
-    filtered_ids,
-    materialize,
-)
+from botifython_tui.core.botify_sim.bql import Plan, QueryResult, compile_query, run_query
 from botifython_tui.core.botify_sim.catalogue import (
     ANALYSIS_STATUSES,
     SimAnalysis,
@@ -83,11 +76,7 @@ _Route = tuple[str, re.Pattern, str]
 _ROUTES: list[_Route] = [
     ("GET", re.compile(r"/v1/authentication/profile/?"), "_h_profile"),
     ("GET", re.compile(r"/v1/projects/(?P<user>[^/]+)/?"), "_h_projects"),
-    (
-        "GET",
-        re.compile(r"/v1/analyses/(?P<org>[^/]+)/(?P<project>[^/]+)(?P<light>/light)?/?"),
-        "_h_analyses",
-    ),
+    ("GET", re.compile(r"/v1/analyses/(?P<org>[^/]+)/(?P<project>[^/]+)/light/?"), "_h_analyses"),
     (
         "GET",
         re.compile(r"/v1/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/collections/?"),
@@ -492,50 +481,13 @@ class BotifySimulator(FaultInjection, ExportJobs, BackgroundServer[RecordedReque
             selected = [p for p in projects if p.org == user]
             if not selected:
                 raise ApiError(404, 1007, "User was not found", {"username": user})
-        name = rec.query.get("name")
-        if name:
-            selected = [p for p in selected if name.lower() in p.name.lower()]
         items = [self._project_json(p) for p in selected]
         return json_response(
             200,
             self._paginated(rec, len(items), lambda a, b: items[a:b], self.list_page_size),
         )
 
-    def _analysis_full(self, a: SimAnalysis, p: SimProject) -> dict[str, Any]:
-        item = a.light(p.org, p.slug)
-        item.update(
-            {
-                "id": a.pk,
-                "user": {
-                    "username": self.username,
-                    "first_name": self.first_name,
-                    "last_name": self.last_name,
-                    "email": self.email,
-                    "full_name": f"{self.first_name} {self.last_name}".strip(),
-                },
-                "owner": {"username": p.org, "is_organization": True},
-                "computing_revision": 1,
-                "features": {
-                    "main": {"lang": True},
-                    "links": {"chains": True},
-                    "segments": {"names": ["pagetype"]},
-                    "search_engines": {"search_console": p.has_search_console},
-                    "sitemaps": {"urls": True},
-                },
-                "config": {"start_urls": [a.graph.host + "/"], "max_depth": a.graph.max_depth},
-                "date_crawl_done": iso(a.date_finished),
-                "failures": [] if a.status != "failed" else ["crawl failed"],
-                "red_button_domain": None,
-                "import_keywords_data": False,
-                "import_keywords_data_by_country": False,
-                "crawl_launch_type": "manual",
-            }
-        )
-        return item
-
-    def _h_analyses(
-        self, rec: RecordedRequest, org: str, project: str, light: str | None
-    ) -> Response:
+    def _h_analyses(self, rec: RecordedRequest, org: str, project: str) -> Response:
         p = self._get_project(org, project)
         only_success = rec.query.get("only_success", "true").strip().lower() not in (
             "false",
@@ -546,14 +498,7 @@ class BotifySimulator(FaultInjection, ExportJobs, BackgroundServer[RecordedReque
         analyses = p.sorted_analyses()
         if only_success:
             analyses = [a for a in analyses if a.status == "success"]
-        if light:
-            items = [a.light(p.org, p.slug) for a in analyses]
-        else:
-            items = [self._analysis_full(a, p) for a in analyses]
-            fields = rec.query.get("fields")
-            if fields:
-                wanted = [f.strip() for f in fields.split(",") if f.strip()]
-                items = [{k: it[k] for k in wanted if k in it} for it in items]
+        items = [a.light(p.org, p.slug) for a in analyses]
         return json_response(
             200,
             self._paginated(rec, len(items), lambda a, b: items[a:b], self.list_page_size),
@@ -595,16 +540,7 @@ class BotifySimulator(FaultInjection, ExportJobs, BackgroundServer[RecordedReque
             if cached is not None:
                 self._query_cache.move_to_end(key)
                 return cached
-        ids = filtered_ids(plan)
-        if plan.dims and plan.unique and not plan.sort:
-
-            def row_fn(i: int) -> tuple[list, list]:
-                return [d.value(i) for d in plan.dims], [aggregate(m, (i,)) for m in plan.metrics]
-
-            result = QueryResult(len(ids), ids=ids, row_fn=row_fn)
-        else:
-            rows = materialize(plan, ids, expand=False)
-            result = QueryResult(len(rows), rows=rows)
+        result = run_query(plan)
         with self._lock:
             self._query_cache[key] = result
             while len(self._query_cache) > 8:
