@@ -41,7 +41,8 @@ Behaviour (see the protocol notes for sources):
 * The client closing the connection is detected while waiting (EOF peek) and on write errors:
   generation stops and the request gets ``disconnected = True``.
 
-Modules: ``server`` (:class:`FakeOllama`: knobs, script, records, models, every route),
+Modules: ``server`` (:class:`FakeOllama`: knobs, script, records, every route), ``models``
+(names, capabilities, tags), ``streaming`` (writing a reply, faults included),
 ``http`` (the handler: plain answers, chunked NDJSON, dropped connections, a client leaving),
 ``replies`` (:class:`Reply` and its faults, the default and canned replies), ``wire`` (Go-style
 JSON, times, names, errors), ``standalone`` (the server in the foreground).

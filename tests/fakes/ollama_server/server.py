@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-import re
-import string
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,38 +19,31 @@ from tests.fakes.ollama_server.http import (
     RecordedRequest,
     ServerStopping,
 )
+from tests.fakes.ollama_server.models import DEFAULT_CAPS, ModelCatalogue
 from tests.fakes.ollama_server.replies import (
-    DEFAULT_STATUS_ERRORS,
-    MID_STREAM_ERROR,
     Reply,
     echo_reply,
     split_tokens,
 )
+from tests.fakes.ollama_server.streaming import ReplyStreaming
 from tests.fakes.ollama_server.wire import (
-    JSON_CT,
     TEXT_CT,
     HttpError,
     ci_get,
     embed_vector,
-    enc,
     full_model_name,
-    go_json,
     go_type_name,
     goq,
     is_zero_duration,
     l2,
     normalize_model,
-    phrase,
     rfc3339_now,
     think_requested,
     unmarshal_error,
 )
 
-_DEFAULT_CAPS = ("completion", "tools")
-_EMBED_NAME = re.compile(r"embed|minilm|bge|e5-|gte-", re.IGNORECASE)
 
-
-class FakeOllama(BackgroundServer[RecordedRequest]):
+class FakeOllama(ModelCatalogue, ReplyStreaming, BackgroundServer[RecordedRequest]):
     """A fake Ollama server on 127.0.0.1 (port 0 by default), HTTP/1.1 keep-alive.
 
     Knobs (plain attributes, settable at any time):
@@ -96,7 +86,7 @@ class FakeOllama(BackgroundServer[RecordedRequest]):
         self.version: str = "0.12.10"
         self.tool_call_style: str = "new"  # "new" | "old"
         self.capabilities: dict[str, list[str]] = {}
-        self.default_capabilities: list[str] = list(_DEFAULT_CAPS)
+        self.default_capabilities: list[str] = list(DEFAULT_CAPS)
         self.default_reply: Callable[[dict[str, Any]], Reply | str] | Reply | str = echo_reply
         self.embed_dim: int = 8
         self.context_length: int = 131072
@@ -178,75 +168,6 @@ class FakeOllama(BackgroundServer[RecordedRequest]):
             t0_ns=time.perf_counter_ns(),
         )
         return self.record(rec)
-
-    # -- models -------------------------------------------------------------------------------
-
-    def _find_model(self, name: Any) -> str | None:
-        """The configured model name matching ``name`` (with or without ``:latest``)."""
-        if not isinstance(name, str) or not name.strip():
-            return None
-        want = normalize_model(name)
-        for m in list(self.models):
-            if normalize_model(m) == want:
-                return m
-        return None
-
-    def caps(self, model: str) -> list[str]:
-        want = normalize_model(model)
-        for k, v in self.capabilities.items():
-            if normalize_model(k) == want:
-                return list(v)
-        if _EMBED_NAME.search(model):
-            return ["embedding"]
-        return list(self.default_capabilities)
-
-    def _not_found(self, name: str, style: str | None = None) -> HttpError:
-        if (style or self.not_found_style) == "legacy":
-            return HttpError(404, f"model {goq(name)} not found, try pulling it first")
-        return HttpError(404, f"model '{name}' not found")
-
-    @staticmethod
-    def _details(name: str) -> dict[str, Any]:
-        base = name.rsplit("/", 1)[-1]
-        stem, _, tag = base.partition(":")
-        fam_m = re.match(r"[a-zA-Z]+", stem)
-        family = fam_m.group(0).lower() if fam_m else "llama"
-        size_m = re.search(r"(\d+(?:\.\d+)?)([bm])\b", tag.lower()) or re.search(
-            r"(\d+(?:\.\d+)?)([bm])\b", stem.lower()
-        )
-        param = f"{size_m.group(1)}{size_m.group(2).upper()}" if size_m else "3.2B"
-        return {
-            "parent_model": "",
-            "format": "gguf",
-            "family": family,
-            "families": [family],
-            "parameter_size": param,
-            "quantization_level": "Q4_K_M",
-        }
-
-    @staticmethod
-    def _model_size(details: dict[str, Any]) -> int:
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)([BM])", details["parameter_size"])
-        params = float(m.group(1)) * (1e9 if m.group(2) == "B" else 1e6) if m else 3.2e9
-        return int(params * 0.63) + 1_000_000
-
-    @staticmethod
-    def _modified_at(index: int) -> str:
-        dt = datetime(2025, 5, 4, 17, 37, 44) - timedelta(days=index, minutes=7 * index)
-        ns = 706015396 + index * 1111
-        return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns:09d}".rstrip("0") + "-07:00"
-
-    def _tag_entry(self, index: int, name: str) -> dict[str, Any]:
-        tagged = name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
-        details = self._details(tagged)
-        return {
-            "name": tagged,
-            "model": tagged,
-            "modified_at": self._modified_at(index),
-            "size": self._model_size(details),
-            "digest": hashlib.sha256(tagged.encode()).hexdigest(),
-            "details": details,
-        }
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -517,238 +438,6 @@ class FakeOllama(BackgroundServer[RecordedRequest]):
             prompt_count=len(split_tokens(prompt)) + 4,
             num_predict=self._num_predict(body),
         )
-
-    def _tool_calls(self, reply: Reply) -> list[dict[str, Any]]:
-        style = reply.tool_call_style or self.tool_call_style
-        out = []
-        for i, call in enumerate(reply.tool_calls or []):
-            fn = call.get("function") if isinstance(call.get("function"), dict) else call
-            fname = fn.get("name", "")
-            args = fn.get("arguments", {})
-            if style == "old":
-                out.append({"function": {"name": fname, "arguments": args}})
-            else:
-                cid = call.get("id") or "call_" + "".join(
-                    self._rng.choice(string.ascii_lowercase + string.digits) for _ in range(8)
-                )
-                out.append({"id": cid, "function": {"index": i, "name": fname, "arguments": args}})
-        return out
-
-    def _generate(
-        self,
-        h: OllamaHandler,
-        rec: RecordedRequest,
-        reply: Reply,
-        *,
-        model: str,
-        stream: bool,
-        kind: str,
-        prompt_count: int,
-        num_predict: int | None,
-    ) -> None:
-        delay = reply.token_delay if reply.token_delay is not None else self.token_delay
-        delay = max(0.0, float(delay or 0.0))
-        # Model load + prompt evaluation: before any byte of the response.
-        if reply.first_token_delay > 0:
-            h.wait(reply.first_token_delay)
-        t_load = time.perf_counter_ns()
-        if reply.status is not None:
-            msg = reply.error or DEFAULT_STATUS_ERRORS.get(reply.status) or phrase(reply.status)
-            h.send_json(reply.status, {"error": msg})
-            return
-        if reply.raw_lines is not None:
-            self._send_raw(h, reply, stream, delay)
-            return
-
-        thinking = reply.thinking_tokens()
-        content = reply.content_tokens()
-        calls = self._tool_calls(reply) if kind == "chat" else []
-        done_reason = reply.done_reason
-        if num_predict is not None and len(thinking) + len(content) > num_predict:
-            thinking = thinking[:num_predict]
-            content = content[: max(0, num_predict - len(thinking))]
-            calls = []
-            done_reason = "length"
-        final_text = reply.final_text
-        eval_count = len(thinking) + len(content) + len(split_tokens(final_text)) + len(calls)
-
-        prefix = '{"model":' + go_json(model) + ',"created_at":"'
-        if kind == "chat":
-
-            def content_line(tok: str) -> bytes:
-                return enc(
-                    prefix
-                    + rfc3339_now()
-                    + '","message":{"role":"assistant","content":'
-                    + go_json(tok)
-                    + '},"done":false}\n'
-                )
-
-            def thinking_line(tok: str) -> bytes:
-                return enc(
-                    prefix
-                    + rfc3339_now()
-                    + '","message":{"role":"assistant","content":"","thinking":'
-                    + go_json(tok)
-                    + '},"done":false}\n'
-                )
-
-            def calls_line(c: list[dict[str, Any]]) -> bytes:
-                return enc(
-                    prefix
-                    + rfc3339_now()
-                    + '","message":{"role":"assistant","content":"","tool_calls":'
-                    + go_json(c)
-                    + '},"done":false}\n'
-                )
-
-        else:
-
-            def content_line(tok: str) -> bytes:
-                return enc(
-                    prefix + rfc3339_now() + '","response":' + go_json(tok) + ',"done":false}\n'
-                )
-
-            def thinking_line(tok: str) -> bytes:
-                return enc(
-                    prefix
-                    + rfc3339_now()
-                    + '","response":"","thinking":'
-                    + go_json(tok)
-                    + ',"done":false}\n'
-                )
-
-            def calls_line(c: list[dict[str, Any]]) -> bytes:  # pragma: no cover - unused
-                return b""
-
-        def events() -> Iterator[bytes]:
-            for tok in thinking:
-                yield thinking_line(tok)
-            for tok in content:
-                yield content_line(tok)
-            if calls:
-                yield calls_line(calls)
-
-        n_events = len(thinking) + len(content) + (1 if calls else 0)
-        t_eval0 = time.perf_counter_ns()
-
-        def final_obj(t_end: int) -> dict[str, Any]:
-            obj: dict[str, Any] = {"model": model, "created_at": rfc3339_now()}
-            if kind == "chat":
-                msg: dict[str, Any] = {
-                    "role": "assistant",
-                    "content": final_text if stream else "".join(content) + final_text,
-                }
-                if not stream and thinking:
-                    msg["thinking"] = "".join(thinking)
-                if not stream and calls:
-                    msg["tool_calls"] = calls
-                obj["message"] = msg
-            else:
-                obj["response"] = final_text if stream else "".join(content) + final_text
-                if not stream and thinking:
-                    obj["thinking"] = "".join(thinking)
-            obj["done"] = True
-            if done_reason:
-                obj["done_reason"] = done_reason
-            if kind == "generate":
-                obj["context"] = [(prompt_count * 7 + i * 13) % 128000 for i in range(8)]
-            if reply.metrics:
-                load = max(t_load - rec.t0_ns, 1)
-                prompt_eval = max(t_eval0 - t_load, 1)
-                eval_ns = max(t_end - t_eval0, 1)
-                total = max(time.perf_counter_ns() - rec.t0_ns, load + prompt_eval + eval_ns)
-                metrics = {
-                    "total_duration": total,
-                    "load_duration": load,
-                    "prompt_eval_count": prompt_count,
-                    "prompt_eval_duration": prompt_eval,
-                    "eval_count": eval_count,
-                    "eval_duration": eval_ns,
-                }
-                obj.update((k, v) for k, v in metrics.items() if v)  # omitempty
-            return obj
-
-        err_msg = reply.error or MID_STREAM_ERROR
-
-        if not stream:
-            # Generation happens all the same; the answer comes in one piece at the end.
-            steps = n_events
-            if reply.error_after is not None:
-                steps = min(steps, reply.error_after)
-            if reply.drop_after is not None:
-                steps = min(steps, reply.drop_after)
-            if delay > 0 and steps:
-                h.wait(delay * steps)
-            elif h.peer_closed():
-                raise ClientGone
-            if reply.drop_after is not None and reply.drop_after <= n_events:
-                h.abort()
-                return
-            if reply.error_after is not None and reply.error_after <= n_events:
-                h.send_json(500, {"error": err_msg})
-                return
-            obj = final_obj(time.perf_counter_ns())
-            h.send_body(200, enc(go_json(obj)), JSON_CT)
-            return
-
-        batch = delay <= 0
-        h.begin_stream()
-        sent = 0
-        t_last = t_eval0
-        for line in events():
-            if reply.drop_after is not None and sent >= reply.drop_after:
-                h.abort()
-                return
-            if reply.error_after is not None and sent >= reply.error_after:
-                self._finish_with_error(h, err_msg)
-                return
-            if delay > 0:
-                h.wait(delay)
-            h.send_line(line, batch)
-            sent += 1
-            t_last = time.perf_counter_ns()
-        if reply.drop_after is not None and sent >= reply.drop_after:
-            h.abort()
-            return
-        if reply.error_after is not None:
-            self._finish_with_error(h, err_msg)
-            return
-        h.send_line(enc(go_json(final_obj(t_last)) + "\n"), batch=False)
-        if reply.drop_after is not None:  # drop after the done line, before the terminator
-            h.abort()
-            return
-        h.end_stream()
-
-    @staticmethod
-    def _finish_with_error(h: OllamaHandler, message: str) -> None:
-        h.send_line(enc(go_json({"error": message}) + "\n"), batch=False)
-        h.end_stream()
-        h.close_connection = True
-
-    def _send_raw(self, h: OllamaHandler, reply: Reply, stream: bool, delay: float) -> None:
-        lines = [ln for ln in (reply.raw_lines or []) if reply.allow_blank or ln.strip() != ""]
-        if not stream:
-            if delay > 0 and lines:
-                h.wait(delay * len(lines))
-            h.send_body(200, enc("\n".join(lines) + ("\n" if lines else "")), JSON_CT)
-            return
-        batch = delay <= 0
-        h.begin_stream()
-        for i, ln in enumerate(lines):
-            if reply.drop_after is not None and i >= reply.drop_after:
-                h.abort()
-                return
-            if reply.error_after is not None and i >= reply.error_after:
-                self._finish_with_error(h, reply.error or MID_STREAM_ERROR)
-                return
-            if delay > 0:
-                h.wait(delay)
-            h.send_line(enc(ln.rstrip("\r\n") + "\n"), batch)
-        if reply.drop_after is not None:
-            h.abort()
-            return
-        h.end_stream()
 
     # -- embeddings ---------------------------------------------------------------------------
 
