@@ -130,3 +130,39 @@ class SimProject:
 
     def successful(self) -> list[SimAnalysis]:
         return [a for a in self.sorted_analyses() if a.status == "success"]
+
+    def as_json(self, owner: dict[str, Any]) -> dict[str, Any]:
+        """The project as `GET /v1/projects/{user}` lists it (`owner`: the account's user)."""
+        p = self
+        graph = p.analyses[0].graph if p.analyses else None
+        site = graph.host + "/" if graph else f"https://{p.slug}/"
+        org_email = f"{p.org}@example.com"
+        return {
+            "pk": p.pk,
+            "name": p.name,
+            "slug": p.slug,
+            "active": p.active,
+            "date_created": iso(p.date_created),
+            "url": f"https://app.botify.com/{p.org}/{p.slug}/",
+            "has_crawl": bool(p.analyses),
+            "has_logs": False,
+            "user": {
+                "login": p.org,
+                "email": org_email,
+                "is_organization": True,
+                "url": f"https://app.botify.com/{p.org}/",
+                "date_joined": iso(p.date_created - timedelta(days=30)),
+                "first_name": "",
+                "last_name": "",
+                "company_name": p.org_name,
+            },
+            "organization": {
+                "slug": p.org,
+                "name": p.org_name,
+                "is_organization": True,
+                "email": org_email,
+                "owner": dict(owner),
+            },
+            "current_settings": {"url": site},
+            "webproperty": {"url": site},
+        }

@@ -18,6 +18,12 @@ Run standalone (foreground, Ctrl-C to stop), from the source tree::
 
     python -m tests.fakes.botify_server --port 8765 --edges 1000000 --token good-token
 
+Only what the product sends is simulated: the profile, the projects, the analyses (``/light``),
+the collections, ``/query`` (the BQL subset in ``bql.py``), export jobs and their downloads. Any
+other route is 404 (1000); any other BQL is 400 (1044, "not simulated"). The fault knobs are
+listed on the class and in ``faults.FAULT_MODES``. This facade is a little over 500 lines
+because its class docstring documents every knob, the public surface tests and the demo use.
+
 Design notes (where the protocol is unverified, marked [U] there, the fake picks one
 behaviour and makes the alternatives configurable):
 
@@ -57,7 +63,6 @@ from botifython_tui.core.botify_sim.catalogue import (
     SimAnalysis,
     SimProject,
     analysis_name,
-    iso,
     parse_dt,
     slug_datetime,
 )
@@ -433,45 +438,6 @@ class BotifySimulator(FaultInjection, ExportJobs, BackgroundServer[RecordedReque
             },
         )
 
-    def _project_json(self, p: SimProject) -> dict[str, Any]:
-        graph = p.analyses[0].graph if p.analyses else None
-        site = graph.host + "/" if graph else f"https://{p.slug}/"
-        org_email = f"{p.org}@example.com"
-        return {
-            "pk": p.pk,
-            "name": p.name,
-            "slug": p.slug,
-            "active": p.active,
-            "date_created": iso(p.date_created),
-            "url": f"https://app.botify.com/{p.org}/{p.slug}/",
-            "has_crawl": bool(p.analyses),
-            "has_logs": False,
-            "user": {
-                "login": p.org,
-                "email": org_email,
-                "is_organization": True,
-                "url": f"https://app.botify.com/{p.org}/",
-                "date_joined": iso(p.date_created - timedelta(days=30)),
-                "first_name": "",
-                "last_name": "",
-                "company_name": p.org_name,
-            },
-            "organization": {
-                "slug": p.org,
-                "name": p.org_name,
-                "is_organization": True,
-                "email": org_email,
-                "owner": {
-                    "username": self.username,
-                    "email": self.email,
-                    "first_name": self.first_name,
-                    "last_name": self.last_name,
-                },
-            },
-            "current_settings": {"url": site},
-            "webproperty": {"url": site},
-        }
-
     def _h_projects(self, rec: RecordedRequest, user: str) -> Response:
         with self._lock:
             projects = list(self.projects)
@@ -481,7 +447,13 @@ class BotifySimulator(FaultInjection, ExportJobs, BackgroundServer[RecordedReque
             selected = [p for p in projects if p.org == user]
             if not selected:
                 raise ApiError(404, 1007, "User was not found", {"username": user})
-        items = [self._project_json(p) for p in selected]
+        owner = {
+            "username": self.username,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+        }
+        items = [p.as_json(owner) for p in selected]
         return json_response(
             200,
             self._paginated(rec, len(items), lambda a, b: items[a:b], self.list_page_size),
