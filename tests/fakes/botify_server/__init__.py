@@ -26,7 +26,15 @@ from botifython_tui.core.botify_sim import (
 )
 from botifython_tui.core.botify_sim.jobs import EXPORT_CACHE
 
-__all__ = ["ApiError", "EXPORT_CACHE", "FakeBotify", "Injection", "RecordedRequest", "SyntheticGraph", "main"]
+__all__ = [
+    "ApiError",
+    "EXPORT_CACHE",
+    "FakeBotify",
+    "Injection",
+    "RecordedRequest",
+    "SyntheticGraph",
+    "main",
+]
 
 
 class FakeBotify(BotifySimulator):
