@@ -157,7 +157,7 @@ def one_run(base_url: str, work: Path, label: str) -> dict:
 def links_gzip() -> Path:
     """The largest cached export of the fake: the links .csv.gz it served."""
     done = [
-        f.result() for f in botify_server._EXPORT_CACHE.values() if f.done() and not f.exception()
+        f.result() for f in botify_server.EXPORT_CACHE.values() if f.done() and not f.exception()
     ]
     gz = [(rows, Path(path)) for path, rows, _ in done if path.endswith(".gz")]
     if not gz:

@@ -17,7 +17,10 @@ server is a capability, not an open door:
 
 When its port is taken (another Botifython serving the same folder, say) it serves on a free port
 instead and says which (`notice`). It logs to `botifython.fileserver` only, never to stderr.
-Standard library only; no Textual. The browser and SSH helpers live in `core/cosmograph.py`.
+This module is a little over 500 lines on purpose: every check above is here, in one place,
+to be read and reviewed together. Standard library and the shared loopback base
+(`core/http_server.py`) only; no Textual. The Cosmograph link is `core/cosmograph.py`'s,
+opening it (browser, SSH forward) `core/browser.py`'s.
 """
 
 from __future__ import annotations
@@ -26,25 +29,25 @@ import contextlib
 import errno
 import hmac
 import http.client
-import http.server
 import logging
 import mimetypes
 import os
 import re
 import secrets
-import selectors
 import socket
-import socketserver
 import stat
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, unquote
 
+from botifython_tui.core.http_server import (
+    BackgroundServer,
+    BaseHandler,
+    LoopbackHTTPServer,
+    address_in_use,
+)
 from botifython_tui.logs import register_secret
 
 log = logging.getLogger("botifython.fileserver")
@@ -63,7 +66,6 @@ MAX_RANGE_CHARS = 100
 READ_TIMEOUT = 15.0  # seconds a connection may stay silent (waiting for a request, or a write)
 
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
-_ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
 _CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json"}
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$", re.IGNORECASE)
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -102,7 +104,7 @@ def nodes_file_beside(links: Path) -> Path | None:
 # --- the server ----------------------------------------------------------------------------------
 
 
-class DownloadsServer:
+class DownloadsServer(BackgroundServer[None]):
     """A read-only HTTP server for the export files of one folder, in a daemon thread.
 
     `allowed` is called for each request and returns the files that may be served (normally
@@ -112,6 +114,8 @@ class DownloadsServer:
     ...     server.url_for(Path("downloads/acme_site_20241108_linkgraph_depth-3.csv"))
     'http://127.0.0.1:40123/3q2-…/acme_site_20241108_linkgraph_depth-3.csv'
     """
+
+    thread_name = "botifython-fileserver"
 
     def __init__(
         self,
@@ -130,41 +134,31 @@ class DownloadsServer:
             )
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise FileServerError(f"The downloads server listens on loopback only, not {host}.")
+        super().__init__(host, int(port), fallback_to_free_port=True)
         self.root = Path(root)
-        self.host = host
-        self.requested_port = int(port)
         self.allowed = allowed or (lambda: ())
         self.origins = tuple(origin.rstrip("/").lower() for origin in origins)
         self.max_connections = max(1, int(max_connections))
         self.secret = secrets.token_urlsafe(24)  # 192 bits, like Jupyter's token
         register_secret(self.secret)  # request lines are logged at debug level
-        self.notice = ""  # set when the requested port was busy and another one was used
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._root_real = ""
 
     # -- state --
-
-    @property
-    def running(self) -> bool:
-        server, thread = self._server, self._thread
-        return server is not None and thread is not None and thread.is_alive()
 
     @property
     def port(self) -> int:
         """The port actually bound when running (useful with port 0), else the requested one."""
         server = self._server
-        return server.server_address[1] if server is not None else self.requested_port
+        return server.port if server is not None else self.requested_port
 
     @property
     def base_url(self) -> str:
         """`http://127.0.0.1:PORT` (no trailing slash, no secret)."""
-        port = self.port
-        if port == 0:
+        if self.port == 0:
             raise FileServerError(
                 "The downloads server picks its port when started; start it first."
             )
-        return f"http://{_url_host(self.host)}:{port}"
+        return super().base_url
 
     # -- life cycle --
 
@@ -174,46 +168,31 @@ class DownloadsServer:
         A busy port (another Botifython, or another program) is not an error: a free port is
         used instead and `notice` says so.
         """
-        with self._lock:
-            if self.running:
-                return self
-            self._stop_locked()  # a thread that died on its own: clean up before restarting
-            root_real = os.path.realpath(self.root)
-            if not os.path.isdir(root_real):
-                raise FileServerError(f"Cannot serve {self.root}: it is not an existing folder.")
-            self.notice = ""
-            try:
-                server = self._bind(root_real, self.requested_port)
-            except OSError as exc:
-                if exc.errno not in _ADDRESS_IN_USE or self.requested_port == 0:
-                    raise self._bind_error(exc) from exc
-                try:
-                    server = self._bind(root_real, 0)
-                except OSError as again:
-                    raise self._bind_error(again) from again
-                self.notice = (
-                    f"Port {self.requested_port} is in use (another Botifython, or another "
-                    f"program); serving on port {server.server_address[1]} instead. Set "
-                    f"{PORT_ENV_VAR} to choose the port."
-                )
-                log.info("port %d busy; serving on %d", self.requested_port, server.port)
-            thread = threading.Thread(
-                target=server.serve_until_stopped,
-                name=f"botifython-fileserver-{server.server_address[1]}",
-                daemon=True,
-            )
-            thread.start()
-            self._server, self._thread = server, thread
-            log.info("serving exports of %s read-only on port %d", root_real, server.port)
+        if self.running:
             return self
+        root_real = os.path.realpath(self.root)
+        if not os.path.isdir(root_real):
+            raise FileServerError(f"Cannot serve {self.root}: it is not an existing folder.")
+        self._root_real = root_real
+        try:
+            super().start()
+        except OSError as exc:
+            raise self._bind_error(exc) from exc
+        if self.notice:
+            self.notice = (
+                f"Port {self.requested_port} is in use (another Botifython, or another "
+                f"program); serving on port {self.port} instead. Set "
+                f"{PORT_ENV_VAR} to choose the port."
+            )
+            log.info("port %d busy; serving on %d", self.requested_port, self.port)
+        log.info("serving exports of %s read-only on port %d", root_real, self.port)
+        return self
 
-    def _bind(self, root_real: str, port: int) -> _Server:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+    def make_server(self, port: int) -> _Server:
         return _Server(
             (self.host, port),
-            family,
             _Config(
-                root_real=root_real,
+                root_real=self._root_real,
                 root_abs=os.path.abspath(self.root),
                 secret=self.secret,
                 origins=self.origins,
@@ -222,22 +201,11 @@ class DownloadsServer:
             ),
         )
 
-    def stop(self) -> None:
-        """Stop serving and close open connections; does nothing if not running."""
-        with self._lock:
-            self._stop_locked()
-
     def _stop_locked(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.request_stop()
-        if thread is not None:
-            thread.join(timeout=5)
-        server.close_connections()
-        server.server_close()
-        log.info("stopped serving %s", server.config.root_real)
+        was_serving = self._server is not None
+        super()._stop_locked()
+        if was_serving:
+            log.info("stopped serving %s", self._root_real)
 
     def _bind_error(self, exc: OSError) -> FileServerError:
         port, host = self.requested_port, self.host
@@ -246,7 +214,7 @@ class DownloadsServer:
             f"variable (for example {PORT_ENV_VAR}={port + 1 if 0 < port < 65535 else 8778}, "
             "or 0 to pick any free port)."
         )
-        if exc.errno in _ADDRESS_IN_USE:
+        if address_in_use(exc):
             return FileServerError(f"Port {port} on {host} is already in use. {how}")
         if exc.errno in (errno.EACCES, errno.EPERM):
             return FileServerError(
@@ -260,14 +228,6 @@ class DownloadsServer:
 
     def __enter__(self) -> DownloadsServer:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"running on port {self.port}" if self.running else "stopped"
@@ -336,80 +296,31 @@ class _Config:
     max_connections: int
 
 
-@dataclass
-class _Connection:
-    since: float
-    busy: bool = False  # answering a request (not evicted for a newcomer)
-    evicted: bool = False
+class _Server(LoopbackHTTPServer):
+    """The loopback server, with at most `max_connections` open: the oldest idle one makes room."""
 
+    log = log
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    # SO_REUSEADDR lets a restart reuse a port in TIME_WAIT; on Windows it would let two servers
-    # share a port, hiding the "port busy" error.
-    allow_reuse_address = os.name != "nt"
-
-    def __init__(self, address: tuple[str, int], family: int, config: _Config) -> None:
-        self.address_family = family
+    def __init__(self, address: tuple[str, int], config: _Config) -> None:
         self.config = config
-        self._connections: dict[socket.socket, _Connection] = {}
-        self._connections_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._wake_r, self._wake_w = socket.socketpair()  # closed by server_close(), even on errors
         super().__init__(address, _Handler)
 
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    def serve_until_stopped(self) -> None:
-        """Like serve_forever(), but request_stop() wakes it at once instead of polling."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.socket, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                for key, _ in selector.select():
-                    if key.fileobj is self.socket and not self._stopping.is_set():
-                        self._handle_request_noblock()
-
-    def request_stop(self) -> None:
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-
-    def server_close(self) -> None:
-        super().server_close()
-        self._wake_r.close()
-        self._wake_w.close()
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can hang for
-        # seconds on a box with no DNS; we never need the name.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
+    def admit(self, request: socket.socket) -> bool:
         """Admit the connection within the bound, dropping the oldest idle one if need be."""
-        with self._connections_lock:
-            live = [(s, c) for s, c in self._connections.items() if not c.evicted]
-            admitted = len(live) < self.config.max_connections
-            if not admitted:
-                idle = [(c.since, s, c) for s, c in live if not c.busy]
-                if idle:
-                    _, victim, state = min(idle, key=lambda item: item[0])
-                    state.evicted = admitted = True
-                    with contextlib.suppress(OSError):
-                        victim.shutdown(socket.SHUT_RDWR)
-            if admitted:
-                self._connections[request] = _Connection(time.monotonic())
-        if not admitted:  # every connection is busy sending: a prompt 503, no thread
-            self._refuse_busy(request)
-            return
-        super().process_request(request, client_address)
+        live = [(s, c) for s, c in self._connections.items() if not c.evicted]
+        if len(live) < self.config.max_connections:
+            return True
+        idle = [(c.since, s, c) for s, c in live if not c.busy]
+        if not idle:
+            return False
+        _, victim, state = min(idle, key=lambda item: item[0])
+        state.evicted = True
+        with contextlib.suppress(OSError):
+            victim.shutdown(socket.SHUT_RDWR)
+        return True
 
-    def _refuse_busy(self, request: socket.socket) -> None:
+    def refuse(self, request: socket.socket) -> None:
+        """Every connection is busy sending: a prompt 503, no thread."""
         body = b"503 Busy: too many connections\n"
         with contextlib.suppress(OSError):
             request.settimeout(1)
@@ -419,34 +330,6 @@ class _Server(http.server.ThreadingHTTPServer):
                 % (len(body), body)
             )
         self.shutdown_request(request)
-
-    def mark(self, request: socket.socket, *, busy: bool) -> None:
-        with self._connections_lock:
-            state = self._connections.get(request)
-            if state is not None:
-                state.busy = busy
-                state.since = time.monotonic()
-
-    def open_connections(self) -> int:
-        with self._connections_lock:
-            return sum(1 for c in self._connections.values() if not c.evicted)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.pop(request, None)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Cut idle keep-alive connections so nothing is served after stop()."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # The default prints a traceback to stderr, which would scribble over the TUI.
-        log.debug("error while serving %s", client_address, exc_info=True)
 
 
 class _Refused(Exception):
@@ -478,23 +361,13 @@ class _BoundedReader:
         return getattr(self.raw, name)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(BaseHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = False
     default_request_version = "HTTP/1.0"  # every answer, even to junk, has a status line
-    server_version = "Botifython"
-    sys_version = ""
     timeout = READ_TIMEOUT
     error_content_type = "text/plain; charset=utf-8"
     error_message_format = "%(code)d %(message)s\n"
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    # -- quiet --
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
 
     def handle(self) -> None:
         try:
@@ -548,18 +421,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().end_headers()
 
     def _error(self, status: int, reason: str, extra: tuple[tuple[str, str], ...] = ()) -> None:
-        body = f"{status} {reason}\n".encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in extra:
-            self.send_header(name, value)
-        # The request may carry a body we did not read; never reuse the connection after an error.
-        self.send_header("Connection", "close")
-        self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        # The request may carry a body never read: the connection closes after an error.
+        self.send_text_error(status, reason, extra)
 
     @staticmethod
     def _allow() -> tuple[tuple[str, str], ...]:
@@ -719,7 +582,3 @@ def _inside(path: str, root: str) -> bool:
         return True
     prefix = root if root.endswith(os.sep) else root + os.sep
     return path.startswith(prefix)
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -1,4 +1,4 @@
-"""Tests of the fake Ollama server itself (tests/fakes/ollama_server.py)."""
+"""Tests of the fake Ollama server itself (tests/fakes/ollama_server/)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from tests.fakes.ollama_server import (
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ["llama3.2:latest", "qwen2.5:0.5b"]
 CREATED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
+# A reply far over any screen: 2 MB, with long lines and no spaces in places.
+HUGE = ("line " * 40 + "\n") * 5_000 + "x" * 500_000
 METRICS = (
     "total_duration",
     "load_duration",
@@ -460,6 +462,34 @@ def test_http_error_before_stream(client, fake, status, error):
     assert r.json() == {"error": error}
     if status == 503:
         assert "please try again.  maximum pending" in r.text  # two spaces, as upstream
+
+
+async def test_huge_reply_reaches_the_client_whole(fake):
+    """A 2 MB reply streams through the product's client intact (nothing cut, nothing lost)."""
+    from botifython_tui.core.ollama import OllamaClient, ReplyDone, TokenReceived
+
+    fake.script(Reply(text=HUGE, token_size=4096))
+    text, done = [], []
+    async with OllamaClient(fake.base_url) as ollama:
+        async for event in ollama.chat("llama3.2", [{"role": "user", "content": "all of it"}]):
+            if isinstance(event, TokenReceived):
+                text.append(event.text)
+            elif isinstance(event, ReplyDone):
+                done.append(event)
+    assert "".join(text) == HUGE and len(done) == 1
+    assert fake.requests[-1].completed and not fake.requests[-1].disconnected
+
+
+def test_request_body_over_the_limit_is_413_unread(fake):
+    """A body announced over the limit is refused at once; nothing is recorded or generated."""
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=5) as s:
+        s.sendall(
+            b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000000000000\r\n\r\n{"
+        )
+        data = b"".join(iter(lambda: s.recv(65536), b""))
+    assert data.startswith(b"HTTP/1.1 413") and b"request body too large" in data
+    assert fake.requests == [] and fake.pending_replies == 0
 
 
 def test_reset_connections(client, fake):

@@ -20,7 +20,8 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from botifython_tui.core.botify_sim.server import BotifySimulator, SyntheticGraph, _mix64
+from botifython_tui.core.botify_sim.graph import SyntheticGraph, mix64
+from botifython_tui.core.botify_sim.simulator import BotifySimulator
 
 DEMO_TOKEN = "demo-token"  # not a secret: the simulator accepts only this, on 127.0.0.1
 DEMO_USERNAME = "demo.user"
@@ -144,7 +145,7 @@ class DemoSiteGraph(SyntheticGraph):
         self.site_seed = int(site_seed)
         self.analysis = analysis
         self.churn = float(churn)
-        self._analysis_int = _mix64(hash_text(analysis))
+        self._analysis_int = mix64(hash_text(analysis))
         self._index: dict[str, int] | None = None
         self._columns: dict[str, list] = {}
 
@@ -211,12 +212,12 @@ class DemoSiteGraph(SyntheticGraph):
     def _u(self, i: int, salt: int) -> float:
         """A stable uniform draw per page and purpose (the same page in either analysis)."""
         d, k = self._place(i)
-        return _mix64((self.site_seed << 40) ^ (d << 32) ^ (k << 8) ^ salt) / float(1 << 64)
+        return mix64((self.site_seed << 40) ^ (d << 32) ^ (k << 8) ^ salt) / float(1 << 64)
 
     def _v(self, i: int, salt: int) -> float:
         """A draw that changes from one analysis to the next (churn)."""
         d, k = self._place(i)
-        return _mix64(self._analysis_int ^ (d << 32) ^ (k << 8) ^ salt) / float(1 << 64)
+        return mix64(self._analysis_int ^ (d << 32) ^ (k << 8) ^ salt) / float(1 << 64)
 
     def _pick(self, i: int, salt: int, words: tuple[str, ...]) -> str:
         return words[int(self._u(i, salt) * len(words)) % len(words)]

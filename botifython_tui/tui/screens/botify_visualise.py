@@ -12,13 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
 from botifython_tui.core.app_events import GraphVisualised
-from botifython_tui.core.cosmograph import (
-    LOCAL_NETWORK_NOTE,
-    browser_available,
-    cosmograph_url,
-    open_in_browser,
-    ssh_forward_hint,
-)
+from botifython_tui.core.browser import browser_available, open_in_browser, ssh_forward_hint
+from botifython_tui.core.cosmograph import LOCAL_NETWORK_NOTE, cosmograph_url
 from botifython_tui.core.fileserver import FileServerError, nodes_file_beside
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
@@ -55,7 +50,9 @@ class VisualiseDialog(ModalScreen[None]):
         self.has_browser = browser_available()
 
     def _ssh_hint(self) -> str:
-        return ssh_forward_hint(self.port)  # the link, with its secret, is shown just above
+        return ssh_forward_hint(
+            self.port, note=LOCAL_NETWORK_NOTE
+        )  # the link, with its secret, is shown just above
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="visualise"):

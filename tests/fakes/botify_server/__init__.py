@@ -17,19 +17,24 @@ import argparse
 import json
 import time
 
-from botifython_tui.core.botify_sim import server as _server
-from botifython_tui.core.botify_sim.server import (
+from botifython_tui.core.botify_sim import (
     ApiError,
     BotifySimulator,
     Injection,
     RecordedRequest,
     SyntheticGraph,
 )
+from botifython_tui.core.botify_sim.jobs import EXPORT_CACHE
 
-# The per-process export cache, for benchmarks that measure its files.
-_EXPORT_CACHE = _server._EXPORT_CACHE
-
-__all__ = ["ApiError", "FakeBotify", "Injection", "RecordedRequest", "SyntheticGraph", "main"]
+__all__ = [
+    "ApiError",
+    "EXPORT_CACHE",
+    "FakeBotify",
+    "Injection",
+    "RecordedRequest",
+    "SyntheticGraph",
+    "main",
+]
 
 
 class FakeBotify(BotifySimulator):
