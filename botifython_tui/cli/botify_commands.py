@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import getpass
 import re
 import signal
@@ -18,7 +17,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botifython_tui.cli.output import (
@@ -37,7 +35,7 @@ from botifython_tui.logs import get_logger, register_secret
 
 if TYPE_CHECKING:
     from botifython_tui.core.botify import Analysis, BotifyClient, ProjectRef
-    from botifython_tui.core.linkgraph import ExportPlan, FileWritten, LinkGraphResult
+    from botifython_tui.core.linkgraph import ExportPlan, FileWritten
 
 log = get_logger("cli.botify")
 
@@ -399,7 +397,7 @@ def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     name_width = max(len(single_line(a.name)) for a in found)
     for analysis in found:
         marks = []
-        if analysis.status.lower() != "success":
+        if not analysis.is_finished:
             marks.append(f"({single_line(analysis.status)})")
         if (ref.org, ref.project, analysis.slug) in exported:
             marks.append("*exported")
@@ -423,8 +421,9 @@ class _Run:
     written: list[FileWritten] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
     plan: ExportPlan | None = None
-    result: LinkGraphResult | None = None
+    ending: Any = None  # the run's typed ending: ExportRecorded, ExportDeclined, ExportRunFailed
     signal: int | None = None  # SIGTERM, SIGHUP or SIGINT, when one stopped the export
+    watched: list[int] = field(default_factory=list)  # the signals the export handles now
 
 
 SIGNAL_NAMES = {
@@ -443,47 +442,33 @@ def _on_signal(run: _Run, signum: int, task: asyncio.Task[Any]) -> None:
     task.cancel()
 
 
-async def _with_signals(run: _Run, work: Any) -> Any:
-    """Run `work` with SIGINT, SIGTERM and SIGHUP cancelling it (and its partial files)."""
+def _watch_signals(run: _Run) -> None:
+    """SIGINT, SIGTERM and SIGHUP cancel the export (and remove its partial files)."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    installed = []
     for signum in SIGNAL_NAMES:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, _on_signal, run, signum, task)
-            installed.append(signum)
-    try:
-        return await work
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+            run.watched.append(signum)
 
 
-def _earlier_export(store: Store, plan: ExportPlan) -> tuple[str, list[Path]] | None:
-    """An export of the same org, project, analysis and depth whose files this one replaces."""
-    same = [
-        record
-        for profile in store.profiles.list()
-        for record in store.exports(profile.id).list()
-        if (record.org, record.project, record.analysis, record.depth)
-        == (plan.org, plan.project, plan.analysis, plan.depth)
-    ]
-    existing = plan.existing_files()
-    if not same and not existing:
-        return None
-    when = f" on {max(r.created_at for r in same)[:10]}" if same else ""
-    return when, existing
+def _unwatch_signals(run: _Run) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in run.watched:
+        loop.remove_signal_handler(signum)
+    run.watched = []
 
 
 def _question(store: Store, plan: ExportPlan) -> str:
     from botifython_tui.core.export_files import credits_text
+    from botifython_tui.core.export_run import earlier_export
 
     text = (
         f"Exporting {plan.org}/{plan.project} {plan.analysis} at depth {plan.depth} spends "
         f"{credits_text(plan.edges, plan.nodes)}."
     )
-    earlier = _earlier_export(store, plan)
+    earlier = earlier_export(store, plan)
     if earlier is not None:
         when, existing = earlier
         names = ", ".join(p.name for p in existing) or "its files"
@@ -494,27 +479,41 @@ def _question(store: Store, plan: ExportPlan) -> str:
     return text
 
 
-def _confirm(args: argparse.Namespace, store: Store, plan: ExportPlan) -> None:
-    """Credits are spent only with --yes or a yes typed at the terminal."""
-    question = _question(store, plan)
-    if args.yes:
-        note(single_line(question))  # a message, not output: standard error (stdout may be --json)
-        return
-    if not (sys.stdin is not None and sys.stdin.isatty()):
-        raise NeedsConfirmation(
-            f"{question} Nothing was exported and no job was created: re-run with --yes to "
-            "confirm (or --dry-run to see this without being asked)."
-        )
-    # On standard error: the question must reach the person even when the output is piped.
-    sys.stderr.write(f"{single_line(question)}\nExport? [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline()
-    if answer.strip().lower() not in ("y", "yes"):
-        raise CommandError("Not confirmed: nothing was exported, no credits were spent.")
+def _confirmer(args: argparse.Namespace, store: Store, run: _Run) -> Any:
+    """The export's question: never asked under --dry-run, answered by --yes, else by a yes
+    typed at the terminal (without one, the command stops with exit code 3)."""
+
+    async def confirm(plan: ExportPlan) -> bool:
+        run.plan = plan
+        if args.dry_run:
+            return False
+        question = _question(store, plan)
+        if args.yes:
+            note(
+                single_line(question)
+            )  # a message, not output: standard error (stdout may be --json)
+            return True
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            raise NeedsConfirmation(
+                f"{question} Nothing was exported and no job was created: re-run with --yes to "
+                "confirm (or --dry-run to see this without being asked)."
+            )
+        # On standard error: the question must reach the person even when the output is piped.
+        sys.stderr.write(f"{single_line(question)}\nExport? [y/N] ")
+        sys.stderr.flush()
+        _unwatch_signals(run)  # Ctrl+C at the question interrupts at once (nothing to clean yet)
+        try:
+            answer = sys.stdin.readline()
+        finally:
+            _watch_signals(run)
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
 
 
 def _plan_lines(plan: ExportPlan, store: Store) -> list[str]:
     from botifython_tui.core.export_files import credits_text
+    from botifython_tui.core.export_run import earlier_export
 
     lines = [
         f"Dry run for {single_line(plan.org)}/{single_line(plan.project)}, analysis "
@@ -527,7 +526,7 @@ def _plan_lines(plan: ExportPlan, store: Store) -> list[str]:
     lines.append(f"  credits  {credits_text(plan.edges, plan.nodes)}")
     for path in plan.paths:
         lines.append(f"  file     {single_line(str(path))}")
-    earlier = _earlier_export(store, plan)
+    earlier = earlier_export(store, plan)
     if earlier is not None:
         lines.append(
             f"  note     already exported at depth {plan.depth}{earlier[0]}: an export "
@@ -540,98 +539,98 @@ async def _pick_analysis(
     client: BotifyClient, org: str, project: str, wanted: str | None
 ) -> tuple[str, bool]:
     """The requested analysis, checked to exist and be finished, or the latest finished one."""
+    from botifython_tui.core.botify import latest_finished
+
     found = await client.analyses(org, project)
-    finished = [a for a in found if a.status.lower() == "success"]
+    latest = latest_finished(found)
     listing = f"List them with: botifython analyses --project {org}/{project}"
     if wanted is None:
-        if not finished:
+        if latest is None:
             raise CommandError(f"{org}/{project} has no finished analysis to export.")
-        return finished[0].slug, True
+        return latest.slug, True
     match = next((a for a in found if a.slug == wanted), None)
     if match is None:
         raise CommandError(f"{org}/{project} has no analysis {wanted}. {listing}")
-    if match.status.lower() != "success":
+    if not match.is_finished:
         raise CommandError(
             f"The analysis {wanted} of {org}/{project} is not finished ({match.status}); "
             f"only finished analyses can be exported. {listing}"
         )
-    return wanted, bool(finished) and finished[0].slug == wanted
-
-
-def _request(args: argparse.Namespace, settings: Settings, ref: ProjectRef, run: _Run) -> Any:
-    from botifython_tui.core.linkgraph import LinkGraphRequest
-
-    return LinkGraphRequest(
-        org=ref.org,
-        project=ref.project,
-        analysis=run.analysis,
-        max_edges=args.max_edges or settings.max_edges,
-        include_meta=not args.no_meta,
-    )
-
-
-async def _prepare(
-    args: argparse.Namespace, settings: Settings, ref: ProjectRef, token: str, run: _Run
-) -> None:
-    """Step one, free: the analysis, the folder checks, the depth and the counts."""
-    from botifython_tui.cli.progress import make_renderer
-    from botifython_tui.core.linkgraph import LinkGraphExport, PlanReady, PollPolicy
-
-    max_edges = args.max_edges or settings.max_edges
-    async with _client(settings, token) as client:
-        wanted = args.analysis or ref.analysis
-        run.analysis, run.latest = await _pick_analysis(client, ref.org, ref.project, wanted)
-        which = " (the latest)" if run.latest else ""
-        note(
-            f"Exporting the link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
-            f"at most {max_edges:,} edges, into {settings.downloads_dir}"
-        )
-        job = LinkGraphExport(
-            client,
-            _request(args, settings, ref, run),
-            settings.downloads_dir,
-            poll=PollPolicy(first_delay=args.poll_interval),
-        )
-        with make_renderer() as renderer:
-            async for event in job.prepare():
-                if isinstance(event, PlanReady):
-                    run.plan = event.plan
-                renderer.handle(event)
+    return wanted, latest is not None and latest.slug == wanted
 
 
 async def _export(
-    args: argparse.Namespace, settings: Settings, ref: ProjectRef, token: str, run: _Run
+    args: argparse.Namespace,
+    settings: Settings,
+    store: Store,
+    profile: Profile,
+    ref: ProjectRef,
+    token: str,
+    run: _Run,
 ) -> None:
-    """Step two, paid: the jobs, the downloads, the checks and the files."""
+    """The analysis, then the core export run: free counts, the question, the paid jobs, the
+    record. Its events are rendered; its ending is left in `run.ending`."""
     from botifython_tui.cli.progress import make_renderer
+    from botifython_tui.core.export_run import (
+        ExportDeclined,
+        ExportRecorded,
+        ExportRunFailed,
+        run_export,
+    )
     from botifython_tui.core.linkgraph import (
-        ExportFinished,
         FileWritten,
         JobCreated,
-        LinkGraphExport,
+        LinkGraphRequest,
+        PlanReady,
         PollPolicy,
     )
 
-    assert run.plan is not None
-    log.info(
-        "linkgraph export %s/%s/%s at depth %d", ref.org, ref.project, run.analysis, run.plan.depth
-    )
-    async with _client(settings, token) as client:
-        job = LinkGraphExport(
-            client,
-            _request(args, settings, ref, run),
-            settings.downloads_dir,
-            poll=PollPolicy(first_delay=args.poll_interval),
-        )
-        with make_renderer() as renderer:
-            async for event in job.run(run.plan):
-                if isinstance(event, JobCreated):
-                    run.jobs.append(event.job_id)
-                elif isinstance(event, FileWritten):
-                    run.written.append(event)
-                elif isinstance(event, ExportFinished):
-                    run.result = event.result
-                renderer.handle(event)
+    max_edges = args.max_edges or settings.max_edges
+    _watch_signals(run)
+    try:
+        async with _client(settings, token) as client:
+            wanted = args.analysis or ref.analysis
+            run.analysis, run.latest = await _pick_analysis(client, ref.org, ref.project, wanted)
+            which = " (the latest)" if run.latest else ""
+            note(
+                f"Exporting the link graph of {ref.org}/{ref.project}, analysis {run.analysis}"
+                f"{which}, at most {max_edges:,} edges, into {settings.downloads_dir}"
+            )
+            request = LinkGraphRequest(
+                org=ref.org,
+                project=ref.project,
+                analysis=run.analysis,
+                max_edges=max_edges,
+                include_meta=not args.no_meta,
+            )
+            events = run_export(
+                client,
+                request,
+                settings.downloads_dir,
+                store=store,
+                profile_id=profile.id,
+                confirm=_confirmer(args, store, run),
+                poll=PollPolicy(first_delay=args.poll_interval),
+            )
+            with contextlib.ExitStack() as shown:
+                renderer: Any = shown.enter_context(make_renderer())
+                async for event in events:
+                    if isinstance(event, ExportRecorded | ExportDeclined | ExportRunFailed):
+                        run.ending = event
+                        continue
+                    if renderer is None:  # the paid part, after the question
+                        log.info("linkgraph export %s/%s/%s", ref.org, ref.project, run.analysis)
+                        renderer = shown.enter_context(make_renderer())
+                    if isinstance(event, JobCreated):
+                        run.jobs.append(event.job_id)
+                    elif isinstance(event, FileWritten):
+                        run.written.append(event)
+                    renderer.handle(event)
+                    if isinstance(event, PlanReady):  # the question comes next, on its own
+                        shown.close()
+                        renderer = None
+    finally:
+        _unwatch_signals(run)
 
 
 def _stopped(run: _Run) -> int:
@@ -649,13 +648,15 @@ def _stopped(run: _Run) -> int:
     return 128 + int(signum)
 
 
-def _run_stage(run: _Run, work: Any) -> None:
-    asyncio.run(_with_signals(run, work))
-
-
 def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     from botifython_tui.core.botify import BotifyError
     from botifython_tui.core.export_files import remove_stale_parts
+    from botifython_tui.core.export_run import (
+        ExportDeclined,
+        ExportRecorded,
+        ExportRunFailed,
+        write_failure,
+    )
 
     ref = _project_ref(args.project)
     if args.analysis is not None and not _ANALYSIS_SLUG.match(args.analysis):
@@ -667,24 +668,12 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
 
     run = _Run()
     try:
-        _run_stage(run, _prepare(args, settings, ref, token, run))
-        if run.signal is not None:
-            return _stopped(run)
-        assert run.plan is not None
-        if args.dry_run:
-            for line in _plan_lines(run.plan, store):
-                say(line)
-            return 0
-        try:
-            _confirm(args, store, run.plan)
-        except NeedsConfirmation as exc:
-            return fail(str(exc), code=3)
-        _run_stage(run, _export(args, settings, ref, token, run))
-        if run.signal is not None:
-            return _stopped(run)
+        asyncio.run(_export(args, settings, store, profile, ref, token, run))
+    except NeedsConfirmation as exc:
+        return fail(str(exc), code=3)
     except (KeyboardInterrupt, asyncio.CancelledError):
         return _stopped(run)
-    except BotifyError as exc:  # ExportFailed too
+    except BotifyError as exc:  # before the run: the token, the project, the analyses
         log.warning("linkgraph export failed: %s", exc, exc_info=True)
         if run.signal is not None:
             return _stopped(run)
@@ -693,34 +682,23 @@ def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int
         log.warning("linkgraph export failed", exc_info=True)
         if run.signal is not None:
             return _stopped(run)
-        where = f" ({exc.filename})" if exc.filename else ""
-        fix = (
-            "free some space or choose another --downloads-dir"
-            if exc.errno == errno.ENOSPC
-            else "check the folder's permissions or choose another --downloads-dir"
-        )
-        raise CommandError(
-            f"Could not write the export into {settings.downloads_dir}{where}: "
-            f"{exc.strerror or exc}. Earlier exports were left as they were; {fix}."
-        ) from exc
+        raise CommandError(str(write_failure(settings.downloads_dir, exc))) from exc
+    if run.signal is not None:
+        return _stopped(run)
 
-    result = run.result
-    if result is None:  # the job ended without a result event: treat as a failure
-        raise CommandError("The export ended without a result; nothing was recorded.")
+    ending = run.ending
+    if isinstance(ending, ExportRunFailed):
+        raise CommandError(str(ending.error))
+    if isinstance(ending, ExportDeclined):
+        if args.dry_run:
+            for line in _plan_lines(ending.plan, store):
+                say(line)
+            return 0
+        raise CommandError("Not confirmed: nothing was exported, no credits were spent.")
+    assert isinstance(ending, ExportRecorded), ending
     from botifython_tui.cli.progress import summary_lines
 
-    record = store.exports(profile.id).add(
-        org=result.org,
-        project=result.project,
-        analysis=result.analysis,
-        depth=result.depth,
-        edges=result.edges,
-        urls=result.urls,
-        links_path=str(result.links_path),
-        meta_path=str(result.meta_path) if result.meta_path else None,
-        summary=result.summary,
-        files=result.files,
-    )
+    record, result = ending.record, ending.result
     if args.json:
         outcome = _analytics_after_export(record, tell=note)
         emit_json(
