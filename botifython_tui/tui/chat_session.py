@@ -238,12 +238,13 @@ class ChatSession:
         """What the model is told about the app. The Botify token is never part of it."""
         base = default_context(self.store, profile_id)
         screen = self.app.screen
+        run = self.app.exports.state
         return AppContext(
             profile=base.profile,
             screen=str(getattr(screen, "app_name", "") or screen.title or ""),
             project=base.project,
             analysis=base.analysis,
-            running_export=self.app.running_export,
+            running_export=None if run is None else run.describe(),
             open_todos=base.open_todos,
         )
 
@@ -313,33 +314,24 @@ class ChatSession:
         return Approval.YES if result is True else Approval.NO
 
     async def _start_export(self, org: str, project: str, analysis: str, max_edges: int) -> str:
+        from botifython_tui.core.actions import ActionRefused
         from botifython_tui.core.selection import Selection, save_selection
 
+        if self.export_starter is None:
+            raise ActionRefused("Exports cannot be started here.")
         selection = Selection(org, project, analysis)
         save_selection(self.store, self.app.profile.id, selection)
-        if self.export_starter is not None:
-            return await self.export_starter(selection, max_edges)
-        return await self._start_on_botify_screen(selection, max_edges)
-
-    async def _start_on_botify_screen(self, selection: Any, max_edges: int) -> str:
-        """Start the export on the Botify screen without leaving the screen the user is on."""
-        from botifython_tui.core.actions import ActionRefused
-
-        app = self.app
-        here = app.current_mode
-        if here != "botify":
-            await app.switch_mode("botify")  # mounts the Botify screen the first time
-        screen = app.screen
-        try:
-            return screen.start_export_for(selection, max_edges)
-        except (AttributeError, RuntimeError) as exc:
-            raise ActionRefused(str(exc)) from exc
-        finally:
-            if here != "botify":
-                await app.switch_mode(here)
+        return await self.export_starter(selection, max_edges)
 
     async def _export_status(self) -> str | None:
-        return self.app.running_export
+        run = self.app.exports.state
+        return None if run is None else run.describe()
+
+    def export_progressed(self, line: str) -> None:
+        """The running export's status line (wherever it was started from)."""
+        text = f"Export: {line} (F4 shows the details)"
+        if text != self.status:
+            self._set_status(text)
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, text: str) -> bool:
