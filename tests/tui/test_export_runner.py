@@ -1,6 +1,7 @@
 """The app's export runner: an export started by the assistant or from Link graphs runs where the
 user is, shows in the chat, the Botify screen and Link graphs, and only one runs at a time."""
 
+# ruff: noqa: F811 (the fixtures are imported from the modules that define them)
 from __future__ import annotations
 
 import dataclasses
@@ -39,7 +40,7 @@ def titles(app) -> list[str]:
 
 
 @pytest.fixture
-def with_chat(chosen_export, ollama):  # noqa: F811
+def with_chat(chosen_export, ollama):
     return dataclasses.replace(chosen_export, ollama_host=ollama.base_url)
 
 
@@ -101,7 +102,7 @@ async def test_an_assistant_export_runs_where_the_user_is_and_shows_everywhere(
     assert (record.org, record.analysis, record.depth) == ("acme-org", "20241108", 3)
 
 
-async def test_one_export_at_a_time_from_every_front_end(chosen_export, store, fake_botify):  # noqa: F811
+async def test_one_export_at_a_time_from_every_front_end(chosen_export, store, fake_botify):
     fake_botify.polls_before_done = 10_000
     add_export(store, chosen_export, "20241108")
     app = make_app(chosen_export, store)
@@ -137,7 +138,7 @@ async def test_one_export_at_a_time_from_every_front_end(chosen_export, store, f
     assert kinds == [app_events.ExportStarted, app_events.ExportCancelled]
 
 
-async def test_link_graphs_lists_an_export_when_it_finishes(chosen_export, store, fake_botify):  # noqa: F811
+async def test_link_graphs_lists_an_export_when_it_finishes(chosen_export, store, fake_botify):
     add_export(store, chosen_export, "20241108")
     app = make_app(chosen_export, store)
     async with app.run_test(size=(100, 30)) as pilot:
