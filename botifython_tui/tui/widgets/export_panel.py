@@ -48,7 +48,13 @@ def parse_budget(text: str) -> int:
 class ExportPanel(Vertical):
     """Budget, Start/Cancel and the progress of the export shown."""
 
-    DEFAULT_CSS = "ExportPanel { height: 1fr; }"
+    DEFAULT_CSS = """
+    ExportPanel { height: 1fr; }
+    ExportPanel > .botify-row { height: 1; margin-top: 1; }
+    ExportPanel #budget-input { width: 16; }
+    ExportPanel .botify-row Button { margin-left: 2; }
+    ExportPanel #export-progress { height: 1fr; }
+    """
 
     @dataclass
     class StartRequested(Message):
