@@ -162,3 +162,17 @@ async def test_export_again_without_a_token_says_how_to_connect(settings, store)
         await until(pilot, lambda: "Cannot export" in titles(app))
         assert any("API token" in text for text in notifications(app))
         assert app.exports.state is None and not isinstance(app.screen, Confirm)
+
+
+def test_a_hostile_job_status_reaches_the_status_lines_neutralised():
+    from botifython_tui.core.linkgraph import JobPolled
+    from botifython_tui.tui.export_runner import RunningExport, status_text
+
+    run = RunningExport(SELECTION, 1000, profile_id=1)
+    run.status = status_text(
+        JobPolled("links", "PROCESSING\x1b]52;c;cHduZWQ=\x07\n[bold]x[/]", 2.0)
+    )
+    line = run.describe()
+    assert line.startswith("acme-org/example.com 20241108: links job PROCESSING")
+    assert "\x1b" not in line and "\x07" not in line and "\n" not in line
+    assert "[bold]x[/]" in line  # shown as typed (the widgets take it with markup off)
