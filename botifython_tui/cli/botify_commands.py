@@ -489,9 +489,8 @@ def _confirmer(args: argparse.Namespace, store: Store, run: _Run) -> Any:
             return False
         question = _question(store, plan)
         if args.yes:
-            note(
-                single_line(question)
-            )  # a message, not output: standard error (stdout may be --json)
+            # A message, not output: standard error (stdout may be --json).
+            note(single_line(question))
             return True
         if not (sys.stdin is not None and sys.stdin.isatty()):
             raise NeedsConfirmation(
@@ -501,14 +500,24 @@ def _confirmer(args: argparse.Namespace, store: Store, run: _Run) -> Any:
         # On standard error: the question must reach the person even when the output is piped.
         sys.stderr.write(f"{single_line(question)}\nExport? [y/N] ")
         sys.stderr.flush()
-        _unwatch_signals(run)  # Ctrl+C at the question interrupts at once (nothing to clean yet)
-        try:
-            answer = sys.stdin.readline()
-        finally:
-            _watch_signals(run)
+        answer = await _answer_line()
         return answer.strip().lower() in ("y", "yes")
 
     return confirm
+
+
+async def _answer_line() -> str:
+    """A line typed at the terminal, waited for without blocking the event loop: Ctrl+C, SIGTERM
+    and SIGHUP at the question stop the command at once (exit 128 + the signal)."""
+    loop = asyncio.get_running_loop()
+    typed: asyncio.Future[None] = loop.create_future()
+    fd = sys.stdin.fileno()
+    loop.add_reader(fd, lambda: typed.done() or typed.set_result(None))
+    try:
+        await typed
+    finally:
+        loop.remove_reader(fd)
+    return sys.stdin.readline()  # a whole line is there: the terminal hands them over on Enter
 
 
 def _plan_lines(plan: ExportPlan, store: Store) -> list[str]:
