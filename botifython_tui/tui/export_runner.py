@@ -152,10 +152,6 @@ class ExportRunner:
             super().__init__()
             self.run = run
 
-        @property
-        def recorded(self) -> ExportRecord | None:
-            return self.run.record
-
     def __init__(self, app: Any) -> None:
         self.app = app
         self.state: RunningExport | None = None  # the running export; None when idle
