@@ -1,4 +1,5 @@
-"""`botifython token …`, `projects`, `analyses` and `linkgraph`: Botify from scripts and SSH.
+"""`botifython token …`, `projects` and `analyses`: Botify from scripts and SSH (the export is
+`linkgraph_command`).
 
 The token is only ever read from standard input or a hidden prompt (never from the command line,
 where `ps` and shell history would see it), and only ever shown masked. The Botify core (httpx) is
@@ -10,23 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import getpass
-import re
-import signal
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botifython_tui.cli.output import (
     CommandError,
-    NeedsConfirmation,
     add_json_option,
     emit_json,
-    fail,
     note,
     say,
 )
@@ -37,38 +31,10 @@ from botifython_tui.logs import get_logger, register_secret
 
 if TYPE_CHECKING:
     from botifython_tui.core.botify import Analysis, BotifyClient, ProjectRef
-    from botifython_tui.core.linkgraph import ExportPlan, FileWritten, LinkGraphResult
 
 log = get_logger("cli.botify")
 
-DEFAULT_POLL_INTERVAL = 0.5
-_ANALYSIS_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-# --- argument types ------------------------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    """`1000000`, `1_000_000` or `1,000,000`; at least 1."""
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive whole number of edges, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
-    return value
+PROJECT_HELP = "project URL (https://app.botify.com/ORG/PROJECT/…) or ORG/PROJECT"
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -99,69 +65,12 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     add_json_option(sub)
     sub.set_defaults(handler=projects)
 
-    project_help = "project URL (https://app.botify.com/ORG/PROJECT/…) or ORG/PROJECT"
     sub = commands.add_parser(
         "analyses", parents=[common], help="list a project's analyses, newest first"
     )
-    sub.add_argument("--project", required=True, metavar="URL", help=project_help)
+    sub.add_argument("--project", required=True, metavar="URL", help=PROJECT_HELP)
     add_json_option(sub)
     sub.set_defaults(handler=analyses)
-
-    sub = commands.add_parser(
-        "linkgraph",
-        parents=[common],
-        help="export an analysis's internal link graph to CSV",
-        description="Export the internal links (source,target) of an analysis, down to the "
-        "deepest crawl depth that fits the edge budget, plus node attributes to one level "
-        "deeper; then summarise the graph. Exports cost Botify credits (0.1 per link, 1 per "
-        "URL): the estimate is shown first and asked about at a terminal; without a terminal "
-        "pass --yes (exit code 3 otherwise).",
-    )
-    sub.add_argument(
-        "--project",
-        required=True,
-        metavar="URL",
-        help=project_help + "; a URL naming an analysis selects it",
-    )
-    sub.add_argument(
-        "--analysis", metavar="SLUG", help="analysis to export (default: the latest one)"
-    )
-    sub.add_argument(
-        "--max-edges",
-        type=positive_int,
-        metavar="N",
-        help="edge budget (default 1,000,000, env BOTIFYTHON_MAX_EDGES)",
-    )
-    sub.add_argument(
-        "--no-meta", action="store_true", help="skip the node attributes file (one job less)"
-    )
-    sub.add_argument(
-        "--yes",
-        action="store_true",
-        help="spend the credits without asking (and replace an export of the same depth)",
-    )
-    sub.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="show the chosen depth, the counts and the credits an export would spend; "
-        "create no job",
-    )
-    sub.add_argument(
-        "--profile", metavar="NAME", help="record the export in this profile, not the current one"
-    )
-    sub.add_argument(
-        "--json",
-        action="store_true",
-        help="print the export summary as one JSON document (progress goes to standard error)",
-    )
-    sub.add_argument(
-        "--poll-interval",
-        type=seconds,
-        default=DEFAULT_POLL_INTERVAL,
-        metavar="SECONDS",
-        help=f"first pause between job status checks (default {DEFAULT_POLL_INTERVAL})",
-    )
-    sub.set_defaults(handler=linkgraph)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -183,7 +92,7 @@ def botify_errors() -> Iterator[None]:
         raise CommandError(str(exc)) from exc
 
 
-def _client(settings: Settings, token: str, *, quick: bool = False) -> BotifyClient:
+def botify_client(settings: Settings, token: str, *, quick: bool = False) -> BotifyClient:
     from botifython_tui.core.botify import BotifyClient, RetryPolicy
 
     # Checking a token is interactive: a dead host should be reported in seconds, not a minute.
@@ -191,7 +100,7 @@ def _client(settings: Settings, token: str, *, quick: bool = False) -> BotifyCli
     return BotifyClient(token, settings.botify_api_url, retry=retry)
 
 
-def _stored_token(settings: Settings) -> str:
+def stored_token(settings: Settings) -> str:
     from botifython_tui.core.secrets import TokenStore
 
     token = TokenStore(settings.data_dir).load()
@@ -204,7 +113,7 @@ def _stored_token(settings: Settings) -> str:
     return token
 
 
-def _project_ref(text: str) -> ProjectRef:
+def parse_project(text: str) -> ProjectRef:
     from botifython_tui.core.botify import parse_project_ref
 
     try:
@@ -221,7 +130,7 @@ def _short_date(value: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _profile(args: argparse.Namespace, store: Store) -> Profile:
+def chosen_profile(args: argparse.Namespace, store: Store) -> Profile:
     return store.profiles.find(args.profile) if args.profile else store.profiles.current()
 
 
@@ -256,7 +165,7 @@ def read_token() -> str:
 
 
 async def _username(settings: Settings, token: str) -> tuple[str, str]:
-    async with _client(settings, token, quick=True) as client:
+    async with botify_client(settings, token, quick=True) as client:
         return await client.username(), client.host
 
 
@@ -287,7 +196,7 @@ def token_status(args: argparse.Namespace, settings: Settings, store: Store) -> 
     from botifython_tui.core.secrets import TokenStore
 
     tokens = TokenStore(settings.data_dir)
-    token = _stored_token(settings)
+    token = stored_token(settings)
     from_env = tokens.from_env() is not None
     source = tokens.source() or f"file {tokens.path}"
     username = host = None
@@ -332,10 +241,10 @@ def token_clear(args: argparse.Namespace, settings: Settings, store: Store) -> i
 
 
 def projects(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    token = _stored_token(settings)
+    token = stored_token(settings)
 
     async def fetch() -> tuple[str, list[Any]]:
-        async with _client(settings, token) as client:
+        async with botify_client(settings, token) as client:
             username = await client.username()
             return username, await client.projects(username)
 
@@ -363,11 +272,11 @@ def projects(args: argparse.Namespace, settings: Settings, store: Store) -> int:
 
 
 def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    ref = _project_ref(args.project)
-    token = _stored_token(settings)
+    ref = parse_project(args.project)
+    token = stored_token(settings)
 
     async def fetch() -> list[Analysis]:
-        async with _client(settings, token) as client:
+        async with botify_client(settings, token) as client:
             return await client.analyses(ref.org, ref.project)
 
     with botify_errors():
@@ -399,7 +308,7 @@ def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
     name_width = max(len(single_line(a.name)) for a in found)
     for analysis in found:
         marks = []
-        if analysis.status.lower() != "success":
+        if not analysis.is_finished:
             marks.append(f"({single_line(analysis.status)})")
         if (ref.org, ref.project, analysis.slug) in exported:
             marks.append("*exported")
@@ -409,376 +318,3 @@ def analyses(args: argparse.Namespace, settings: Settings, store: Store) -> int:
         )
         say(line.rstrip())
     return 0
-
-
-# --- linkgraph -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Run:
-    """What one export has done so far, for the messages of a cancel or a failure."""
-
-    analysis: str = ""
-    latest: bool = False
-    written: list[FileWritten] = field(default_factory=list)
-    jobs: list[str] = field(default_factory=list)
-    plan: ExportPlan | None = None
-    result: LinkGraphResult | None = None
-    signal: int | None = None  # SIGTERM, SIGHUP or SIGINT, when one stopped the export
-
-
-SIGNAL_NAMES = {
-    signal.SIGINT: "interrupted",
-    signal.SIGTERM: "terminated (SIGTERM)",
-    signal.SIGHUP: "the terminal closed (SIGHUP)",
-}
-
-
-def _on_signal(run: _Run, signum: int, task: asyncio.Task[Any]) -> None:
-    """Partial files go at once (not when the task gets round to it), then the task stops."""
-    from botifython_tui.core.export_files import remove_live_parts
-
-    run.signal = run.signal or signum
-    remove_live_parts()
-    task.cancel()
-
-
-async def _with_signals(run: _Run, work: Any) -> Any:
-    """Run `work` with SIGINT, SIGTERM and SIGHUP cancelling it (and its partial files)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    installed = []
-    for signum in SIGNAL_NAMES:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, _on_signal, run, signum, task)
-            installed.append(signum)
-    try:
-        return await work
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
-
-
-def _earlier_export(store: Store, plan: ExportPlan) -> tuple[str, list[Path]] | None:
-    """An export of the same org, project, analysis and depth whose files this one replaces."""
-    same = [
-        record
-        for profile in store.profiles.list()
-        for record in store.exports(profile.id).list()
-        if (record.org, record.project, record.analysis, record.depth)
-        == (plan.org, plan.project, plan.analysis, plan.depth)
-    ]
-    existing = plan.existing_files()
-    if not same and not existing:
-        return None
-    when = f" on {max(r.created_at for r in same)[:10]}" if same else ""
-    return when, existing
-
-
-def _question(store: Store, plan: ExportPlan) -> str:
-    from botifython_tui.core.export_files import credits_text
-
-    text = (
-        f"Exporting {plan.org}/{plan.project} {plan.analysis} at depth {plan.depth} spends "
-        f"{credits_text(plan.edges, plan.nodes)}."
-    )
-    earlier = _earlier_export(store, plan)
-    if earlier is not None:
-        when, existing = earlier
-        names = ", ".join(p.name for p in existing) or "its files"
-        text += (
-            f" The analysis was already exported at depth {plan.depth}{when}: this export "
-            f"replaces {names}."
-        )
-    return text
-
-
-def _confirm(args: argparse.Namespace, store: Store, plan: ExportPlan) -> None:
-    """Credits are spent only with --yes or a yes typed at the terminal."""
-    question = _question(store, plan)
-    if args.yes:
-        note(single_line(question))  # a message, not output: standard error (stdout may be --json)
-        return
-    if not (sys.stdin is not None and sys.stdin.isatty()):
-        raise NeedsConfirmation(
-            f"{question} Nothing was exported and no job was created: re-run with --yes to "
-            "confirm (or --dry-run to see this without being asked)."
-        )
-    # On standard error: the question must reach the person even when the output is piped.
-    sys.stderr.write(f"{single_line(question)}\nExport? [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline()
-    if answer.strip().lower() not in ("y", "yes"):
-        raise CommandError("Not confirmed: nothing was exported, no credits were spent.")
-
-
-def _plan_lines(plan: ExportPlan, store: Store) -> list[str]:
-    from botifython_tui.core.export_files import credits_text
-
-    lines = [
-        f"Dry run for {single_line(plan.org)}/{single_line(plan.project)}, analysis "
-        f"{single_line(plan.analysis)}: no job was created, no credits were spent.",
-        f"  depth    {plan.depth}: {single_line(plan.reason)}",
-        f"  links    {plan.edges:,} (sources at depth ≤ {plan.depth})",
-    ]
-    if plan.include_meta:
-        lines.append(f"  URLs     {plan.nodes:,} (node attributes to depth {plan.depth + 1})")
-    lines.append(f"  credits  {credits_text(plan.edges, plan.nodes)}")
-    for path in plan.paths:
-        lines.append(f"  file     {single_line(str(path))}")
-    earlier = _earlier_export(store, plan)
-    if earlier is not None:
-        lines.append(
-            f"  note     already exported at depth {plan.depth}{earlier[0]}: an export "
-            "replaces those files (and asks first)"
-        )
-    return lines
-
-
-async def _pick_analysis(
-    client: BotifyClient, org: str, project: str, wanted: str | None
-) -> tuple[str, bool]:
-    """The requested analysis, checked to exist and be finished, or the latest finished one."""
-    found = await client.analyses(org, project)
-    finished = [a for a in found if a.status.lower() == "success"]
-    listing = f"List them with: botifython analyses --project {org}/{project}"
-    if wanted is None:
-        if not finished:
-            raise CommandError(f"{org}/{project} has no finished analysis to export.")
-        return finished[0].slug, True
-    match = next((a for a in found if a.slug == wanted), None)
-    if match is None:
-        raise CommandError(f"{org}/{project} has no analysis {wanted}. {listing}")
-    if match.status.lower() != "success":
-        raise CommandError(
-            f"The analysis {wanted} of {org}/{project} is not finished ({match.status}); "
-            f"only finished analyses can be exported. {listing}"
-        )
-    return wanted, bool(finished) and finished[0].slug == wanted
-
-
-def _request(args: argparse.Namespace, settings: Settings, ref: ProjectRef, run: _Run) -> Any:
-    from botifython_tui.core.linkgraph import LinkGraphRequest
-
-    return LinkGraphRequest(
-        org=ref.org,
-        project=ref.project,
-        analysis=run.analysis,
-        max_edges=args.max_edges or settings.max_edges,
-        include_meta=not args.no_meta,
-    )
-
-
-async def _prepare(
-    args: argparse.Namespace, settings: Settings, ref: ProjectRef, token: str, run: _Run
-) -> None:
-    """Step one, free: the analysis, the folder checks, the depth and the counts."""
-    from botifython_tui.cli.progress import make_renderer
-    from botifython_tui.core.linkgraph import LinkGraphExport, PlanReady, PollPolicy
-
-    max_edges = args.max_edges or settings.max_edges
-    async with _client(settings, token) as client:
-        wanted = args.analysis or ref.analysis
-        run.analysis, run.latest = await _pick_analysis(client, ref.org, ref.project, wanted)
-        which = " (the latest)" if run.latest else ""
-        note(
-            f"Exporting the link graph of {ref.org}/{ref.project}, analysis {run.analysis}{which}, "
-            f"at most {max_edges:,} edges, into {settings.downloads_dir}"
-        )
-        job = LinkGraphExport(
-            client,
-            _request(args, settings, ref, run),
-            settings.downloads_dir,
-            poll=PollPolicy(first_delay=args.poll_interval),
-        )
-        with make_renderer() as renderer:
-            async for event in job.prepare():
-                if isinstance(event, PlanReady):
-                    run.plan = event.plan
-                renderer.handle(event)
-
-
-async def _export(
-    args: argparse.Namespace, settings: Settings, ref: ProjectRef, token: str, run: _Run
-) -> None:
-    """Step two, paid: the jobs, the downloads, the checks and the files."""
-    from botifython_tui.cli.progress import make_renderer
-    from botifython_tui.core.linkgraph import (
-        ExportFinished,
-        FileWritten,
-        JobCreated,
-        LinkGraphExport,
-        PollPolicy,
-    )
-
-    assert run.plan is not None
-    log.info(
-        "linkgraph export %s/%s/%s at depth %d", ref.org, ref.project, run.analysis, run.plan.depth
-    )
-    async with _client(settings, token) as client:
-        job = LinkGraphExport(
-            client,
-            _request(args, settings, ref, run),
-            settings.downloads_dir,
-            poll=PollPolicy(first_delay=args.poll_interval),
-        )
-        with make_renderer() as renderer:
-            async for event in job.run(run.plan):
-                if isinstance(event, JobCreated):
-                    run.jobs.append(event.job_id)
-                elif isinstance(event, FileWritten):
-                    run.written.append(event)
-                elif isinstance(event, ExportFinished):
-                    run.result = event.result
-                renderer.handle(event)
-
-
-def _stopped(run: _Run) -> int:
-    """A signal or Ctrl+C stopped the export: say what is left, exit 128 + the signal."""
-    signum = run.signal or signal.SIGINT
-    log.info("linkgraph export stopped by signal %d", signum)
-    jobs = f" The Botify job {', '.join(run.jobs)} may still finish on Botify." if run.jobs else ""
-    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
-        print(
-            f"botifython: {SIGNAL_NAMES.get(signum, 'stopped')}: the export was cancelled, its "
-            f"partial files removed; earlier exports were left as they were.{single_line(jobs)}",
-            file=sys.stderr,
-            flush=True,
-        )
-    return 128 + int(signum)
-
-
-def _run_stage(run: _Run, work: Any) -> None:
-    asyncio.run(_with_signals(run, work))
-
-
-def linkgraph(args: argparse.Namespace, settings: Settings, store: Store) -> int:
-    from botifython_tui.core.botify import BotifyError
-    from botifython_tui.core.export_files import remove_stale_parts
-
-    ref = _project_ref(args.project)
-    if args.analysis is not None and not _ANALYSIS_SLUG.match(args.analysis):
-        raise CommandError(f"{args.analysis!r} is not a valid analysis slug (like 20241108).")
-    profile = _profile(args, store)  # an unknown --profile fails before any credit is spent
-    token = _stored_token(settings)
-    if settings.downloads_dir.is_dir():  # what a killed earlier run left behind
-        remove_stale_parts(settings.downloads_dir)
-
-    run = _Run()
-    try:
-        _run_stage(run, _prepare(args, settings, ref, token, run))
-        if run.signal is not None:
-            return _stopped(run)
-        assert run.plan is not None
-        if args.dry_run:
-            for line in _plan_lines(run.plan, store):
-                say(line)
-            return 0
-        try:
-            _confirm(args, store, run.plan)
-        except NeedsConfirmation as exc:
-            return fail(str(exc), code=3)
-        _run_stage(run, _export(args, settings, ref, token, run))
-        if run.signal is not None:
-            return _stopped(run)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        return _stopped(run)
-    except BotifyError as exc:  # ExportFailed too
-        log.warning("linkgraph export failed: %s", exc, exc_info=True)
-        if run.signal is not None:
-            return _stopped(run)
-        raise CommandError(str(exc)) from exc
-    except OSError as exc:
-        log.warning("linkgraph export failed", exc_info=True)
-        if run.signal is not None:
-            return _stopped(run)
-        where = f" ({exc.filename})" if exc.filename else ""
-        fix = (
-            "free some space or choose another --downloads-dir"
-            if exc.errno == errno.ENOSPC
-            else "check the folder's permissions or choose another --downloads-dir"
-        )
-        raise CommandError(
-            f"Could not write the export into {settings.downloads_dir}{where}: "
-            f"{exc.strerror or exc}. Earlier exports were left as they were; {fix}."
-        ) from exc
-
-    result = run.result
-    if result is None:  # the job ended without a result event: treat as a failure
-        raise CommandError("The export ended without a result; nothing was recorded.")
-    from botifython_tui.cli.progress import summary_lines
-
-    record = store.exports(profile.id).add(
-        org=result.org,
-        project=result.project,
-        analysis=result.analysis,
-        depth=result.depth,
-        edges=result.edges,
-        urls=result.urls,
-        links_path=str(result.links_path),
-        meta_path=str(result.meta_path) if result.meta_path else None,
-        summary=result.summary,
-        files=result.files,
-    )
-    if args.json:
-        outcome = _analytics_after_export(record, tell=note)
-        emit_json(
-            {
-                "export_id": record.id,
-                "profile": profile.name,
-                "org": result.org,
-                "project": result.project,
-                "analysis": result.analysis,
-                "depth": result.depth,
-                "edges": result.edges,
-                "urls": result.urls,
-                "files": [str(w.path) for w in run.written],
-                "summary": result.summary,
-                "analytics": {key: outcome[key] for key in ("report", "nodes") if key in outcome},
-            }
-        )
-        return 0
-    say("")
-    for line in summary_lines(result, run.written):
-        say(line)
-    say(f"Recorded as export {record.id} in profile {single_line(profile.name)}.")
-    _analytics_after_export(record)
-    return 0
-
-
-def _analytics_after_export(record: Any, tell: Any = say) -> dict[str, Any]:
-    """PageRank, depth, leaks…: the nodes file and the report beside the CSVs.
-
-    In a process of its own, so the export's process keeps its small memory peak. `tell` prints
-    the messages (standard error under --json). Returns what the analytics process reported.
-    """
-    import json
-    import subprocess
-
-    tell("Computing the link-graph analytics …")
-    command = [sys.executable, "-m", "botifython_tui.core.analytics", record.links_path]
-    command += [record.meta_path] if record.meta_path else []
-    command += ["--depth", str(record.depth), "--fresh"]
-    outcome: dict[str, Any] = {}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.stderr:
-            log.warning("analytics process: %s", done.stderr[-2000:])
-        if done.stdout.strip():
-            outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    except (OSError, ValueError):
-        log.warning("analytics after the export failed", exc_info=True)
-    if "report" not in outcome:
-        reason = outcome.get("error") or "see the log"
-        warn(
-            f"The analytics could not be computed now ({reason}); run: botifython summary "
-            f"{record.id}"
-        )
-        return outcome
-    for warning in outcome.get("warnings") or []:
-        warn(str(warning))
-    tell(f"Analytics in {outcome['seconds']:.1f} s: {single_line(outcome['report'])}")
-    tell(f"Per-page PageRank and depth: {single_line(outcome['nodes'])}")
-    tell(f"See them with: botifython summary {record.id}")
-    return outcome

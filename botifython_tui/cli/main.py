@@ -17,6 +17,7 @@ from botifython_tui.cli import (
     chat_command,
     config_commands,
     docs_commands,
+    linkgraph_command,
     store_commands,
 )
 from botifython_tui.cli.arguments import Parser, check_text
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(common, suppress=True)
     store_commands.register(commands, common)
     botify_commands.register(commands, common)
+    linkgraph_command.register(commands, common)
     chat_command.register(commands, common)
     docs_commands.register(commands, common)
     analytics_commands.register(commands, common)

@@ -17,8 +17,8 @@ server is a capability, not an open door:
 
 When its port is taken (another Botifython serving the same folder, say) it serves on a free port
 instead and says which (`notice`). It logs to `botifython.fileserver` only, never to stderr.
-This module is a little over 500 lines on purpose: every check above is here, in one place,
-to be read and reviewed together. Standard library and the shared loopback base
+This module is one piece on purpose (a little over 500 lines): every check above is here,
+in one place, to be read and reviewed together. Standard library and the shared loopback base
 (`core/http_server.py`) only; no Textual. The Cosmograph link is `core/cosmograph.py`'s,
 opening it (browser, SSH forward) `core/browser.py`'s.
 """

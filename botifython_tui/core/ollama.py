@@ -62,8 +62,6 @@ def ollama_host(settings: Any, store: Any) -> str:
         raise
 
 
-# The key is declared in core.settings; this name stays while tui/chat_session.py imports it.
-MODEL_KEY = MODEL
 
 
 async def choose_model(client: OllamaClient, kv: Any) -> str:

@@ -18,6 +18,7 @@ from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import configure_logging, get_logger
 from botifython_tui.tui.errors import for_the_user, report_error
+from botifython_tui.tui.export_runner import ExportRunner
 from botifython_tui.tui.keys import KeyPacing
 from botifython_tui.tui.messages import AppEventPosted, StoreChanged, WorkFailed
 from botifython_tui.tui.registry import AppSpec, builtin_apps, plugin_apps, resolve_apps
@@ -76,9 +77,10 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
 
         self.chat = ChatSession(self)
         self.chat_docked = False
-        self.running_export: str | None = None
+        self.exports = ExportRunner(self)  # the one link-graph export at a time
+        self.chat.export_starter = self.exports.start_for_assistant
         self.demo_requested = False  # "Try the demo project": the command line restarts in it
-        self._memory = None  # "org/project analysis" while an export runs
+        self._memory = None
         for spec in self.apps:
             self.add_mode(spec.id, spec.screen)
             # Priority: the app keys work even while a text box (which binds F5–F7) has focus.
@@ -175,8 +177,8 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         from textual.worker import WorkerState
 
         running: list[str] = []
-        if self.running_export:
-            running.append(f"the export of {single_line(self.running_export)}")
+        if self.exports.state is not None:
+            running.append(f"the export of {single_line(self.exports.state.label)}")
         for worker in self.workers:
             # The Documents screen's `ingest` worker (adding or re-indexing documents).
             if (
@@ -306,6 +308,17 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
     def on_app_event_posted(self, message: AppEventPosted) -> None:
         if self.screen_stack and self.screen.is_mounted:
             self.screen.post_message(AppEventPosted(message.event))
+
+    def on_export_runner_progressed(self, message: ExportRunner.Progressed) -> None:
+        """The running export moved on: the screen in view shows it, the chat's status line too
+        (an export the assistant started shows where the user is)."""
+        if self.screen_stack and self.screen.is_mounted:
+            self.screen.post_message(ExportRunner.Progressed(message.run, message.event))
+        self.chat.export_progressed(message.run.describe())
+
+    def on_export_runner_ended(self, message: ExportRunner.Ended) -> None:
+        if self.screen_stack and self.screen.is_mounted:
+            self.screen.post_message(ExportRunner.Ended(message.run))
 
     def on_work_failed(self, message: WorkFailed) -> None:
         """The one place where a failed worker reaches the user: a titled notification (the error

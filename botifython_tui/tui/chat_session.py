@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
+from botifython_tui.core import settings
 from botifython_tui.core.app_events import EXPORT_EVENTS, AppEvent
 from botifython_tui.core.chat.events import (
     NARRATION,
@@ -38,14 +39,13 @@ from botifython_tui.core.chat.host import ChatHost, default_context
 from botifython_tui.core.chat.reply_text import ReplyText
 from botifython_tui.core.chat.scheduler import (
     DEFAULT_NARRATION,
-    NARRATION_KEY,
     NarrationLevel,
     ReplyScheduler,
     narration_level,
 )
 from botifython_tui.core.chat.turn import MAX_MESSAGE_CHARS, ChatTurn
 from botifython_tui.core.conversation import EVENT_ROLE, AppContext, describe_event
-from botifython_tui.core.ollama import MODEL_KEY, ollama_host
+from botifython_tui.core.ollama import ollama_host
 from botifython_tui.core.ollama_help import ollama_setup_help
 from botifython_tui.core.store import Conversation, Message
 from botifython_tui.core.text import single_line
@@ -150,7 +150,7 @@ class ChatSession:
 
     def title_line(self) -> str:
         try:
-            configured = self.setting(MODEL_KEY).value
+            configured = self.setting(settings.MODEL).value
         except Exception:  # an unusable BOTIFYTHON_MODEL: reported when the chat starts
             configured = ""
         model = self.model or configured or "model not chosen yet"
@@ -238,12 +238,13 @@ class ChatSession:
         """What the model is told about the app. The Botify token is never part of it."""
         base = default_context(self.store, profile_id)
         screen = self.app.screen
+        run = self.app.exports.state
         return AppContext(
             profile=base.profile,
             screen=str(getattr(screen, "app_name", "") or screen.title or ""),
             project=base.project,
             analysis=base.analysis,
-            running_export=self.app.running_export,
+            running_export=None if run is None else run.describe(),
             open_todos=base.open_todos,
         )
 
@@ -313,33 +314,24 @@ class ChatSession:
         return Approval.YES if result is True else Approval.NO
 
     async def _start_export(self, org: str, project: str, analysis: str, max_edges: int) -> str:
+        from botifython_tui.core.actions import ActionRefused
         from botifython_tui.core.selection import Selection, save_selection
 
+        if self.export_starter is None:
+            raise ActionRefused("Exports cannot be started here.")
         selection = Selection(org, project, analysis)
         save_selection(self.store, self.app.profile.id, selection)
-        if self.export_starter is not None:
-            return await self.export_starter(selection, max_edges)
-        return await self._start_on_botify_screen(selection, max_edges)
-
-    async def _start_on_botify_screen(self, selection: Any, max_edges: int) -> str:
-        """Start the export on the Botify screen without leaving the screen the user is on."""
-        from botifython_tui.core.actions import ActionRefused
-
-        app = self.app
-        here = app.current_mode
-        if here != "botify":
-            await app.switch_mode("botify")  # mounts the Botify screen the first time
-        screen = app.screen
-        try:
-            return screen.start_export_for(selection, max_edges)
-        except (AttributeError, RuntimeError) as exc:
-            raise ActionRefused(str(exc)) from exc
-        finally:
-            if here != "botify":
-                await app.switch_mode(here)
+        return await self.export_starter(selection, max_edges)
 
     async def _export_status(self) -> str | None:
-        return self.app.running_export
+        run = self.app.exports.state
+        return None if run is None else run.describe()
+
+    def export_progressed(self, line: str) -> None:
+        """The running export's status line (wherever it was started from)."""
+        text = f"Export: {line} (F4 shows the details)"
+        if text != self.status:
+            self._set_status(text)
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, text: str) -> bool:
@@ -373,13 +365,11 @@ class ChatSession:
     def set_model(self, name: str) -> str | None:
         """Use `name` from now on and store it; returns the flag or env var that will override
         the stored choice at the next start, if one does."""
-        from botifython_tui.core import settings as declared
-
-        declared.store(self.store.kv, MODEL_KEY, name)
+        settings.store(self.store.kv, settings.MODEL, name)
         self.model = name
         self.changed()
         try:
-            return self.setting(MODEL_KEY).overridden_by
+            return self.setting(settings.MODEL).overridden_by
         except Exception:  # an unusable BOTIFYTHON_MODEL
             return None
 
@@ -401,15 +391,17 @@ class ChatSession:
 
     def set_narration(self, level: NarrationLevel) -> None:
         self.scheduler.set_level(level)
-        self.store.kv[NARRATION_KEY] = level.value
+        self.store.kv[settings.NARRATION] = level.value
 
     def toggle_narration(self) -> NarrationLevel:
         """Ctrl+N: off, or back to the level chosen before (milestones unless set)."""
         if self.scheduler.level is NarrationLevel.OFF:
-            previous = self.store.kv.get(f"{NARRATION_KEY}.before_off")
-            level = narration_level({NARRATION_KEY: previous}) if previous else DEFAULT_NARRATION
+            previous = self.store.kv.get(settings.NARRATION_BEFORE_OFF)
+            level = (
+                narration_level({settings.NARRATION: previous}) if previous else DEFAULT_NARRATION
+            )
         else:
-            self.store.kv[f"{NARRATION_KEY}.before_off"] = self.scheduler.level.value
+            self.store.kv[settings.NARRATION_BEFORE_OFF] = self.scheduler.level.value
             level = NarrationLevel.OFF
         self.set_narration(level)
         return level

@@ -327,3 +327,32 @@ def test_a_disk_that_fills_up_during_the_export_keeps_the_earlier_files(ws, fake
     assert left == sorted([earlier.name, "filler.bin"])  # no partial file
     assert content.startswith("source,target\nhttps://example.com/,")
     assert ws.exports() == []
+
+
+def test_ctrl_c_at_the_question_stops_before_any_job(ws, fake):
+    """The question waits on the terminal; an interrupt there leaves at once (exit 130)."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        ws.argv("linkgraph", "--project", f"{ORG}/{PROJECT}", "--poll-interval", "0.01"),
+        cwd=ws.root,
+        env=cli_env(fake.base_url) | {"TERM": "dumb"},
+        stdin=child,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    output = b""
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and b"[y/N]" not in output:
+        ready, _, _ = select.select([main], [], [], 0.1)
+        if ready:
+            output += os.read(main, 65536)
+    assert b"[y/N]" in output, output.decode("utf-8", "replace")
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout=20)
+    finally:
+        proc.kill()
+        os.close(main)
+    assert code == 130
+    assert job_posts(fake) == [] and ws.exports() == [] and ws.files() == []

@@ -303,7 +303,8 @@ def test_ctrl_q_asks_while_an_export_runs_and_quits_at_once_otherwise(
         session.send("F4")
         session.wait_for("Connected as jane.doe")
         session.type("s")
-        session.wait_for("Exports spend Botify credits")  # every export asks first
+        # Every export asks first (the question, not the tab's intro that names the credits too).
+        session.wait_for(lambda text: "Export (y)" in text and "Botify credits" in text, timeout=30)
         time.sleep(0.7)
         session.type("y")
         session.wait_for(lambda text: "exporting" in text and len(fake_botify.jobs) == 1)

@@ -67,6 +67,11 @@ def export_status(app) -> str:
     return str(app.screen.query_one("#export-status", Static).render())
 
 
+def idle(screen: BotifyScreen) -> bool:
+    """No export runs, and the screen has drawn how the last one ended."""
+    return screen.exporting is None and not screen.query_one("#start-export", Button).disabled
+
+
 async def watch(pilot, seen: list[str], condition, timeout: float = 8.0) -> None:
     """Wait for a condition, noting every status line shown on the way."""
     for _ in range(int(timeout / 0.02)):
@@ -114,7 +119,7 @@ async def test_full_export_streams_progress_writes_files_and_shows_the_summary(
     async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await start(pilot)
         assert "exporting" in status(app)
-        await watch(pilot, seen, lambda: screen.exporting is None)
+        await watch(pilot, seen, lambda: idle(screen))
 
         log = progress_text(app)
         graph = fake.project("acme-org", "example.com").analyses[0].graph
@@ -164,9 +169,9 @@ async def test_cancel_while_polling_stops_within_a_second(chosen, store, fake, q
         assert screen.query_one("#cancel-export", Button).has_focus
         started = time.monotonic()
         await pilot.press("escape")
-        await until(pilot, lambda: screen.exporting is None, timeout=2)
+        await until(pilot, lambda: idle(screen), timeout=2)
         assert time.monotonic() - started < 1.0
-        assert screen.export_worker.is_cancelled
+        assert app.exports.worker.is_cancelled
         assert "Cancelled" in export_status(app)
         assert not screen.query_one("#start-export", Button).disabled
         polls = len(fake.find_requests("/v1/jobs/"))
@@ -195,7 +200,7 @@ async def test_cancel_while_downloading_stops_and_removes_partial_files(
         assert any(name.startswith(".") for name in leftovers(chosen))  # a .part is being written
         started = time.monotonic()
         await pilot.click("#cancel-export")
-        await until(pilot, lambda: screen.exporting is None, timeout=2)
+        await until(pilot, lambda: idle(screen), timeout=2)
         assert time.monotonic() - started < 1.0
     assert leftovers(chosen) == []  # no final file and no .part file
     assert store.exports(1).list() == []
@@ -220,7 +225,7 @@ async def test_failures_are_one_clear_notification_and_leave_no_file(
     messages: list = []
     async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         screen = await start(pilot)
-        await until(pilot, lambda: screen.exporting is None, timeout=8)
+        await until(pilot, lambda: idle(screen), timeout=8)
         await pilot.pause()
         assert titles(app).count("Export failed") == 1
         assert expected in message(app, "Export failed")
@@ -237,14 +242,14 @@ async def test_second_start_is_refused_while_one_runs(chosen, store, fake, quick
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await start(pilot)
         await until(pilot, lambda: len(fake.jobs) == 1)
-        worker = screen.export_worker
+        worker = app.exports.worker
         await pilot.press("s")
         await pilot.pause()
         assert "Export running" in titles(app)
-        assert screen.export_worker is worker and worker.is_running
+        assert app.exports.worker is worker and worker.is_running
         assert len(fake.jobs) == 1
         await pilot.press("escape")
-        await until(pilot, lambda: screen.exporting is None)
+        await until(pilot, lambda: idle(screen))
 
 
 async def test_the_credits_are_asked_about_before_any_job(chosen, store, fake, quick_polls):
@@ -256,7 +261,7 @@ async def test_the_credits_are_asked_about_before_any_job(chosen, store, fake, q
         edges, urls = graph.edge_count(3), graph.url_count(4)
         assert f"about {round(edges * 0.1 + urls):,} Botify credits" in question
         assert f"{edges:,} links" in question and "depth 3" in question
-        await until(pilot, lambda: screen.exporting is None)
+        await until(pilot, lambda: idle(screen))
         assert fake.find_requests("/v1/jobs", "POST") == []
         assert "no credits were spent" in export_status(app) or "Not exported" in export_status(app)
     assert leftovers(chosen) == [] and store.exports(1).list() == []
@@ -279,11 +284,11 @@ async def test_an_analysis_already_exported_asks_first(chosen, store, fake, quic
         screen = await start(pilot, confirm=False)
         question = await confirm_credits(pilot, screen, "n")
         assert "credits" in question and "already exported at depth 3" in question
-        await until(pilot, lambda: screen.exporting is None)
+        await until(pilot, lambda: idle(screen))
         assert fake.jobs == {}
         await pilot.press("s")
         await confirm_credits(pilot, screen, "y")
-        await until(pilot, lambda: screen.exporting is None and len(store.exports(1).list()) == 2)
+        await until(pilot, lambda: idle(screen) and len(store.exports(1).list()) == 2)
 
 
 async def test_edge_budget_is_validated_and_limits_the_depth(chosen, store, fake, quick_polls):
@@ -303,7 +308,7 @@ async def test_edge_budget_is_validated_and_limits_the_depth(chosen, store, fake
         budget.value = f"{graph.edge_count(2):,}"
         await pilot.press("enter")  # Enter in the field starts the export
         await confirm_credits(pilot, screen)
-        await until(pilot, lambda: screen.exporting is None and store.exports(1).list())
+        await until(pilot, lambda: idle(screen) and store.exports(1).list())
         log = progress_text(app)
         assert f"depth 3: {graph.edge_count(3):,} edges, over budget" in log
         assert "→ depth 2 chosen: depth 3 would have" in log
@@ -329,7 +334,7 @@ async def test_the_app_stays_usable_during_an_export(chosen, store, fake, quick_
         assert app.screen is screen and screen.exporting is not None
         assert "links job" in progress_text(app)  # the progress is still there
         await pilot.press("escape")
-        await until(pilot, lambda: screen.exporting is None)
+        await until(pilot, lambda: idle(screen))
 
 
 async def test_a_downloads_folder_that_cannot_take_files_fails_before_any_job(
@@ -342,7 +347,7 @@ async def test_a_downloads_folder_that_cannot_take_files_fails_before_any_job(
     app = make_app(chosen, store)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await start(pilot, confirm=False)
-        await until(pilot, lambda: screen.exporting is None, timeout=8)
+        await until(pilot, lambda: idle(screen), timeout=8)
         await pilot.pause()
         assert not isinstance(app.screen, Confirm)  # nothing to confirm: it cannot be written
         note = message(app, "Export failed")

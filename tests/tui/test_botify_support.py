@@ -16,7 +16,9 @@ from botifython_tui.core.botify import (
 )
 from botifython_tui.core.linkgraph import ExportFailed, PollPolicy
 from botifython_tui.core.secrets import TokenStore
-from botifython_tui.tui.screens.botify import BotifyScreen, parse_budget
+from botifython_tui.tui.export_runner import ExportRunner
+from botifython_tui.tui.screens.botify import BotifyScreen
+from botifython_tui.tui.widgets.export_panel import parse_budget
 from tests.fakes.botify_server import FakeBotify, SyntheticGraph
 
 TOKEN = "good-token-abcd"
@@ -51,9 +53,9 @@ def connected(botify_settings):
 def quick_polls(monkeypatch):
     """Poll export jobs every 50 ms instead of every few seconds."""
     monkeypatch.setattr(
-        BotifyScreen, "poll_policy", PollPolicy(first_delay=0.05, factor=1.0, max_delay=0.05)
+        ExportRunner, "poll_policy", PollPolicy(first_delay=0.05, factor=1.0, max_delay=0.05)
     )
-    monkeypatch.setattr(BotifyScreen, "retry_delay", 0.01)
+    monkeypatch.setattr(ExportRunner, "retry_delay", 0.01)
 
 
 async def until(pilot, condition, timeout: float = 5.0) -> None:

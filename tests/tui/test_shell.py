@@ -162,12 +162,12 @@ async def test_quit_asks_while_an_export_runs(connected, store, fake, quick_poll
             pilot, lambda: "Connected" in str(app.screen.query_one("#botify-status").render())
         )
         await pilot.press("s", "y")
-        await until(pilot, lambda: app.running_export is not None and len(fake.jobs) == 1)
+        await until(pilot, lambda: app.exports.state is not None and len(fake.jobs) == 1)
         await burst(pilot, "ctrl+q", "y")  # a y typed with Ctrl+Q does not answer
         assert isinstance(app.screen, QuitConfirm)
         assert "export" in app.screen.question and app.return_code is None
         await pilot.press("enter")  # No is the default
-        assert app.return_code is None and app.running_export is not None
+        assert app.return_code is None and app.exports.state is not None
         await pilot.press("ctrl+q", "y")
         await pilot.pause()
         assert app.return_code == 0

@@ -14,16 +14,8 @@ KV_METHODS = {"get", "pop", "setdefault"}
 
 # Modules that still name a stored key themselves or compare a status on their own; each entry
 # goes once that module reads core.settings / Analysis.is_finished. Any other offender fails.
-KEYS_STILL_TO_SWITCH = {
-    "core/actions.py": "AUTO_APPROVE_ADDITIVE_KEY and MAX_EDGES_KEY: core.settings names them",
-    "core/store.py": "CURRENT_PROFILE_KEY: core.settings.CURRENT_PROFILE",
-    "tui/chat_session.py": 'f"{NARRATION_KEY}.before_off": core.settings.NARRATION_BEFORE_OFF',
-}
-STATUS_STILL_TO_SWITCH = {
-    "core/actions.py": "Analysis.is_finished / latest_finished",
-    "cli/botify_commands.py": "Analysis.is_finished / latest_finished",
-    "tui/screens/botify.py": "Analysis.is_finished / latest_finished",
-}
+KEYS_STILL_TO_SWITCH: dict[str, str] = {}
+STATUS_STILL_TO_SWITCH: dict[str, str] = {}
 # The simulated Botify server keeps its own analyses' state: it is the other side of the API.
 NOT_THE_CLIENT = ("core/botify_sim/",)
 

@@ -36,7 +36,6 @@ from botifython_tui.logs import get_logger
 log = get_logger("chat")
 
 # The key is declared in core.settings; this name stays while tui/chat_session.py imports it.
-NARRATION_KEY = settings.NARRATION
 MAX_PENDING_EVENTS = 30  # older untold events are dropped beyond this (only their mention is lost)
 
 

@@ -13,9 +13,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from botifython_tui.core.export_files import FileCheck, check_files, safe_name_part
+from botifython_tui.core.selection import Selection
 from botifython_tui.core.store import ExportRecord
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.errors import reports_errors
+from botifython_tui.tui.export_runner import ExportBusy, ExportRefused, ExportRunner
 from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.botify_visualise import visualise_export
 from botifython_tui.tui.widgets.analytics_view import AnalyticsView, ExportRef
@@ -88,6 +90,7 @@ class LinkGraphsScreen(AppScreen):
         Binding("s", "open_summary", "Summary", id="linkgraphs.summary"),
         Binding("v", "visualise", "Visualise", id="linkgraphs.visualise"),
         Binding("k", "compare", "Compare", id="linkgraphs.compare"),
+        Binding("e", "export_again", "Export again", id="linkgraphs.export"),
         Binding("l", "focus_list", "Back to the list", id="linkgraphs.list", show=False),
     ]
 
@@ -100,6 +103,7 @@ class LinkGraphsScreen(AppScreen):
         self._ready = False  # is_mounted only turns true after on_mount
 
     def compose_body(self) -> ComposeResult:
+        yield Static(id="linkgraphs-running", markup=False)
         yield DataTable(id="exports-table", cursor_type="row", zebra_stripes=True)
         yield Static(EMPTY, id="export-files", markup=False)
         with VerticalScroll(id="linkgraph-summary-scroll"):
@@ -126,6 +130,7 @@ class LinkGraphsScreen(AppScreen):
     def refresh_data(self) -> None:
         if not self._ready:
             return
+        self._show_running()
         table = self.query_one(DataTable)
         selected = self.selected()
         self.records = self.store.exports(self.profile.id).list()
@@ -180,6 +185,20 @@ class LinkGraphsScreen(AppScreen):
             names = ", ".join(short_name(record, path) for path in record_files(record))
             line.update(single_line(f"Files in {folder}: {names}"))
         line.set_class(bool(gone or changed), "-missing")
+
+    def _show_running(self) -> None:
+        """The export running now, wherever it was started (hidden while none runs)."""
+        line = self.query_one("#linkgraphs-running", Static)
+        run = self.shell.exports.state
+        line.display = run is not None
+        if run is not None:
+            line.update(f"Exporting {run.describe()} · details on the Botify screen (F4)")
+
+    def on_export_runner_progressed(self, message: ExportRunner.Progressed) -> None:
+        self._show_running()
+
+    def on_export_runner_ended(self, message: ExportRunner.Ended) -> None:
+        self.refresh_data()  # a new export in the list (or the line goes)
 
     def _show_summary(self, record: ExportRecord) -> None:
         self.shown = record
@@ -276,6 +295,20 @@ class LinkGraphsScreen(AppScreen):
         scroll.border_title = "Compare"
         view.compare(export_ref(first), export_ref(record))
         scroll.scroll_home(animate=False)
+
+    def action_export_again(self) -> None:
+        """Export the highlighted analysis again (the credits are asked about first)."""
+        record = self.selected()
+        if record is None:
+            self.notify(EMPTY, markup=False)
+            return
+        selection = Selection(record.org, record.project, record.analysis)
+        try:
+            self.shell.exports.start(selection, self.shell.settings.max_edges)
+        except (ExportBusy, ExportRefused) as exc:
+            self.notify(str(exc), title=exc.title, severity="warning", markup=False)
+            return
+        self._show_running()
 
     @reports_errors("visualise the export")
     def action_visualise(self) -> None:
