@@ -62,8 +62,6 @@ def ollama_host(settings: Any, store: Any) -> str:
         raise
 
 
-
-
 async def choose_model(client: OllamaClient, kv: Any) -> str:
     """The model setting (BOTIFYTHON_MODEL, else the stored one); when neither is set, llama3.2
     if installed, else the first listed (then stored)."""
