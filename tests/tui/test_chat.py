@@ -18,7 +18,7 @@ from botifython_tui.tui.screens.chat import ChatScreen
 from botifython_tui.tui.widgets.chat_input import ChatInput
 from botifython_tui.tui.widgets.chat_pane import ChatPane
 from tests.fakes.ollama_server import FakeOllama, Reply
-from tests.tui.helpers import until
+from tests.tui.helpers import burst, until
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(200))
 
@@ -429,3 +429,18 @@ async def test_ctrl_n_turns_narration_off_and_back_to_its_level(chat_settings, s
         await pilot.press("ctrl+n")
         assert store.kv["chat.narration"] == "everything"
     assert ollama.chat_requests == []
+
+
+@pytest.mark.parametrize("keys", [("ctrl+t", "h", "i"), ("ctrl+t", "ctrl+t", "ctrl+t", "x")])
+async def test_keys_right_after_ctrl_t_never_crash_the_app(chat_settings, store, ollama, keys):
+    """Ctrl+T mounts the pane on its first showing; keys that arrive before it is composed (or a
+    toggle pressed again at once) must not find it half-built."""
+    app = make_app(chat_settings, store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await burst(pilot, *keys)
+        await pilot.pause(0.2)
+        assert app.return_code is None and app.is_running
+        pane = app.screen.query_one(ChatPane)
+        assert pane.display is (keys.count("ctrl+t") % 2 == 1)
+        if pane.display:
+            await until(pilot, lambda: app.focused is pane.query_one(ChatInput))
