@@ -17,7 +17,7 @@ from botifython_tui.core.app_events import AppEvent, ErrorShown, ProfileSwitched
 from botifython_tui.core.store import Profile, Store
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import configure_logging, get_logger
-from botifython_tui.tui.errors import for_the_user, report_error
+from botifython_tui.tui.errors import ReportsFailedWork, for_the_user, report_error
 from botifython_tui.tui.export_runner import ExportRunner
 from botifython_tui.tui.keys import KeyPacing
 from botifython_tui.tui.messages import AppEventPosted, StoreChanged, WorkFailed
@@ -33,7 +33,7 @@ log = get_logger("tui")
 STORE_POLL_SECONDS = 1.0
 
 
-class BotifythonApp(SafeOutput, KeyPacing, App):
+class BotifythonApp(ReportsFailedWork, SafeOutput, KeyPacing, App):
     """Botifython's terminal UI."""
 
     CSS_PATH = "app.tcss"
@@ -324,7 +324,7 @@ class BotifythonApp(SafeOutput, KeyPacing, App):
         """The one place where a failed worker reaches the user: a titled notification (the error
         carries its title), the traceback of an unexpected failure in the log."""
         report_error(self, message.error, message.action)
-        if not for_the_user(message.error):
+        if message.announced or not for_the_user(message.error):
             return
         title = getattr(message.error, "title", "") or f"Could not {message.action}"
         self.publish(ErrorShown(title, str(message.error)))

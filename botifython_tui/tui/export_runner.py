@@ -306,7 +306,7 @@ class ExportRunner:
             run.ended = (f"Failed: {single_line(str(exc))}", "Failed: see the message above.")
             self._end(run)
             self.app.publish(app_events.ExportFailure(*where, reason=str(exc)))
-            self.app.post_message(WorkFailed(exc, ACTION))
+            self.app.post_message(WorkFailed(exc, ACTION, announced=True))
             return
         finally:
             self._unwatch_signals(signals)
@@ -317,7 +317,7 @@ class ExportRunner:
             run.ended = (f"Failed: {single_line(str(error))}", "Failed: see the message above.")
             self._end(run)
             self.app.publish(app_events.ExportFailure(*where, reason=str(error)))
-            self.app.post_message(WorkFailed(error, ACTION))
+            self.app.post_message(WorkFailed(error, ACTION, announced=True))
         else:  # declined
             run.ended = (
                 "Not exported: no job was created, no credits were spent.",

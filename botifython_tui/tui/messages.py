@@ -34,7 +34,10 @@ class ConversationsChanged(Message, bubble=False):
 class WorkFailed(Message):
     """A worker ended with an error; the app turns it into one titled notification."""
 
-    def __init__(self, error: BaseException, action: str) -> None:
+    def __init__(self, error: BaseException, action: str, *, announced: bool = False) -> None:
         super().__init__()
         self.error = error
         self.action = action  # "list the projects": the title reads "Could not list the projects"
+        # True when the job already published its own app event for it (ExportFailure): the
+        # assistant is not told the same failure twice.
+        self.announced = announced

@@ -104,3 +104,25 @@ async def test_another_instance_writing_redraws_the_screen_in_view(settings, sto
         await until(pilot, lambda: any(isinstance(m, StoreChanged) for m in messages), timeout=5)
         table = screen.query_one(DataTable)
         await until(pilot, lambda: "Written by another pane" in str(table_rows(table)))
+
+
+async def test_a_failed_app_level_worker_reaches_the_same_handler(settings, store):
+    app = make_app(settings, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+
+        async def boom() -> None:
+            raise ConnectionFailed("Botify could not be reached.")
+
+        app.run_worker(boom, name="remember the export", exit_on_error=False)
+        await until(pilot, lambda: app._notifications)
+        assert shown(app) == [("Botify unreachable", "Botify could not be reached.")]
+
+
+async def test_a_failure_the_job_announced_itself_is_not_told_twice(settings, store):
+    app = make_app(settings, store)
+    messages: list = []
+    async with app.run_test(size=(100, 30), message_hook=messages.append) as pilot:
+        app.post_message(WorkFailed(ConnectionFailed("gone"), "export", announced=True))
+        await until(pilot, lambda: app._notifications)
+        assert shown(app) == [("Botify unreachable", "gone")]
+        assert not any(isinstance(e, app_events.ErrorShown) for e in posted_events(messages))

@@ -17,11 +17,12 @@ from botifython_tui.core.cosmograph import LOCAL_NETWORK_NOTE, cosmograph_url
 from botifython_tui.core.fileserver import FileServerError, nodes_file_beside
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
+from botifython_tui.tui.errors import ReportsFailedWork
 
 log = get_logger("tui.visualise")
 
 
-class VisualiseDialog(ModalScreen[None]):
+class VisualiseDialog(ReportsFailedWork, ModalScreen[None]):
     """The Cosmograph link, copyable; opened in a browser when there is one here."""
 
     BINDINGS = [

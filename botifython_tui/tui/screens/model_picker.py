@@ -13,9 +13,10 @@ from textual.widgets.option_list import Option
 
 from botifython_tui.core.ollama import OllamaClient, OllamaError
 from botifython_tui.core.text import neutralize_controls, single_line
+from botifython_tui.tui.errors import ReportsFailedWork
 
 
-class ModelPicker(ModalScreen[str | None]):
+class ModelPicker(ReportsFailedWork, ModalScreen[str | None]):
     """Lists the installed models (loaded in a worker); Enter picks, Esc cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="models.cancel")]

@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from botifython_tui.core.text import neutralize_controls, single_line
 from botifython_tui.logs import get_logger
+from botifython_tui.tui.errors import ReportsFailedWork
 from botifython_tui.tui.widgets.bar_chart import BarChart
 
 log = get_logger("tui.analytics")
@@ -90,7 +91,7 @@ class AnalyticsTable(Static, can_focus=True):
         )
 
 
-class AnalyticsView(Vertical):
+class AnalyticsView(ReportsFailedWork, Vertical):
     """Status line, then every table (with a bar chart where one helps)."""
 
     @dataclass
