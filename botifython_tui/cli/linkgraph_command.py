@@ -185,21 +185,14 @@ def _unwatch_signals(run: _Run) -> None:
 
 def _question(store: Store, plan: ExportPlan) -> str:
     from botifython_tui.core.export_files import credits_text
-    from botifython_tui.core.export_run import earlier_export
+    from botifython_tui.core.export_run import replacement_note
 
     text = (
         f"Exporting {plan.org}/{plan.project} {plan.analysis} at depth {plan.depth} spends "
         f"{credits_text(plan.edges, plan.nodes)}."
     )
-    earlier = earlier_export(store, plan)
-    if earlier is not None:
-        when, existing = earlier
-        names = ", ".join(p.name for p in existing) or "its files"
-        text += (
-            f" The analysis was already exported at depth {plan.depth}{when}: this export "
-            f"replaces {names}."
-        )
-    return text
+    note = replacement_note(store, plan)
+    return f"{text} {note}" if note else text
 
 
 def _confirmer(args: argparse.Namespace, store: Store, run: _Run) -> Any:

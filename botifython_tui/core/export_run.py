@@ -87,6 +87,20 @@ def earlier_export(store: Store, plan: ExportPlan) -> tuple[str, list[Path]] | N
     return when, existing
 
 
+def replacement_note(store: Store, plan: ExportPlan) -> str | None:
+    """In words, what an export at this depth would replace (None when nothing): both front ends
+    put it in their credits question."""
+    earlier = earlier_export(store, plan)
+    if earlier is None:
+        return None
+    when, existing = earlier
+    names = ", ".join(p.name for p in existing) or "its files"
+    return (
+        f"The analysis was already exported at depth {plan.depth}{when}: this export replaces "
+        f"{names}."
+    )
+
+
 def write_failure(downloads_dir: Path, exc: OSError) -> ExportFailed:
     """A file of the export could not be written (disk full, read-only, no permission)."""
     where = f" ({exc.filename})" if exc.filename else ""

@@ -30,7 +30,7 @@ from botifython_tui.core.export_run import (
     ExportDeclined,
     ExportRecorded,
     ExportRunFailed,
-    earlier_export,
+    replacement_note,
     run_export,
 )
 from botifython_tui.core.linkgraph import (
@@ -233,15 +233,8 @@ class ExportRunner:
             f"Export the link graph of {plan.org}/{plan.project} {plan.analysis} at depth "
             f"{plan.depth}? It spends {credits_text(plan.edges, plan.nodes)}."
         )
-        earlier = earlier_export(self.app.store, plan)
-        if earlier is not None:
-            when, existing = earlier
-            names = ", ".join(p.name for p in existing) or "its files"
-            text += (
-                f"\n\nIt was already exported at depth {plan.depth}{when}: this export replaces "
-                f"{names}."
-            )
-        return neutralize_controls(text)
+        note = replacement_note(self.app.store, plan)
+        return neutralize_controls(f"{text}\n\n{note}" if note else text)
 
     async def _confirm(self, run: RunningExport, plan: ExportPlan) -> bool:
         from botifython_tui.tui.screens.dialogs import Confirm
