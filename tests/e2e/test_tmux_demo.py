@@ -125,3 +125,35 @@ def test_a_fresh_install_offers_the_demo_in_one_key(tmp_path):
     finally:
         store.close()
     assert not (tmp_path / "data" / "botify_token").exists()
+
+
+def test_enter_on_start_then_the_summary_and_tab_keys_never_edit_the_budget(tmp_path):
+    """Enter, Enter, Enter: the project, the analysis, then Start (focused on arrival). After the
+    export, the Summary comes up; 3 and 4 switch tabs and are never typed into the budget field
+    (a focused widget of a tab being hidden must not pull that tab back)."""
+    session = TmuxSession(command(tmp_path, "--demo"), cwd=tmp_path, width=120, height=40)
+    try:
+        session.wait_for("Acme Home & Garden (demo)", timeout=30)
+        session.send("Enter")
+        session.wait_for("2026-11-02", timeout=30)
+        session.send("Enter")
+        session.wait_for("Start export (s)", timeout=30)
+        time.sleep(0.5)  # the Start button takes the focus on arrival
+        session.send("Enter")
+        session.wait_for("Export (y)", timeout=60)
+        answer_yes(session)
+        session.wait_for("Top 10 hubs", timeout=90)  # they were watching: the summary
+        session.send("3")
+        screen = session.wait_for("Edge budget", timeout=20)
+        assert "Top 10 hubs" not in screen
+        session.send("4")
+        session.wait_for("Top 10 hubs", timeout=20)
+        session.send("3", "4", "3")  # a burst
+        screen = session.wait_for("Edge budget", timeout=20)
+        assert "Edge budget  1000000" in screen, screen  # nothing typed into it
+        session.send("4")
+        session.wait_for("Top 10 hubs", timeout=20)
+        session.send("C-q")
+        session.wait_for("EXIT=0", timeout=30)
+    finally:
+        session.kill()

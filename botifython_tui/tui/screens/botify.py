@@ -156,6 +156,11 @@ class BotifyScreen(AppScreen):
     # --- tabs and focus -------------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
+        if tabs.active != tab:
+            # Let go of the focus first: the focused widget of the tab being hidden would hand it
+            # to a neighbour in that same tab, which shows that tab again (and a field there
+            # would take the next key typed).
+            self.set_focus(None)
         tabs.active = tab
         self._focus_main(tab)
 
@@ -328,15 +333,20 @@ class BotifyScreen(AppScreen):
 
     def on_export_runner_ended(self, message: ExportRunner.Ended) -> None:
         run = message.run
-        panel = self.query_one(ExportPanel)
-        panel.ended(run)
-        self.refresh_bindings()
         record = run.record
+        watching = record is not None and self.query_one(TabbedContent).active == "tab-export"
+        if watching:
+            # Let go of the focus first: a focused Cancel button that is disabled hands the
+            # focus to its neighbour in the Export tab, which would show that tab again and take
+            # the next key typed ("4" for the summary) as the edge budget.
+            self.set_focus(None)
+        self.query_one(ExportPanel).ended(run)
+        self.refresh_bindings()
         if record is not None and self.profile.id == run.profile_id:  # the profile may differ
             self._show_record(record, fresh=True)  # fresh: the analytics of the new files
         self.picker.fill_analyses()
         self._update_status()
-        if record is not None and self.query_one(TabbedContent).active == "tab-export":
+        if watching:
             self.action_show_tab("tab-summary")  # they were watching: show what came out
 
     def on_screen_resume(self) -> None:
