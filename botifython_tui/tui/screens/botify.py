@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import (
     Input,
@@ -16,7 +15,6 @@ from textual.widgets import (
 
 from botifython_tui.core import app_events
 from botifython_tui.core.selection import Selection, load_selection, save_selection
-from botifython_tui.core.store import ExportRecord
 from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 from botifython_tui.tui.errors import reports_errors
@@ -30,10 +28,9 @@ from botifython_tui.tui.screens.base import AppScreen
 from botifython_tui.tui.screens.botify_support import (
     token_store,
 )
-from botifython_tui.tui.screens.botify_visualise import visualise_export
 from botifython_tui.tui.widgets.export_panel import ExportPanel
-from botifython_tui.tui.widgets.graph_summary import GraphSummary
 from botifython_tui.tui.widgets.project_picker import ProjectPicker
+from botifython_tui.tui.widgets.summary_panel import SummaryPanel
 from botifython_tui.tui.widgets.token_panel import TokenPanel, TokenState
 
 log = get_logger("tui.botify")
@@ -65,7 +62,6 @@ class BotifyScreen(AppScreen):
     def __init__(self) -> None:
         super().__init__()
         self.selection: Selection | None = None
-        self.record: ExportRecord | None = None
         self._ready = False  # is_mounted only turns true after on_mount
 
     # --- layout -------------------------------------------------------------------------------
@@ -78,8 +74,8 @@ class BotifyScreen(AppScreen):
                 yield ProjectPicker(id="project-picker")
             with TabPane("3 Export", id="tab-export"):
                 yield ExportPanel(self.shell.settings.max_edges, id="export-panel")
-            with TabPane("4 Summary", id="tab-summary"), VerticalScroll(id="summary-scroll"):
-                yield GraphSummary(id="summary")
+            with TabPane("4 Summary", id="tab-summary"):
+                yield SummaryPanel()
 
     def on_mount(self) -> None:
         # AppScreen.on_mount runs as well: Textual calls the handler of every class in the MRO.
@@ -343,7 +339,9 @@ class BotifyScreen(AppScreen):
         self.query_one(ExportPanel).ended(run)
         self.refresh_bindings()
         if record is not None and self.profile.id == run.profile_id:  # the profile may differ
-            self._show_record(record, fresh=True)  # fresh: the analytics of the new files
+            self.summary_panel.show_record(
+                record, fresh=True
+            )  # fresh: the analytics of the new files
         self.picker.fill_analyses()
         self._update_status()
         if watching:
@@ -355,45 +353,12 @@ class BotifyScreen(AppScreen):
             self.query_one(ExportPanel).show_run(self.shell.exports.last)
 
     # --- summary and visualisation ------------------------------------------------------------
-    def _show_record(self, record: ExportRecord, *, fresh: bool = False) -> None:
-        self.record = record
-        title = f"{record.org}/{record.project} {record.analysis}"
-        self.query_one(GraphSummary).show(record.summary, title=title)
-        self.query_one(GraphSummary).analyse(record, fresh=fresh)  # worker; writes report
+    @property
+    def summary_panel(self) -> SummaryPanel:
+        return self.query_one(SummaryPanel)
 
     def _show_latest_summary(self) -> None:
-        sel = self.selection
-        records = self.store.exports(self.profile.id).list() if sel is not None else []
-        match = next(
-            (
-                r
-                for r in records
-                if sel is not None
-                and (r.org, r.project, r.analysis) == (sel.org, sel.project, sel.analysis)
-            ),
-            None,
-        )
-        if match is None:
-            if self.record is not None:
-                self.record = None
-                self.query_one(GraphSummary).clear()
-            return
-        if self.record is None or self.record.id != match.id:
-            self._show_record(match)
+        self.summary_panel.show_for(self.store, self.profile.id, self.selection)
 
     def action_visualise(self) -> None:
-        record = self.record
-        if record is None:
-            self.notify(
-                "Nothing to visualise yet: export this analysis first (s), or open an older "
-                "export from Link graphs (F5).",
-                title="No export",
-                severity="warning",
-            )
-            return
-        visualise_export(
-            self,
-            links_path=record.links_path,
-            meta_path=record.meta_path,
-            label=f"{record.org}/{record.project} {record.analysis} · depth {record.depth}",
-        )
+        self.summary_panel.visualise()
