@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 import botifython_tui
 
 PACKAGE = Path(botifython_tui.__file__).parent
@@ -94,14 +92,3 @@ def imports(path: Path) -> Iterator[ImportFound]:
 
 def is_within(target: str, package: str) -> bool:
     return target == package or target.startswith(package + ".")
-
-
-def judge(offenders: dict[str, list[str]], still_to_do: dict[str, str]) -> None:
-    """Fail on any offender not in `still_to_do`; skip, naming them, while listed ones remain."""
-    unexpected = {k: v for k, v in offenders.items() if k not in still_to_do}
-    assert unexpected == {}
-    if offenders:
-        pytest.skip(
-            "still to do: "
-            + "; ".join(f"{path} ({still_to_do[path]})" for path in sorted(offenders))
-        )

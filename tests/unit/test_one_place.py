@@ -7,15 +7,11 @@ import ast
 import re
 
 from botifython_tui.core import settings
-from tests.unit.package_source import PACKAGE, judge, parsed, source_files
+from tests.unit.package_source import PACKAGE, parsed, source_files
 
 STORED_KEYS = frozenset(settings.all_keys()) | frozenset(settings.APP_KEYS)
 KV_METHODS = {"get", "pop", "setdefault"}
 
-# Modules that still name a stored key themselves or compare a status on their own; each entry
-# goes once that module reads core.settings / Analysis.is_finished. Any other offender fails.
-KEYS_STILL_TO_SWITCH: dict[str, str] = {}
-STATUS_STILL_TO_SWITCH: dict[str, str] = {}
 # The simulated Botify server keeps its own analyses' state: it is the other side of the API.
 NOT_THE_CLIENT = ("core/botify_sim/",)
 
@@ -110,7 +106,7 @@ def test_no_stored_key_is_spelt_outside_core_settings():
             found = literal_keys(parsed(path)) + copied_keys(parsed(path))
             if found:
                 offenders[name] = found
-    judge(offenders, KEYS_STILL_TO_SWITCH)
+    assert offenders == {}
 
 
 def _mentions_status(node: ast.expr) -> bool:
@@ -166,4 +162,4 @@ def test_only_analysis_is_finished_decides_that_an_analysis_is_finished():
         found = status_checks(parsed(path), allowed)
         if found:
             offenders[name] = found
-    judge(offenders, STATUS_STILL_TO_SWITCH)
+    assert offenders == {}
