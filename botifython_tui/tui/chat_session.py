@@ -387,7 +387,7 @@ class ChatSession:
         self._ensure_running()
         self.scheduler.app_event(event)
         if isinstance(event, EXPORT_EVENTS):  # an export the assistant started shows here too
-            self._set_status(f"Export: {describe_event(event)} (F4 shows the details)")
+            self.export_progressed(describe_event(event))
 
     def set_narration(self, level: NarrationLevel) -> None:
         self.scheduler.set_level(level)

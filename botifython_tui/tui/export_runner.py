@@ -159,10 +159,6 @@ class ExportRunner:
         self.worker: Worker | None = None
 
     # --- starting and stopping ------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self.state is not None
-
     def start(self, selection: Selection, budget: int) -> RunningExport:
         """Start an export (counts first, then the credits question); raises ExportBusy while
         one runs, ExportRefused without a token or an analysis."""
