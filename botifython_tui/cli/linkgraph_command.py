@@ -146,7 +146,6 @@ class _Run:
     plan: ExportPlan | None = None
     ending: Any = None  # the run's typed ending: ExportRecorded, ExportDeclined, ExportRunFailed
     signal: int | None = None  # SIGTERM, SIGHUP or SIGINT, when one stopped the export
-    watched: list[int] = field(default_factory=list)  # the signals the export handles now
 
 
 SIGNAL_NAMES = {
@@ -156,31 +155,16 @@ SIGNAL_NAMES = {
 }
 
 
-def _on_signal(run: _Run, signum: int, task: asyncio.Task[Any]) -> None:
-    """Partial files go at once (not when the task gets round to it), then the task stops."""
-    from botifython_tui.core.export_files import remove_live_parts
-
-    run.signal = run.signal or signum
-    remove_live_parts()
-    task.cancel()
-
-
-def _watch_signals(run: _Run) -> None:
-    """SIGINT, SIGTERM and SIGHUP cancel the export (and remove its partial files)."""
-    loop = asyncio.get_running_loop()
+def _stopper(run: _Run) -> Any:
+    """What a signal does once the partial files are gone: the export's task stops."""
     task = asyncio.current_task()
     assert task is not None
-    for signum in SIGNAL_NAMES:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, _on_signal, run, signum, task)
-            run.watched.append(signum)
 
+    def stop(signum: int) -> None:
+        run.signal = run.signal or signum
+        task.cancel()
 
-def _unwatch_signals(run: _Run) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in run.watched:
-        loop.remove_signal_handler(signum)
-    run.watched = []
+    return stop
 
 
 def _question(store: Store, plan: ExportPlan) -> str:
@@ -296,6 +280,7 @@ async def _export(
     """The analysis, then the core export run: free counts, the question, the paid jobs, the
     record. Its events are rendered; its ending is left in `run.ending`."""
     from botifython_tui.cli.progress import make_renderer
+    from botifython_tui.core.export_files import signals_remove_parts
     from botifython_tui.core.export_run import (
         ExportDeclined,
         ExportRecorded,
@@ -311,8 +296,7 @@ async def _export(
     )
 
     max_edges = args.max_edges or settings.max_edges
-    _watch_signals(run)
-    try:
+    with signals_remove_parts(_stopper(run)):  # partial files go at once
         async with botify_client(settings, token) as client:
             wanted = args.analysis or ref.analysis
             run.analysis, run.latest = await _pick_analysis(client, ref.org, ref.project, wanted)
@@ -354,8 +338,6 @@ async def _export(
                     if isinstance(event, PlanReady):  # the question comes next, on its own
                         shown.close()
                         renderer = None
-    finally:
-        _unwatch_signals(run)
 
 
 def _stopped(run: _Run) -> int:

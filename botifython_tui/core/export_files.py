@@ -8,21 +8,27 @@ so that a signal handler can remove them at once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import hashlib
 import os
 import re
 import shutil
+import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botifython_tui.logs import get_logger
+
 # Botify charges 1 credit per exported row and 0.1 per row of a links-graph export.
+log = get_logger("export")
+
 CREDITS_PER_EDGE = 0.1
 CREDITS_PER_NODE = 1.0
 
@@ -104,6 +110,37 @@ def remove_live_parts() -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
+
+
+EXPORT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def signals_remove_parts(then: Callable[[int], None]) -> Iterator[None]:
+    """While an export runs in this event loop: SIGINT, SIGTERM and SIGHUP remove its partial
+    files at once (not when the task gets round to it), then `then(signum)` stops it the front
+    end's way. The handlers from before are given back afterwards."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        removed = remove_live_parts()
+        log.info("signal %d during an export: removed %s", signum, [str(p) for p in removed])
+        then(signum)
+
+    installed: list[tuple[int, Any]] = []
+    for signum in EXPORT_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            previous = signal.getsignal(signum)
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append((signum, previous))
+    try:
+        yield
+    finally:
+        for signum, previous in installed:
+            with contextlib.suppress(RuntimeError, ValueError, TypeError):
+                loop.remove_signal_handler(signum)
+                if previous is not None:
+                    signal.signal(signum, previous)
 
 
 def _pid_running(pid: int) -> bool:

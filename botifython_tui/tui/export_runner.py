@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from botifython_tui.core import app_events
-from botifython_tui.core.export_files import credits_text, remove_live_parts
+from botifython_tui.core.export_files import credits_text, signals_remove_parts
 from botifython_tui.core.export_run import (
     ExportDeclined,
     ExportRecorded,
@@ -263,42 +262,40 @@ class ExportRunner:
         where = (selection.org, selection.project, selection.analysis)
         request = LinkGraphRequest(*where, max_edges=run.budget)
         self.app.publish(app_events.ExportStarted(*where, max_edges=run.budget))
-        signals = self._watch_signals()
         ending: Any = None
-        try:
-            async with make_client(self.app, interactive=False) as client:
-                async for event in run_export(
-                    client,
-                    request,
-                    self.app.settings.downloads_dir,
-                    store=self.app.store,
-                    profile_id=run.profile_id,
-                    confirm=lambda plan: self._confirm(run, plan),
-                    poll=self.poll_policy,
-                    retry_delay=self.retry_delay,
-                ):
-                    if isinstance(event, ExportRecorded | ExportDeclined | ExportRunFailed):
-                        ending = event
-                    else:
-                        self._event(run, event)
-        except asyncio.CancelledError:
-            run.ended = (
-                "Cancelled: no files were kept. A job already started on Botify may still "
-                "finish there.",
-                "Cancelled: no files were kept.",
-            )
-            self._end(run)
-            with contextlib.suppress(Exception):  # the app may be closing
-                self.app.publish(app_events.ExportCancelled(*where))
-            raise
-        except Exception as exc:  # the token, the network before the run, or a bug
-            run.ended = (f"Failed: {single_line(str(exc))}", "Failed: see the message above.")
-            self._end(run)
-            self.app.publish(app_events.ExportFailure(*where, reason=str(exc)))
-            self.app.post_message(WorkFailed(exc, ACTION, announced=True))
-            return
-        finally:
-            self._unwatch_signals(signals)
+        with signals_remove_parts(self._on_signal):  # partial files go at once
+            try:
+                async with make_client(self.app, interactive=False) as client:
+                    async for event in run_export(
+                        client,
+                        request,
+                        self.app.settings.downloads_dir,
+                        store=self.app.store,
+                        profile_id=run.profile_id,
+                        confirm=lambda plan: self._confirm(run, plan),
+                        poll=self.poll_policy,
+                        retry_delay=self.retry_delay,
+                    ):
+                        if isinstance(event, ExportRecorded | ExportDeclined | ExportRunFailed):
+                            ending = event
+                        else:
+                            self._event(run, event)
+            except asyncio.CancelledError:
+                run.ended = (
+                    "Cancelled: no files were kept. A job already started on Botify may still "
+                    "finish there.",
+                    "Cancelled: no files were kept.",
+                )
+                self._end(run)
+                with contextlib.suppress(Exception):  # the app may be closing
+                    self.app.publish(app_events.ExportCancelled(*where))
+                raise
+            except Exception as exc:  # the token, the network before the run, or a bug
+                run.ended = (f"Failed: {single_line(str(exc))}", "Failed: see the message above.")
+                self._end(run)
+                self.app.publish(app_events.ExportFailure(*where, reason=str(exc)))
+                self.app.post_message(WorkFailed(exc, ACTION, announced=True))
+                return
         if isinstance(ending, ExportRecorded):
             self._recorded(run, ending.record)
         elif isinstance(ending, ExportRunFailed):
@@ -362,30 +359,8 @@ class ExportRunner:
         )
 
     # --- signals: SIGINT, SIGTERM and SIGHUP during an export -------------------------------
-    def _watch_signals(self) -> list[tuple[int, object]]:
-        """Partial files go at once, then the app quits with 128 + the signal."""
-        loop = asyncio.get_running_loop()
-        installed = []
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                previous = signal.getsignal(signum)
-                loop.add_signal_handler(signum, self._on_signal, signum)
-                installed.append((signum, previous))
-        return installed
-
-    @staticmethod
-    def _unwatch_signals(installed: list[tuple[int, object]]) -> None:
-        """Give the signals back to whoever handled them before the export."""
-        loop = asyncio.get_running_loop()
-        for signum, previous in installed:
-            with contextlib.suppress(RuntimeError, ValueError, TypeError):
-                loop.remove_signal_handler(signum)
-                if previous is not None:
-                    signal.signal(signum, previous)
-
     def _on_signal(self, signum: int) -> None:
-        removed = remove_live_parts()
-        log.info("signal %d during an export: removed %s", signum, [str(p) for p in removed])
+        """The partial files are gone already: stop the export, quit with 128 + the signal."""
         code = 128 + int(signum)
         if self.worker is not None:
             self.worker.cancel()
