@@ -34,6 +34,23 @@ def _safe(text: str) -> str:
     return neutralize_controls(text.replace("\r\n", "\n")).replace("\r", "")
 
 
+async def stop_stream(stream: MarkdownStream) -> None:
+    """Stop a Markdown stream without letting its cancellation out.
+
+    Textual's `MarkdownStream.stop()` cancels the stream's task and awaits it. When the task had
+    not run yet, or was cancelled a second time while appending its last text, it ends cancelled
+    and the await raises `CancelledError` in the caller although nobody cancelled the caller.
+    Escaping from `on_unmount`, that error ended the widget's message loop, and with it the loops
+    awaiting the removal: the chat pane's and the app's (the app froze mid-reply).
+    """
+    try:
+        await stream.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the caller itself is being cancelled: that must go on
+
+
 class ReplyView(Vertical):
     """One assistant reply. `write()` fragments as they arrive; `finish()` when it ends."""
 
@@ -86,7 +103,7 @@ class ReplyView(Vertical):
             return
         self._flushing = True
         try:
-            while self._pending:
+            while self._pending and self.is_attached:
                 data = "".join(self._pending)
                 self._pending.clear()
                 await self._draw(data)
@@ -132,8 +149,8 @@ class ReplyView(Vertical):
         return -1
 
     async def _write_live(self, text: str) -> None:
-        assert self._stream is not None
-        await self._stream.write(text)
+        if self._stream is not None:  # None once removed: the text is kept in `self.text`
+            await self._stream.write(text)
 
     async def _new_block(self) -> None:
         from textual.widgets import Markdown
@@ -143,10 +160,12 @@ class ReplyView(Vertical):
         self._stream = Markdown.get_stream(self._live)
 
     async def _close_live(self) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-        live, self._live, self._stream = self._live, None, None
-        if live is not None and self.freeze_segments:
+        # The stream is taken before the await: `on_unmount` may run meanwhile (the log is
+        # rebuilt while the reply ends) and must not stop the same stream a second time.
+        live, stream, self._live, self._stream = self._live, self._stream, None, None
+        if stream is not None:
+            await stop_stream(stream)
+        if live is not None and self.freeze_segments and self.is_attached:
             from rich.markdown import Markdown as RichMarkdown
 
             # A finished segment becomes one plain widget: Textual lays out every widget on
@@ -162,7 +181,7 @@ class ReplyView(Vertical):
         stream, self._stream = self._stream, None
         if stream is not None:
             with contextlib.suppress(Exception):
-                await stream.stop()
+                await stop_stream(stream)
 
     async def finish(self) -> None:
         """The reply ended (or was stopped): draw what is queued and freeze the last block."""
