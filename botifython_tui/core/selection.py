@@ -18,6 +18,11 @@ class Selection:
     def project_label(self) -> str:
         return f"{self.org}/{self.project}"
 
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        """(org, project, analysis): how exports are matched to the choice."""
+        return (self.org, self.project, self.analysis)
+
 
 def _key(profile_id: int) -> str:
     return f"{SELECTION}.{profile_id}"

@@ -75,9 +75,13 @@ class ExportBusy(RuntimeError):
 
 
 class ExportRefused(RuntimeError):
-    """The export cannot start (no token, no analysis)."""
+    """The export cannot start: `missing` is what it lacks ("token" or "analysis")."""
 
     title = "Cannot export"
+
+    def __init__(self, text: str, missing: str) -> None:
+        super().__init__(text)
+        self.missing = missing
 
 
 @dataclass
@@ -158,9 +162,9 @@ class ExportRunner:
         self.worker: Worker | None = None
 
     # --- starting and stopping ------------------------------------------------------------------
-    def start(self, selection: Selection, budget: int) -> RunningExport:
+    def start(self, selection: Selection | None, budget: int) -> RunningExport:
         """Start an export (counts first, then the credits question); raises ExportBusy while
-        one runs, ExportRefused without a token or an analysis."""
+        one runs, ExportRefused without a token or an analysis (in that order)."""
         from botifython_tui.tui.screens.botify_support import token_store
 
         if self.state is not None:
@@ -168,10 +172,10 @@ class ExportRunner:
                 f"An export of {self.state.label} is already running: wait for it, or cancel it "
                 "(Esc on the Botify screen, F4)."
             )
-        if not selection.analysis:
-            raise ExportRefused("Choose a project and an analysis first (Botify, F4).")
         if not token_store(self.app).load():
-            raise ExportRefused("Connect with your Botify API token first (Botify, F4).")
+            raise ExportRefused("Connect with your Botify API token first (Botify, F4).", "token")
+        if selection is None or not selection.analysis:
+            raise ExportRefused("Choose a project and an analysis first (Botify, F4).", "analysis")
         run = RunningExport(selection, budget, self.app.profile.id)
         self.state = self.last = run
         self._post(self.Progressed(run))

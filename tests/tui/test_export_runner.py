@@ -23,7 +23,7 @@ from botifython_tui.tui.widgets.chat_input import ChatInput
 from botifython_tui.tui.widgets.export_progress import ExportProgress
 from tests.fakes.ollama_server import Reply
 from tests.tui.helpers import burst, notifications, posted_events, until
-from tests.tui.test_botify_support import quick_polls  # noqa: F401
+from tests.tui.test_botify_support import TOKEN, quick_polls  # noqa: F401
 from tests.tui.test_chat_actions import chosen_export, fake_botify, ollama  # noqa: F401
 from tests.tui.test_linkgraphs import add_export
 
@@ -176,3 +176,41 @@ def test_a_hostile_job_status_reaches_the_status_lines_neutralised():
     assert line.startswith("acme-org/example.com 20241108: links job PROCESSING")
     assert "\x1b" not in line and "\x07" not in line and "\n" not in line
     assert "[bold]x[/]" in line  # shown as typed (the widgets take it with markup off)
+
+
+async def test_an_export_without_a_token_or_an_analysis_is_refused_where_it_can_be_fixed(
+    chosen_export, store, fake_botify
+):
+    from botifython_tui.core.secrets import TokenStore
+    from botifython_tui.core.selection import save_selection
+    from botifython_tui.tui.export_runner import ExportRefused
+
+    TokenStore(chosen_export.data_dir).clear()
+    app = make_app(chosen_export, store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, BotifyScreen))
+        screen = app.screen
+        with pytest.raises(ExportRefused) as refused:
+            app.exports.start(Selection("acme-org", "example.com", None), 1000)
+        assert refused.value.missing == "token"  # the token first: without it nothing lists
+        screen.action_show_tab("tab-export")
+        await pilot.pause()
+        await pilot.press("s")
+        await until(pilot, lambda: "Cannot export" in titles(app))
+        await until(pilot, lambda: screen.tabs.active == "tab-connect")
+        assert "API token" in notifications(app)[-1]
+
+        TokenStore(chosen_export.data_dir).save(TOKEN)
+        save_selection(store, 1, Selection("acme-org", "example.com", None))
+        screen.refresh_data()
+        with pytest.raises(ExportRefused) as refused:
+            app.exports.start(screen.selection, 1000)
+        assert refused.value.missing == "analysis"
+        screen.action_show_tab("tab-export")
+        await pilot.pause()
+        await pilot.press("s")
+        await until(pilot, lambda: screen.tabs.active == "tab-project")
+        assert "analysis first" in notifications(app)[-1]
+        assert app.exports.state is None and not is_credit_question(app.screen)
+    assert not fake_botify.jobs and store.exports(1).list() == []

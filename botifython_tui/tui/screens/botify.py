@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widget import Widget
-from textual.widgets import (
-    Input,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.widgets import Static, TabPane
 
 from botifython_tui.core import app_events
 from botifython_tui.core.selection import Selection, load_selection, save_selection
@@ -25,13 +19,12 @@ from botifython_tui.tui.export_runner import (
     RunningExport,
 )
 from botifython_tui.tui.screens.base import AppScreen
-from botifython_tui.tui.screens.botify_support import (
-    token_store,
-)
+from botifython_tui.tui.screens.botify_support import token_store
+from botifython_tui.tui.widgets.botify_tabs import BotifyTabs
 from botifython_tui.tui.widgets.export_panel import ExportPanel
 from botifython_tui.tui.widgets.project_picker import ProjectPicker
 from botifython_tui.tui.widgets.summary_panel import SummaryPanel
-from botifython_tui.tui.widgets.token_panel import TokenPanel, TokenState
+from botifython_tui.tui.widgets.token_panel import TokenPanel
 
 log = get_logger("tui.botify")
 
@@ -67,7 +60,7 @@ class BotifyScreen(AppScreen):
     # --- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         yield Static(id="botify-status", markup=False)
-        with TabbedContent(id="botify-tabs"):
+        with BotifyTabs(id="botify-tabs"):
             with TabPane("1 Connect", id="tab-connect"):
                 yield TokenPanel(id="token-panel")
             with TabPane("2 Project", id="tab-project"):
@@ -117,75 +110,29 @@ class BotifyScreen(AppScreen):
         return self.token_panel.connected
 
     def _update_status(self) -> None:
-        panel = self.token_panel
-        state = {
-            TokenState.OK: f"Connected as {panel.username}",
-            TokenState.CHECKING: "Checking the token…",
-            TokenState.NONE: "Not connected: paste your API token (1)",
-            TokenState.REJECTED: "Token rejected: paste a new one (1)",
-            TokenState.UNREACHABLE: "Botify unreachable: token not checked",
-        }[panel.state]
-        parts = [state]
-        if self.selection is None:
+        sel = self.selection
+        parts = [self.token_panel.status_text]
+        if sel is None:
             parts.append("no project chosen (2)")
         else:
-            parts.append(self.selection.project_label)
-            parts.append(self.selection.analysis or "no analysis chosen (2)")
+            parts += [sel.project_label, sel.analysis or "no analysis chosen (2)"]
         if self.exporting is not None:
             parts.append("exporting…")
         self.query_one("#botify-status", Static).update(single_line(" · ".join(parts)))
-        panel = self.query_one(ExportPanel)
-        if self.selection is None or not self.selection.analysis:
-            panel.set_target("Choose a project and an analysis first (tab 2).")
-        else:
-            sel = self.selection
-            exported = (sel.org, sel.project, sel.analysis) in self.store.exported_analyses()
-            panel.set_target(
-                f"Link graph of {sel.project_label} · {sel.analysis}"
-                + (" · exported before" if exported else "")
-            )
+        exported = sel is not None and sel.key in self.store.exported_analyses()
+        self.query_one(ExportPanel).show_target(sel, exported_before=exported)
 
     def _token_state_changed(self) -> None:
         self.refresh_bindings()  # the demo is offered while no token works
         self._update_status()
 
     # --- tabs and focus -------------------------------------------------------------------------
+    @property
+    def tabs(self) -> BotifyTabs:
+        return self.query_one(BotifyTabs)
+
     def action_show_tab(self, tab: str) -> None:
-        tabs = self.query_one(TabbedContent)
-        if tabs.active != tab:
-            # Let go of the focus first: the focused widget of the tab being hidden would hand it
-            # to a neighbour in that same tab, which shows that tab again (and a field there
-            # would take the next key typed).
-            self.set_focus(None)
-        tabs.active = tab
-        self._focus_main(tab)
-
-    def _focus_main(self, tab: str, *, typing: bool = True) -> None:
-        """Focus what the tab is for; `typing=False` never picks a text field (after Esc)."""
-        target: Widget
-        if tab == "tab-connect":
-            target = self.token_panel.focus_target(typing=typing)
-        elif tab == "tab-project":
-            target = self.picker.focus_target(typing=typing)
-        elif tab == "tab-export":
-            running = self.exporting is not None
-            target = self.query_one("#cancel-export" if running else "#start-export")
-        else:
-            target = self.query_one("#summary-scroll")
-
-        def focus_if_still_shown() -> None:
-            # Focusing a widget shows its tab: if the user moved on meanwhile, leave them there.
-            if self.query_one(TabbedContent).active == tab:
-                target.focus()
-
-        self.call_after_refresh(focus_if_still_shown)
-
-    def on_key(self, event: events.Key) -> None:
-        # Esc leaves a text field (then letters and digits are keys again), like in Todos.
-        if event.key == "escape" and isinstance(self.focused, Input):
-            event.stop()
-            event.prevent_default()
-            self._focus_main(self.query_one(TabbedContent).active, typing=False)
+        self.tabs.show(tab)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "try_demo":  # offered while no token is stored, never inside the demo
@@ -195,8 +142,7 @@ class BotifyScreen(AppScreen):
         return True
 
     def action_edit_token(self) -> None:
-        self.query_one(TabbedContent).active = "tab-connect"
-        self.query_one("#token-input").focus()
+        self.tabs.edit("tab-connect", "#token-input")
 
     def action_try_demo(self) -> None:
         if self.check_action("try_demo", ()):
@@ -207,12 +153,10 @@ class BotifyScreen(AppScreen):
         self.action_try_demo()
 
     def action_edit_url(self) -> None:
-        self.query_one(TabbedContent).active = "tab-project"
-        self.query_one("#url-input").focus()
+        self.tabs.edit("tab-project", "#url-input")
 
     def action_edit_budget(self) -> None:
-        self.query_one(TabbedContent).active = "tab-export"
-        self.query_one("#budget-input").focus()
+        self.tabs.edit("tab-export", "#budget-input")
 
     # --- token --------------------------------------------------------------------------------
     def action_disconnect(self) -> None:
@@ -222,15 +166,9 @@ class BotifyScreen(AppScreen):
     def _connected(self, message: TokenPanel.Connected) -> None:
         if message.pasted:
             self.shell.publish(app_events.BotifyConnected(message.username))
-        self.picker.load_projects(message.username)
-        selection = self.selection
-        if selection is not None and self.picker.analyses_for != (
-            selection.org,
-            selection.project,
-        ):
-            self.picker.load_analyses(selection.org, selection.project, choose=False)
+        self.picker.connected(message.username)
         if message.pasted:
-            self.action_show_tab("tab-project" if selection is None else "tab-export")
+            self.action_show_tab("tab-project" if self.selection is None else "tab-export")
 
     @on(TokenPanel.Disconnected)
     def _disconnected(self) -> None:
@@ -279,38 +217,15 @@ class BotifyScreen(AppScreen):
 
     def on_export_panel_start_requested(self, message: ExportPanel.StartRequested) -> None:
         message.stop()
-        running = self.exporting
-        if running is not None:
-            self.notify(
-                f"An export of {running.label} is already running: wait for it, or cancel it "
-                "with Esc.",
-                title="Export running",
-                severity="warning",
-                markup=False,
-            )
-            return
-        if not token_store(self.app).load():
-            self.notify(
-                "Connect with your API token first.", title="Not connected", severity="warning"
-            )
-            self.action_show_tab("tab-connect")
-            return
-        selection = self.selection
-        if selection is None or not selection.analysis:
-            self.notify(
-                "Choose a project and an analysis first.",
-                title="No analysis chosen",
-                severity="warning",
-            )
-            self.action_show_tab("tab-project")
-            return
         # The counts come first (free); the runner asks about the credits before any job.
         try:
-            self.shell.exports.start(selection, message.budget)
+            self.shell.exports.start(self.selection, message.budget)
         except (ExportBusy, ExportRefused) as exc:
             self.notify(str(exc), title=exc.title, severity="warning", markup=False)
+            if isinstance(exc, ExportRefused):  # show where to give what is missing
+                self.action_show_tab("tab-connect" if exc.missing == "token" else "tab-project")
             return
-        self.query_one(TabbedContent).active = "tab-export"
+        self.tabs.active = "tab-export"
         self.query_one(ExportPanel).set_running(True)
         self.refresh_bindings()
 
@@ -330,7 +245,7 @@ class BotifyScreen(AppScreen):
     def on_export_runner_ended(self, message: ExportRunner.Ended) -> None:
         run = message.run
         record = run.record
-        watching = record is not None and self.query_one(TabbedContent).active == "tab-export"
+        watching = record is not None and self.tabs.active == "tab-export"
         if watching:
             # Let go of the focus first: a focused Cancel button that is disabled hands the
             # focus to its neighbour in the Export tab, which would show that tab again and take
@@ -339,9 +254,7 @@ class BotifyScreen(AppScreen):
         self.query_one(ExportPanel).ended(run)
         self.refresh_bindings()
         if record is not None and self.profile.id == run.profile_id:  # the profile may differ
-            self.summary_panel.show_record(
-                record, fresh=True
-            )  # fresh: the analytics of the new files
+            self.summary_panel.show_record(record, fresh=True)  # analytics of the new files
         self.picker.fill_analyses()
         self._update_status()
         if watching:

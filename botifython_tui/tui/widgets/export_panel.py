@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from botifython_tui.core.linkgraph import Event, ExportFinished, FileWritten
+from botifython_tui.core.selection import Selection
 from botifython_tui.core.settings import MAX_EDGE_BUDGET
 from botifython_tui.core.text import single_line
 from botifython_tui.tui.export_runner import ExportPhase, RunningExport
@@ -127,8 +129,19 @@ class ExportPanel(Vertical):
             event.stop()
             self.post_message(self.CancelRequested(self))
 
+    def focus_target(self, *, typing: bool) -> Widget:
+        """The button that works now: Cancel while the run goes on, Start otherwise."""
+        cancel = self.query_one("#cancel-export", Button)
+        return self.query_one("#start-export") if cancel.disabled else cancel
+
     # --- drawing a run ------------------------------------------------------------------------
-    def set_target(self, text: str) -> None:
+    def show_target(self, selection: Selection | None, *, exported_before: bool) -> None:
+        """What `s` would export (or what to choose first)."""
+        if selection is None or not selection.analysis:
+            text = "Choose a project and an analysis first (tab 2)."
+        else:
+            text = f"Link graph of {selection.project_label} · {selection.analysis}"
+            text += " · exported before" if exported_before else ""
         self.query_one("#export-target", Static).update(single_line(text))
 
     def set_running(self, running: bool, *, focus: bool = True) -> None:

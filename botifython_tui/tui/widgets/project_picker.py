@@ -117,6 +117,13 @@ class ProjectPicker(ReportsFailedWork, Vertical):
         return f" Still using {self.selection.project_label}."
 
     # --- projects -------------------------------------------------------------------------------
+    def connected(self, username: str) -> None:
+        """The token works: list the projects, and the chosen project's analyses unless shown."""
+        self.load_projects(username)
+        kept = self.selection
+        if kept is not None and (kept.org, kept.project) != self.analyses_for:
+            self.load_analyses(kept.org, kept.project, choose=False)
+
     def load_projects(self, username: str | None = None) -> None:
         self._run(self._fetch_projects(username), name="list your projects", group="projects")
 

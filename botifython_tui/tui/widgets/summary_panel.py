@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 
 from botifython_tui.core.selection import Selection
 from botifython_tui.core.store import ExportRecord, Store
@@ -37,8 +38,7 @@ class SummaryPanel(VerticalScroll):
                 (
                     r
                     for r in store.exports(profile_id).list()
-                    if (r.org, r.project, r.analysis)
-                    == (selection.org, selection.project, selection.analysis)
+                    if (r.org, r.project, r.analysis) == selection.key
                 ),
                 None,
             )
@@ -49,6 +49,9 @@ class SummaryPanel(VerticalScroll):
             return
         if self.record is None or self.record.id != match.id:
             self.show_record(match)
+
+    def focus_target(self, *, typing: bool) -> Widget:
+        return self  # scrolled with the keys
 
     def visualise(self) -> None:
         record = self.record

@@ -144,6 +144,17 @@ class TokenPanel(ReportsFailedWork, Vertical):
             self.query_one("#demo-offer").display = offered
             self.query_one("#demo-button").display = offered
 
+    @property
+    def status_text(self) -> str:
+        """The connection, in the words of the screen's status line."""
+        return {
+            TokenState.OK: f"Connected as {self.username}",
+            TokenState.CHECKING: "Checking the token…",
+            TokenState.NONE: "Not connected: paste your API token (1)",
+            TokenState.REJECTED: "Token rejected: paste a new one (1)",
+            TokenState.UNREACHABLE: "Botify unreachable: token not checked",
+        }[self.state]
+
     def focus_target(self, *, typing: bool) -> Widget:
         """What arriving here should focus: the token field while no token works, unless the
         person just left a field (`typing=False`)."""
