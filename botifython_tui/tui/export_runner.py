@@ -79,8 +79,9 @@ class ExportRefused(RuntimeError):
 
     title = "Cannot export"
 
-    def __init__(self, text: str, missing: str) -> None:
-        super().__init__(text)
+    def __init__(self, what: str, missing: str) -> None:
+        super().__init__(f"{what} (Botify, F4).")  # said on other screens and to the assistant
+        self.what = f"{what}."  # said on the Botify screen
         self.missing = missing
 
 
@@ -173,9 +174,9 @@ class ExportRunner:
                 "(Esc on the Botify screen, F4)."
             )
         if not token_store(self.app).load():
-            raise ExportRefused("Connect with your Botify API token first (Botify, F4).", "token")
+            raise ExportRefused("Connect with your Botify API token first", "token")
         if selection is None or not selection.analysis:
-            raise ExportRefused("Choose a project and an analysis first (Botify, F4).", "analysis")
+            raise ExportRefused("Choose a project and an analysis first", "analysis")
         run = RunningExport(selection, budget, self.app.profile.id)
         self.state = self.last = run
         self._post(self.Progressed(run))

@@ -211,6 +211,6 @@ async def test_an_export_without_a_token_or_an_analysis_is_refused_where_it_can_
         await pilot.pause()
         await pilot.press("s")
         await until(pilot, lambda: screen.tabs.active == "tab-project")
-        assert "analysis first" in notifications(app)[-1]
+        assert notifications(app)[-1] == "Choose a project and an analysis first."
         assert app.exports.state is None and not is_credit_question(app.screen)
     assert not fake_botify.jobs and store.exports(1).list() == []
