@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from botifython_tui.core.secrets import TokenStore
 from botifython_tui.core.selection import Selection, save_selection
 from botifython_tui.core.store import Store
-from tests.e2e.tmux import TmuxSession
+from tests.e2e.tmux import TmuxSession, answer_dialog
 from tests.fakes.botify_server import FakeBotify, SyntheticGraph
 from tests.fakes.ollama_server import FakeOllama, Reply
 
@@ -23,20 +22,6 @@ TOKEN = "tmux-assistant-token"
 ORG, PROJECT, ANALYSIS = "acme-org", "example.com", "20241108"
 APPROVAL = "The assistant asks to:"
 CREDITS = "Export (y)"  # the credits question's button
-
-
-def answer(session: TmuxSession, key: str, until_gone: str, timeout: float = 30) -> None:
-    """Answer a dialog as a person does: after reading it (the dialog ignores hasty keys)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.7)  # the dialog's keyboard-quiet rule: an answer counts after 0.5 s
-        session.send(key)
-        try:
-            session.wait_for(lambda text: until_gone not in text, timeout=3)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"the dialog showing {until_gone!r} did not close")
 
 
 def test_an_assistant_export_runs_while_the_user_stays_on_todos(tmp_path: Path):
@@ -75,11 +60,11 @@ def test_an_assistant_export_runs_while_the_user_stays_on_todos(tmp_path: Path):
             screen = session.wait_for(APPROVAL, timeout=30)
             assert "Start a link-graph export of" in screen, screen
             assert "acme-org/example.com, analysis 20241108" in screen
-            answer(session, "y", APPROVAL)
+            answer_dialog(session, "y", APPROVAL)
             screen = session.wait_for(CREDITS, timeout=30)  # once counted, before any job
             assert "Botify credits" in screen and "20241108 at depth" in screen, screen
             assert botify.find_requests("/v1/jobs", "POST") == []
-            answer(session, "y", CREDITS)
+            answer_dialog(session, "y", CREDITS)
             screen = session.wait_for("Export finished", timeout=60)
             assert "Botifython · Todos" in screen  # the user's screen never changed
             assert "Start export" not in screen  # the Botify screen was never shown

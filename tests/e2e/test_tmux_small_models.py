@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from botifython_tui.core.selection import Selection, save_selection
 from botifython_tui.core.store import Store
-from tests.e2e.tmux import TmuxSession
+from tests.e2e.tmux import TmuxSession, answer_dialog
 from tests.fakes.ollama_server import FakeOllama, Reply
 
 pytestmark = pytest.mark.e2e
@@ -49,18 +48,8 @@ def prepare(tmp_path: Path, *, project: bool = False) -> None:
 DIALOG = "The assistant asks to:"  # the approval dialog's words (the transcript says "proposes")
 
 
-def answer(session: TmuxSession, key: str, until_gone: str = DIALOG, timeout: float = 30) -> None:
-    """Answer a dialog as a person does: after reading it (the dialog ignores hasty keys)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.7)  # the dialog's keyboard-quiet rule: an answer counts after 0.5 s
-        session.send(key)
-        try:
-            session.wait_for(lambda text: until_gone not in text, timeout=3)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"the dialog showing {until_gone!r} did not close")
+def answer(session: TmuxSession, key: str) -> None:
+    answer_dialog(session, key, DIALOG)
 
 
 def ask(session: TmuxSession) -> None:

@@ -84,3 +84,38 @@ class TmuxSession:
 
     def kill(self) -> None:
         subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True)
+
+
+DIALOG_EDGES = "█│┃║▌▐▎▊▏▕"  # the characters a dialog's border is drawn with
+
+
+def dialog_signature(screen: str, marker: str) -> str:
+    """The text of the dialog line that holds `marker`, from the marker to the dialog's edge:
+    what tells this dialog from the next one with the same marker (another action to approve)."""
+    for line in screen.splitlines():
+        start = line.find(marker)
+        if start >= 0:
+            rest = line[start:]
+            ends = [i for i in (rest.find(edge) for edge in DIALOG_EDGES) if i >= 0]
+            return rest[: min(ends)].rstrip() if ends else rest.rstrip()
+    raise AssertionError(f"no dialog showing {marker!r}:\n{screen}")
+
+
+def answer_dialog(session: TmuxSession, key: str, marker: str, timeout: float = 30) -> None:
+    """Answer the dialog showing `marker` as a person does: after reading it (a dialog ignores
+    keys that come within half a second of it), and again only while that same dialog is shown.
+
+    A key sent again once the dialog has closed would answer the next one: that is how a test
+    approved an export it meant to decline. So the dialog is told apart by its own words.
+    """
+    signature = dialog_signature(session.wait_for(marker, timeout=timeout), marker)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.7)  # the dialog's keyboard-quiet rule: an answer counts after 0.5 s
+        session.send(key)
+        try:
+            session.wait_for(lambda text: signature not in text, timeout=3)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the dialog showing {signature!r} did not close")
