@@ -8,6 +8,7 @@ point at a closed local port, so they fail at once instead of reaching anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -160,9 +161,8 @@ class Sandbox:
         )
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    box = Sandbox(tmp_path_factory.mktemp("fuzz"))
+@contextlib.contextmanager
+def _inside(box: Sandbox) -> Iterator[Sandbox]:
     before = os.getcwd()
     os.chdir(box.cwd)  # relative paths given to `docs add` resolve into an empty folder
     try:
@@ -170,6 +170,22 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
             yield box
     finally:
         os.chdir(before)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """One for all the examples of the properties: what they leave behind is part of the test."""
+    with _inside(Sandbox(tmp_path_factory.mktemp("fuzz"))) as box:
+        yield box
+
+
+@pytest.fixture
+def clean(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox of its own, for a test that needs to know what is stored (the properties may
+    have added a profile named by any number: "9223372036854775808" is one of Hypothesis's
+    favourites)."""
+    with _inside(Sandbox(tmp_path)) as box:
+        yield box
 
 
 def _touches_outside(argv: list[str], cwd: Path) -> bool:
@@ -263,42 +279,42 @@ def test_any_setting_in_the_environment_ends_in_a_clear_outcome(
         ["docs", "search", "x", "-k", "9223372036854775808"],
     ],
 )
-def test_out_of_range_ids_are_usage_errors(sandbox: Sandbox, argv: list[str]):
-    outcome = sandbox.run(argv)
+def test_out_of_range_ids_are_usage_errors(clean: Sandbox, argv: list[str]):
+    outcome = clean.run(argv)
     outcome.check_contract()
     assert outcome.code == 2
     assert "expected a whole number from 1 to" in outcome.err
 
 
-def test_a_profile_named_by_a_huge_number_is_not_found(sandbox: Sandbox):
+def test_a_profile_named_by_a_huge_number_is_not_found(clean: Sandbox):
     for name in (str(MAX_ID + 1), "9" * 30, "²"):
-        outcome = sandbox.run(["profile", "use", name])
+        outcome = clean.run(["profile", "use", name])
         outcome.check_contract()
         assert outcome.code == 1 and "no profile named" in outcome.err
 
 
-def test_undecodable_text_is_refused_by_name_and_nothing_is_stored(sandbox: Sandbox):
-    before = sandbox.run(["todo", "list"]).out
-    outcome = sandbox.run(["todo", "add", "bad\udcff"])
+def test_undecodable_text_is_refused_by_name_and_nothing_is_stored(clean: Sandbox):
+    before = clean.run(["todo", "list"]).out
+    outcome = clean.run(["todo", "add", "bad\udcff"])
     outcome.check_contract()
     assert outcome.code == 2
     assert "argument title: 'bad\\xff' is not valid UTF-8" in outcome.err
-    assert sandbox.run(["todo", "list"]).out == before
+    assert clean.run(["todo", "list"]).out == before
 
 
-def test_profile_delete_without_yes_needs_confirmation(sandbox: Sandbox):
-    sandbox.run(["profile", "add", "Temporary"]).check_contract()
-    outcome = sandbox.run(["profile", "delete", "Temporary"])
+def test_profile_delete_without_yes_needs_confirmation(clean: Sandbox):
+    clean.run(["profile", "add", "Temporary"]).check_contract()
+    outcome = clean.run(["profile", "delete", "Temporary"])
     outcome.check_contract()
     assert outcome.code == 3 and "--yes" in outcome.err
-    assert sandbox.run(["profile", "delete", "Temporary", "--yes"]).code == 0
+    assert clean.run(["profile", "delete", "Temporary", "--yes"]).code == 0
 
 
-def test_the_last_resort_prints_one_line_and_logs_the_traceback(sandbox: Sandbox, capsys):
+def test_the_last_resort_prints_one_line_and_logs_the_traceback(clean: Sandbox, capsys):
     """A failure no layer names (a bug) still reaches the terminal as one line."""
     from botifython_tui.cli.main import _unexpected
 
-    sandbox.run(["todo", "list"]).check_contract()  # configures the log in the data folder
+    clean.run(["todo", "list"]).check_contract()  # configures the log in the data folder
     try:
         raise RuntimeError("something nobody foresaw")
     except RuntimeError as exc:
@@ -306,8 +322,8 @@ def test_the_last_resort_prints_one_line_and_logs_the_traceback(sandbox: Sandbox
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and err.startswith(ERROR_PREFIX)
-    assert "something nobody foresaw" in err and str(sandbox.data / LOG_FILENAME) in err
-    log = (sandbox.data / LOG_FILENAME).read_text()
+    assert "something nobody foresaw" in err and str(clean.data / LOG_FILENAME) in err
+    log = (clean.data / LOG_FILENAME).read_text()
     assert "Traceback" in log and "something nobody foresaw" in log
 
 
