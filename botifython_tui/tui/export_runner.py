@@ -264,7 +264,7 @@ class ExportRunner:
 
         selection = run.selection
         assert selection.analysis is not None
-        where = (selection.org, selection.project, selection.analysis)
+        where = selection.key
         request = LinkGraphRequest(*where, max_edges=run.budget)
         self.app.publish(app_events.ExportStarted(*where, max_edges=run.budget))
         ending: Any = None

@@ -226,8 +226,7 @@ def _describe_export(ctx: ActionContext, args: dict[str, Any]) -> str:
         f"up to {budget:,} edges ({_budget_source(ctx, args)}), for profile {ctx.profile_name}. "
         f"This spends Botify credits, up to {credits_text(budget, 0)}."
     )
-    key = (selection.org, selection.project, selection.analysis)
-    if key in ctx.store.exported_analyses():
+    if selection.key in ctx.store.exported_analyses():
         text += " This analysis was already exported before."
     return text
 
