@@ -15,7 +15,7 @@ import pytest
 from botifython_tui.core.botify_sim.demo_site import DEMO_ORG, DEMO_PROJECT
 from botifython_tui.core.store import Store
 from tests.cli.test_cli_demo import REAL_TOKEN, TokenTrap
-from tests.e2e.tmux import TmuxSession
+from tests.e2e.tmux import TmuxSession, answer_dialog
 
 pytestmark = pytest.mark.e2e
 BOTIFYTHON = Path(sys.executable).with_name("botifython")
@@ -36,17 +36,8 @@ def command(root: Path, *flags: str, real_token: bool = False) -> str:
 
 
 def answer_yes(session: TmuxSession) -> None:
-    """Say yes to the credit question as a person does: after reading it (a `y` that comes
-    within half a second of the question is not taken as an answer), again if it was ignored."""
-    for _ in range(3):
-        time.sleep(0.7)
-        session.send("y")
-        screen = session.wait_for(
-            lambda text: "Export (y)" not in text or "were ignored" in text, timeout=20
-        )
-        if "Export (y)" not in screen:
-            return
-    raise AssertionError(f"the credit question took no answer:\n{screen}")
+    """Say yes to the credit question as a person does: after reading it."""
+    answer_dialog(session, "y", "Export (y)")
 
 
 def demo_export_by_keys(session: TmuxSession, *, timeout: float = 90.0) -> float:
