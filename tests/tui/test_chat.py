@@ -428,6 +428,8 @@ async def test_ctrl_n_turns_narration_off_and_back_to_its_level(chat_settings, s
         await pilot.pause(0.3)
         await pilot.press("ctrl+n")
         assert store.kv["chat.narration"] == "everything"
+        # Past the quiet period: what happened while it was off is not brought up now.
+        await pilot.pause(app.chat.scheduler.quiet + 0.5)
     assert ollama.chat_requests == []
 
 

@@ -402,6 +402,33 @@ async def test_milestones_level_tells_events_but_comments_only_on_milestones(
     assert stored(store)[-1] == ("assistant", "Export done, nice.")
 
 
+@pytest.mark.parametrize("turned_off", ["before the event", "while it waits for quiet"])
+async def test_what_happened_while_narration_was_off_gets_no_comment_when_it_is_back(
+    host_settings, store, ollama, turned_off
+):
+    ollama.script(Reply(text="Answer."), Reply(text="About the export."))
+    driver = Driver(ChatHost(store, host_settings), NarrationLevel.EVERYTHING, quiet=0.1)
+    try:
+        if turned_off == "before the event":
+            driver.scheduler.set_level(NarrationLevel.OFF)
+            driver.scheduler.app_event(ExportFinished("o", "p", "a", edges=3))
+        else:
+            driver.scheduler.app_event(ExportFinished("o", "p", "a", edges=3))
+            driver.scheduler.set_level(NarrationLevel.OFF)
+        driver.scheduler.set_level(NarrationLevel.EVERYTHING)
+        await asyncio.sleep(0.5)  # five quiet periods
+        assert ollama.chat_requests == []  # the event was not commented on after the fact
+        driver.scheduler.ask("Hello")
+        await driver.until(lambda: len(driver.ended()) == 1)
+        assert "3 edges" in ollama.chat_requests[0]["messages"][-2]["content"]  # but told
+        driver.scheduler.app_event(TodoAdded("After it is back"))
+        await driver.until(lambda: len(driver.ended()) == 2)  # new events are commented on
+    finally:
+        await driver.close()
+    assert [e.job.kind for e in driver.ended()] == [ANSWER, NARRATION]
+    assert "After it is back" in ollama.chat_requests[1]["messages"][-1]["content"]
+
+
 async def test_a_failed_narration_is_owed_and_asked_again_without_repeating(
     host_settings, store, ollama
 ):

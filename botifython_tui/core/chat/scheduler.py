@@ -95,6 +95,10 @@ class ReplyScheduler:
         self.retry_after = retry_after
         self.questions: deque[Job] = deque()
         self.pending: list[AppEvent] = []
+        # The first `_silenced` pending events came while narration was off (or before it was
+        # turned off): they are told with the next reply but never ask for a comment themselves,
+        # so turning narration back on does not bring up what happened while it was off.
+        self._silenced = 0
         self.owed = False  # a narration reply failed: ask again later, without repeating events
         self.current: Job | None = None
         self._task: asyncio.Task[None] | None = None
@@ -121,7 +125,11 @@ class ReplyScheduler:
         """Something happened in the app: the model is told at the next quiet moment."""
         describe_event(event)  # an event without words is a TypeError here, at its source
         self.pending.append(event)
-        del self.pending[:-MAX_PENDING_EVENTS]
+        if self.level is NarrationLevel.OFF:
+            self._silenced = len(self.pending)
+        dropped = max(0, len(self.pending) - MAX_PENDING_EVENTS)
+        del self.pending[:dropped]
+        self._silenced = max(0, self._silenced - dropped)
         self._due = self._now() + self.quiet
         self._wake.set()
 
@@ -129,6 +137,7 @@ class ReplyScheduler:
         self.level = level
         if level is NarrationLevel.OFF:
             self.owed = False
+            self._silenced = len(self.pending)
         self._wake.set()
 
     def stop(self) -> bool:
@@ -154,9 +163,10 @@ class ReplyScheduler:
             return False
         if self.owed:
             return True
+        unheard = self.pending[self._silenced :]
         if self.level is NarrationLevel.EVERYTHING:
-            return bool(self.pending)
-        return any(event.milestone for event in self.pending)
+            return bool(unheard)
+        return any(event.milestone for event in unheard)
 
     # --- the loop --------------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[ChatEvent]:
@@ -184,16 +194,20 @@ class ReplyScheduler:
             if self.pending and not self.narration_wanted():
                 # Events that need no comment are told with the question, in the order they came.
                 job = replace(job, note=describe_events(self.pending))
-                self.pending = []
+                self._take_pending()
             return job
         if not self.narration_wanted():
             return None
         if self._due is not None and self._now() < self._due:
             return None
         note = describe_events(self.pending) if self.pending else None
-        self.pending = []
+        self._take_pending()
         self._due = None
         return Job(NARRATION, next(self._numbers), note=note)
+
+    def _take_pending(self) -> None:
+        self.pending = []
+        self._silenced = 0
 
     async def _run(self, job: Job) -> AsyncIterator[ChatEvent]:
         self.current = job
