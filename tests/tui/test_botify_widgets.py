@@ -181,6 +181,27 @@ async def test_choosing_a_project_row_selects_its_latest_finished_analysis(conne
         assert picked.final
 
 
+async def test_reload_lists_the_projects_again_only_once_connected(connected, store, fake):
+    app = Host(ProjectPicker, connected, store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        picker = app.query_one(ProjectPicker)
+        projects = app.query_one("#projects-table", DataTable)
+        picker.reload()  # no token has worked yet: said, nothing asked of Botify
+        await until(pilot, lambda: "Not connected" in titles(app))
+        await pilot.pause(0.2)
+        assert projects.row_count == 0 and fake.find_requests("/projects/") == []
+        picker.connected("jane.doe")
+        await until(pilot, lambda: projects.row_count == 1)
+        fake.add_project("acme-org", "shop.example.com", analyses=["20240415"])
+        picker.reload()
+        await until(pilot, lambda: projects.row_count == 2)
+        asked = len(fake.find_requests("/projects/"))
+        picker.forget_projects()  # disconnected: r is refused again
+        picker.reload()
+        await pilot.pause(0.2)
+        assert projects.row_count == 0 and len(fake.find_requests("/projects/")) == asked
+
+
 async def test_a_pasted_url_selects_the_analysis_it_names(connected, store, fake):
     fake.max_page_size = 2  # the analyses come in two pages
     app = Host(ProjectPicker, connected, store)

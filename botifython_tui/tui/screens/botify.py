@@ -9,7 +9,6 @@ from textual.widgets import Static, TabPane
 
 from botifython_tui.core import app_events
 from botifython_tui.core.selection import Selection, load_selection, save_selection
-from botifython_tui.core.text import single_line
 from botifython_tui.logs import get_logger
 from botifython_tui.tui.errors import reports_errors
 from botifython_tui.tui.export_runner import (
@@ -19,7 +18,7 @@ from botifython_tui.tui.export_runner import (
     RunningExport,
 )
 from botifython_tui.tui.screens.base import AppScreen
-from botifython_tui.tui.screens.botify_support import token_store
+from botifython_tui.tui.screens.botify_support import first_tab, status_line, token_store
 from botifython_tui.tui.widgets.botify_tabs import BotifyTabs
 from botifython_tui.tui.widgets.export_panel import ExportPanel
 from botifython_tui.tui.widgets.project_picker import ProjectPicker
@@ -79,12 +78,7 @@ class BotifyScreen(AppScreen):
         token = token_store(self.app).load()
         self.refresh_data()
         panel.verify_stored()
-        if not token:
-            self.action_show_tab("tab-connect")
-        elif self.selection is None or not self.selection.analysis:
-            self.action_show_tab("tab-project")
-        else:
-            self.action_show_tab("tab-export")
+        self.action_show_tab(first_tab(bool(token), self.selection))
 
     # --- data ---------------------------------------------------------------------------------
     def refresh_data(self) -> None:
@@ -110,15 +104,9 @@ class BotifyScreen(AppScreen):
         return self.token_panel.connected
 
     def _update_status(self) -> None:
-        sel = self.selection
-        parts = [self.token_panel.status_text]
-        if sel is None:
-            parts.append("no project chosen (2)")
-        else:
-            parts += [sel.project_label, sel.analysis or "no analysis chosen (2)"]
-        if self.exporting is not None:
-            parts.append("exporting…")
-        self.query_one("#botify-status", Static).update(single_line(" · ".join(parts)))
+        sel, exporting = self.selection, self.exporting is not None
+        line = status_line(self.token_panel.status_text, sel, exporting=exporting)
+        self.query_one("#botify-status", Static).update(line)
         exported = sel is not None and sel.key in self.store.exported_analyses()
         self.query_one(ExportPanel).show_target(sel, exported_before=exported)
 
@@ -144,6 +132,12 @@ class BotifyScreen(AppScreen):
     def action_edit_token(self) -> None:
         self.tabs.edit("tab-connect", "#token-input")
 
+    def action_edit_url(self) -> None:
+        self.tabs.edit("tab-project", "#url-input")
+
+    def action_edit_budget(self) -> None:
+        self.tabs.edit("tab-export", "#budget-input")
+
     def action_try_demo(self) -> None:
         if self.check_action("try_demo", ()):
             self.shell.try_demo()
@@ -151,12 +145,6 @@ class BotifyScreen(AppScreen):
     @on(TokenPanel.DemoRequested)
     def _demo_requested(self) -> None:
         self.action_try_demo()
-
-    def action_edit_url(self) -> None:
-        self.tabs.edit("tab-project", "#url-input")
-
-    def action_edit_budget(self) -> None:
-        self.tabs.edit("tab-export", "#budget-input")
 
     # --- token --------------------------------------------------------------------------------
     def action_disconnect(self) -> None:
@@ -179,14 +167,7 @@ class BotifyScreen(AppScreen):
 
     # --- projects and analyses ------------------------------------------------------------------
     def action_reload_projects(self) -> None:
-        if not self.connected:
-            self.notify(
-                "Connect with your API token first (tab 1).",
-                title="Not connected",
-                severity="warning",
-            )
-            return
-        self.picker.load_projects(self.token_panel.username)
+        self.picker.reload()
 
     @on(ProjectPicker.Selected)
     def _project_chosen(self, message: ProjectPicker.Selected) -> None:
@@ -220,12 +201,11 @@ class BotifyScreen(AppScreen):
         # The counts come first (free); the runner asks about the credits before any job.
         try:
             self.shell.exports.start(self.selection, message.budget)
-        except ExportBusy as exc:
-            self.notify(str(exc), title=exc.title, severity="warning", markup=False)
-            return
-        except ExportRefused as exc:  # said, and the tab where the missing part is given shown
-            self.notify(exc.what, title=exc.title, severity="warning", markup=False)
-            self.action_show_tab("tab-connect" if exc.missing == "token" else "tab-project")
+        except (ExportBusy, ExportRefused) as exc:
+            what = exc.what if isinstance(exc, ExportRefused) else str(exc)
+            self.notify(what, title=exc.title, severity="warning", markup=False)
+            if isinstance(exc, ExportRefused):  # the tab where the missing part is given
+                self.action_show_tab("tab-connect" if exc.missing == "token" else "tab-project")
             return
         self.tabs.active = "tab-export"
         self.query_one(ExportPanel).set_running(True)

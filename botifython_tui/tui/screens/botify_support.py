@@ -1,4 +1,5 @@
-"""What the Botify screens share: the token store and an API client for one operation."""
+"""What the Botify screen leans on: the token store, an API client for one operation, and the
+plain decisions it shows (its status line, the tab to open on)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from botifython_tui.core.botify import (
     RetryPolicy,
 )
 from botifython_tui.core.secrets import TokenStore
+from botifython_tui.core.selection import Selection
+from botifython_tui.core.text import single_line
 
 # A person is waiting on these calls: give up sooner than a long export would.
 INTERACTIVE_RETRY = RetryPolicy(attempts=3, base_delay=0.5, max_delay=4.0, total_time=15.0)
@@ -26,3 +29,24 @@ def make_client(app: Any, token: str | None = None, *, interactive: bool = True)
         app.settings.botify_api_url,
         retry=INTERACTIVE_RETRY if interactive else None,
     )
+
+
+def status_line(token_status: str, selection: Selection | None, *, exporting: bool) -> str:
+    """The Botify screen's top line: connection · project · analysis (· exporting…)."""
+    parts = [token_status]
+    if selection is None:
+        parts.append("no project chosen (2)")
+    else:
+        parts += [selection.project_label, selection.analysis or "no analysis chosen (2)"]
+    if exporting:
+        parts.append("exporting…")
+    return single_line(" · ".join(parts))
+
+
+def first_tab(has_token: bool, selection: Selection | None) -> str:
+    """The tab to open on: what is missing first, else the export."""
+    if not has_token:
+        return "tab-connect"
+    if selection is None or not selection.analysis:
+        return "tab-project"
+    return "tab-export"

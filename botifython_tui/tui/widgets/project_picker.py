@@ -59,6 +59,7 @@ class ProjectPicker(ReportsFailedWork, Vertical):
         self.projects: list[Project] = []
         self.analyses: list[Analysis] = []
         self.analyses_for: tuple[str, str] | None = None
+        self.username: str | None = None  # whose projects are listed; None while not connected
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="botify-row"):
@@ -119,6 +120,7 @@ class ProjectPicker(ReportsFailedWork, Vertical):
     # --- projects -------------------------------------------------------------------------------
     def connected(self, username: str) -> None:
         """The token works: list the projects, and the chosen project's analyses unless shown."""
+        self.username = username
         self.load_projects(username)
         kept = self.selection
         if kept is not None and (kept.org, kept.project) != self.analyses_for:
@@ -127,8 +129,20 @@ class ProjectPicker(ReportsFailedWork, Vertical):
     def load_projects(self, username: str | None = None) -> None:
         self._run(self._fetch_projects(username), name="list your projects", group="projects")
 
+    def reload(self) -> None:
+        """r: list the projects again (once connected)."""
+        if self.username is None:
+            self.notify(
+                "Connect with your API token first (tab 1).",
+                title="Not connected",
+                severity="warning",
+            )
+            return
+        self.load_projects(self.username)
+
     def forget_projects(self) -> None:
         """Disconnected: the list goes, and a listing under way stops."""
+        self.username = None
         self.workers.cancel_group(self, "projects")
         self.projects = []
         table = self.query_one("#projects-table", DataTable)
