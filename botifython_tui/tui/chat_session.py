@@ -4,6 +4,9 @@ the chat panes.
 The replies themselves run in core (`core.chat`): a `ReplyScheduler` runs `ChatTurn`s one at a
 time and yields their typed events; this module only turns each event into drawing, and gives the
 turn what only the app has (the approval dialog, the screen in view, the export starter).
+It is a little over 500 lines on purpose: the conversation shown, the panes and the drawing of
+the turn's events share one state (the reply in progress, where it is drawn, what waits), and
+are read and changed together.
 """
 
 from __future__ import annotations
