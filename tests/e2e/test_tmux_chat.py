@@ -1,4 +1,5 @@
-"""End to end in tmux: a question typed while the assistant narrates gets its own reply.
+"""End to end in tmux: a question typed while the assistant narrates gets its own reply; what
+happened while narration was off is not brought up when Ctrl+N turns it back on.
 
 The real `botifython` against the fake Ollama (real HTTP, in this process): a slow narration reply
 streams on the Chat screen, another app event waits, and the user asks a question. The question
@@ -109,3 +110,40 @@ def test_question_during_narration_gets_separate_complete_replies(tmp_path):
     assert messages[3][1] == ANSWER  # saved once, whole, nothing of the narration in it
     assert messages[5][1] == NARRATION_B
     assert len(ollama.chat_requests) == 3
+
+
+def test_what_happened_while_narration_was_off_is_not_brought_up_when_it_is_back(tmp_path):
+    """Ctrl+N off, a todo added, Ctrl+N on again: no comment on the todo, then or later; it is
+    told with the next question instead."""
+    (tmp_path / "data").mkdir(mode=0o700)
+    store = Store(tmp_path / "data" / "botifython.db")
+    store.kv["chat.narration"] = "everything"
+    store.close()
+    with FakeOllama(models=["llama3.2:latest"]) as ollama:
+        ollama.script(Reply(text=ANSWER, token_delay=0.02))
+        session = TmuxSession(command(tmp_path, ollama), cwd=tmp_path, width=120, height=40)
+        try:
+            session.wait_for("Todos", timeout=30)
+            session.send("F6")
+            session.wait_for("Narration: everything", timeout=20)
+            session.send("C-n")
+            session.wait_for("Narration: off")
+            session.send("F2")
+            add_todo(session, "Quiet todo")
+            session.send("F6")
+            session.wait_for("Narration: off")
+            session.send("C-n")
+            session.wait_for("Narration: everything")
+            time.sleep(3)  # three times the quiet period after which narration would start
+            assert ollama.chat_requests == []
+            session.type("What is crawl budget?")
+            session.send("Enter")
+            session.wait_for("fetches per visit", timeout=30)
+            time.sleep(2)
+            session.send("C-q")
+            session.wait_for(lambda text: "Ask the assistant" not in text, timeout=20)
+        finally:
+            session.kill()
+    [request] = ollama.chat_requests  # the question's reply only: nothing narrated
+    told = request["messages"][-2]["content"]
+    assert "Quiet todo" in told and request["messages"][-1]["content"] == "What is crawl budget?"
