@@ -201,11 +201,12 @@ class BotifyScreen(AppScreen):
         # The counts come first (free); the runner asks about the credits before any job.
         try:
             self.shell.exports.start(self.selection, message.budget)
-        except (ExportBusy, ExportRefused) as exc:
-            what = exc.what if isinstance(exc, ExportRefused) else str(exc)
-            self.notify(what, title=exc.title, severity="warning", markup=False)
-            if isinstance(exc, ExportRefused):  # the tab where the missing part is given
-                self.action_show_tab("tab-connect" if exc.missing == "token" else "tab-project")
+        except ExportBusy as exc:
+            self.notify(str(exc), title=exc.title, severity="warning", markup=False)
+            return
+        except ExportRefused as exc:  # said, and the tab where the missing part is given shown
+            self.notify(exc.what, title=exc.title, severity="warning", markup=False)
+            self.action_show_tab("tab-connect" if exc.missing == "token" else "tab-project")
             return
         self.tabs.active = "tab-export"
         self.query_one(ExportPanel).set_running(True)
